@@ -1,0 +1,32 @@
+"""Dialects of ditto-compiler: StableHLO (from xdsl-jax), a `chlo` subset and SPU's `pphlo`."""
+
+from collections.abc import Callable
+
+from xdsl.dialects.builtin import Builtin
+from xdsl.dialects.func import Func
+from xdsl.ir import Dialect
+from xdsl_jax.dialects.stablehlo import StableHLO
+
+from .chlo import CHLO
+from .pphlo import PPHLO
+
+
+def all_dialects() -> dict[str, Callable[[], Dialect]]:
+    """Every dialect a ditto-compiler module may contain, by name."""
+    return {
+        "builtin": lambda: Builtin,
+        "func": lambda: Func,
+        "stablehlo": lambda: StableHLO,
+        "chlo": lambda: CHLO,
+        "pphlo": lambda: PPHLO,
+    }
+
+
+def make_context():
+    """An xDSL context with all project dialects loaded."""
+    from xdsl.context import Context
+
+    ctx = Context()
+    for name, factory in all_dialects().items():
+        ctx.register_dialect(name, factory)
+    return ctx

@@ -1,0 +1,624 @@
+"""SecretFlow SPU's PPHLO dialect: the subset ditto-compiler emits.
+
+Mirrors `src/libspu/dialect/pphlo/IR/ops.td` of SPU. A public value has a plain
+builtin element type (`tensor<4xf32>`); a secret one wraps it in
+`!pphlo.secret<...>` (`tensor<4x!pphlo.secret<f32>>`). Ops are printed in MLIR's
+generic form, which SPU's runtime parses.
+
+Verifiers check shapes and visibility: an op's result is secret exactly when one
+of its data operands is secret (SPU's visibility rule for every op emitted here).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    BoolAttr,
+    DenseArrayBase,
+    DenseIntOrFPElementsAttr,
+    IntAttr,
+    IntegerAttr,
+    IntegerType,
+    StringAttr,
+    TensorType,
+    i1,
+    i64,
+)
+from xdsl.ir import Attribute, Dialect, ParametrizedAttribute, SSAValue, TypeAttribute
+from xdsl.irdl import (
+    IRDLOperation,
+    irdl_attr_definition,
+    irdl_op_definition,
+    operand_def,
+    opt_prop_def,
+    param_def,
+    prop_def,
+    region_def,
+    result_def,
+    traits_def,
+    var_operand_def,
+    var_result_def,
+)
+from xdsl.irdl.operations import SameVariadicOperandSize
+from xdsl.parser import AttrParser
+from xdsl.printer import Printer
+from xdsl.traits import IsTerminator, NoMemoryEffect, RecursiveMemoryEffect
+from xdsl.utils.exceptions import VerifyException
+
+
+@irdl_attr_definition
+class SecretType(ParametrizedAttribute, TypeAttribute):
+    """`!pphlo.secret<T>`: an element of type T held as secret shares."""
+
+    name = "pphlo.secret"
+    base_type: Attribute = param_def()
+
+
+def is_secret(type_: Attribute) -> bool:
+    return isinstance(type_, TensorType) and isinstance(type_.element_type, SecretType)
+
+
+def base_element_type(type_: TensorType) -> Attribute:
+    element = type_.element_type
+    return element.base_type if isinstance(element, SecretType) else element
+
+
+def tensor_type(shape: Sequence[int], element: Attribute, secret: bool) -> TensorType:
+    return TensorType(SecretType(element) if secret else element, shape)
+
+
+def with_visibility(type_: TensorType, secret: bool) -> TensorType:
+    return tensor_type(type_.get_shape(), base_element_type(type_), secret)
+
+
+def _shape(value: SSAValue | Attribute) -> tuple[int, ...]:
+    type_ = value.type if isinstance(value, SSAValue) else value
+    assert isinstance(type_, TensorType)
+    return type_.get_shape()
+
+
+def _check_visibility(op: IRDLOperation, inputs: Sequence[SSAValue]) -> None:
+    expected = any(is_secret(v.type) for v in inputs)
+    for result in op.results:
+        if is_secret(result.type) != expected:
+            vis = "secret" if expected else "public"
+            raise VerifyException(f"'{op.name}' result must be {vis}: {result.type}")
+
+
+def _i64_array(values: Sequence[int]) -> DenseArrayBase:
+    return DenseArrayBase.from_list(i64, list(values))
+
+
+# ---------------------------------------------------------------------------
+# Attributes
+
+
+@irdl_attr_definition
+class DotDimensionNumbersAttr(ParametrizedAttribute):
+    """`#pphlo.dot<lhs_batching_dimensions = [..], ...>`, SPU's dot_general dims."""
+
+    name = "pphlo.dot"
+    lhs_batching_dimensions: ArrayAttr[IntAttr] = param_def()
+    rhs_batching_dimensions: ArrayAttr[IntAttr] = param_def()
+    lhs_contracting_dimensions: ArrayAttr[IntAttr] = param_def()
+    rhs_contracting_dimensions: ArrayAttr[IntAttr] = param_def()
+
+    FIELDS: ClassVar[tuple[str, ...]] = (
+        "lhs_batching_dimensions",
+        "rhs_batching_dimensions",
+        "lhs_contracting_dimensions",
+        "rhs_contracting_dimensions",
+    )
+
+    @staticmethod
+    def get(
+        lhs_batch: Sequence[int],
+        rhs_batch: Sequence[int],
+        lhs_contract: Sequence[int],
+        rhs_contract: Sequence[int],
+    ) -> DotDimensionNumbersAttr:
+        dims = (lhs_batch, rhs_batch, lhs_contract, rhs_contract)
+        return DotDimensionNumbersAttr(*(ArrayAttr(IntAttr(d) for d in ds) for ds in dims))
+
+    def dims(self, field: str) -> tuple[int, ...]:
+        return tuple(d.data for d in getattr(self, field).data)
+
+    def print_parameters(self, printer: Printer) -> None:
+        fields = [f"{f} = [{', '.join(map(str, self.dims(f)))}]" for f in self.FIELDS if self.dims(f)]
+        printer.print_string("<" + ", ".join(fields) + ">")
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> Sequence[Attribute]:
+        values: dict[str, list[int]] = {f: [] for f in cls.FIELDS}
+
+        def parse_field() -> None:
+            key = parser.parse_identifier()
+            if key not in values:
+                parser.raise_error(f"unknown dot dimension field '{key}'")
+            parser.parse_punctuation("=")
+            values[key] = parser.parse_comma_separated_list(
+                parser.Delimiter.SQUARE, parser.parse_integer
+            )
+
+        parser.parse_comma_separated_list(parser.Delimiter.ANGLE, parse_field)
+        return [ArrayAttr(IntAttr(d) for d in values[f]) for f in cls.FIELDS]
+
+
+# ---------------------------------------------------------------------------
+# Elementwise ops
+
+
+class ElementwiseOp(IRDLOperation):
+    """Base: operands and result share a shape; result secret iff an operand is."""
+
+    traits = traits_def(NoMemoryEffect())
+
+    def verify_(self) -> None:
+        shape = _shape(self.results[0])
+        for operand in self.operands:
+            if _shape(operand) != shape:
+                raise VerifyException(
+                    f"'{self.name}' operand shape {list(_shape(operand))} does not match "
+                    f"result shape {list(shape)}"
+                )
+        _check_visibility(self, self.operands)
+
+
+class UnaryOp(ElementwiseOp):
+    operand = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    def __init__(self, operand: SSAValue, result_type: Attribute | None = None):
+        super().__init__(operands=[operand], result_types=[result_type or operand.type])
+
+
+class BinaryOp(ElementwiseOp):
+    lhs = operand_def(TensorType)
+    rhs = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    def __init__(self, lhs: SSAValue, rhs: SSAValue, result_type: Attribute):
+        super().__init__(operands=[lhs, rhs], result_types=[result_type])
+
+
+class CompareOp(BinaryOp):
+    def verify_(self) -> None:
+        super().verify_()
+        assert isinstance(self.result.type, TensorType)
+        if base_element_type(self.result.type) != i1:
+            raise VerifyException(f"'{self.name}' must produce i1, got {self.result.type}")
+
+
+def _unary(op_name: str, doc: str) -> type[UnaryOp]:
+    return irdl_op_definition(type(op_name.title().replace("_", "") + "Op", (UnaryOp,), {"name": f"pphlo.{op_name}", "__doc__": doc}))
+
+
+def _binary(op_name: str, doc: str, base: type[BinaryOp] = BinaryOp) -> type[BinaryOp]:
+    return irdl_op_definition(type(op_name.title().replace("_", "") + "Op", (base,), {"name": f"pphlo.{op_name}", "__doc__": doc}))
+
+
+AbsOp = _unary("abs", "Elementwise |x|.")
+CeilOp = _unary("ceil", "Elementwise ceiling.")
+ConvertOp = _unary("convert", "Elementwise type conversion (fixed point <-> integer <-> bool).")
+CosineOp = _unary("cosine", "Elementwise cos.")
+ExpOp = _unary("exponential", "Elementwise e^x.")
+FloorOp = _unary("floor", "Elementwise floor.")
+LogOp = _unary("log", "Elementwise natural log.")
+Log1pOp = _unary("log_plus_one", "Elementwise log(1 + x).")
+LogisticOp = _unary("logistic", "Elementwise sigmoid.")
+NegOp = _unary("negate", "Elementwise -x.")
+NotOp = _unary("not", "Elementwise logical/bitwise not.")
+ReciprocalOp = _unary("reciprocal", "Elementwise 1/x.")
+RoundOp = _unary("round_nearest_afz", "Round half away from zero.")
+RsqrtOp = _unary("rsqrt", "Elementwise 1/sqrt(x).")
+SignOp = _unary("sign", "Elementwise sign.")
+SineOp = _unary("sine", "Elementwise sin.")
+SqrtOp = _unary("sqrt", "Elementwise sqrt.")
+TanhOp = _unary("tanh", "Elementwise tanh.")
+
+AddOp = _binary("add", "Elementwise x + y.")
+SubtractOp = _binary("subtract", "Elementwise x - y.")
+MulOp = _binary("multiply", "Elementwise x * y.")
+DivOp = _binary("divide", "Elementwise x / y.")
+MaxOp = _binary("maximum", "Elementwise max.")
+MinOp = _binary("minimum", "Elementwise min.")
+PowOp = _binary("power", "Elementwise x ** y.")
+RemOp = _binary("remainder", "Elementwise remainder.")
+AndOp = _binary("and", "Elementwise and.")
+OrOp = _binary("or", "Elementwise or.")
+XorOp = _binary("xor", "Elementwise xor.")
+ShiftLeftOp = _binary("shift_left", "Elementwise shift left.")
+ShiftRightArithmeticOp = _binary("shift_right_arithmetic", "Arithmetic shift right.")
+ShiftRightLogicalOp = _binary("shift_right_logical", "Logical shift right.")
+EqualOp = _binary("equal", "x == y.", CompareOp)
+NotEqualOp = _binary("not_equal", "x != y.", CompareOp)
+LessOp = _binary("less", "x < y.", CompareOp)
+LessEqualOp = _binary("less_equal", "x <= y.", CompareOp)
+GreaterOp = _binary("greater", "x > y.", CompareOp)
+GreaterEqualOp = _binary("greater_equal", "x >= y.", CompareOp)
+
+
+@irdl_op_definition
+class SelectOp(ElementwiseOp):
+    """pred ? on_true : on_false, elementwise; a secret predicate makes the result secret."""
+
+    name = "pphlo.select"
+    pred = operand_def(TensorType)
+    on_true = operand_def(TensorType)
+    on_false = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    def __init__(self, pred: SSAValue, on_true: SSAValue, on_false: SSAValue, result_type: Attribute):
+        super().__init__(operands=[pred, on_true, on_false], result_types=[result_type])
+
+    def verify_(self) -> None:
+        if _shape(self.pred) == ():  # scalar predicate broadcasts
+            _check_visibility(self, self.operands)
+            return
+        super().verify_()
+
+
+@irdl_op_definition
+class ClampOp(ElementwiseOp):
+    """min(max(operand, min), max); scalar bounds broadcast."""
+
+    name = "pphlo.clamp"
+    min = operand_def(TensorType)
+    operand = operand_def(TensorType)
+    max = operand_def(TensorType)
+    result = result_def(TensorType)
+
+    def __init__(self, lo: SSAValue, operand: SSAValue, hi: SSAValue, result_type: Attribute):
+        super().__init__(operands=[lo, operand, hi], result_types=[result_type])
+
+    def verify_(self) -> None:
+        shape = _shape(self.result)
+        for bound in (self.min, self.max):
+            if _shape(bound) not in ((), shape):
+                raise VerifyException(f"'{self.name}' bound shape {list(_shape(bound))} is neither scalar nor {list(shape)}")
+        _check_visibility(self, self.operands)
+
+
+# ---------------------------------------------------------------------------
+# Constants and shape ops
+
+
+@irdl_op_definition
+class ConstantOp(IRDLOperation):
+    """A public constant."""
+
+    name = "pphlo.constant"
+    value = prop_def(DenseIntOrFPElementsAttr)
+    output = result_def(TensorType)
+    traits = traits_def(NoMemoryEffect())
+
+    def __init__(self, value: DenseIntOrFPElementsAttr):
+        super().__init__(properties={"value": value}, result_types=[value.type])
+
+    def verify_(self) -> None:
+        if is_secret(self.output.type):
+            raise VerifyException("'pphlo.constant' must be public")
+        if self.value.type != self.output.type:
+            raise VerifyException("'pphlo.constant' value type must equal result type")
+
+
+@irdl_op_definition
+class IotaOp(IRDLOperation):
+    """Public 0, 1, 2, ... along `iota_dimension`."""
+
+    name = "pphlo.iota"
+    iota_dimension = prop_def(IntegerAttr)
+    output = result_def(TensorType)
+    traits = traits_def(NoMemoryEffect())
+
+    def __init__(self, dimension: int, result_type: TensorType):
+        super().__init__(properties={"iota_dimension": IntegerAttr(dimension, i64)}, result_types=[result_type])
+
+    def verify_(self) -> None:
+        if is_secret(self.output.type):
+            raise VerifyException("'pphlo.iota' must be public")
+        if not 0 <= self.iota_dimension.value.data < len(_shape(self.output)):
+            raise VerifyException("'pphlo.iota' iota_dimension out of range")
+
+
+class DataMovementOp(IRDLOperation):
+    """Base for single-operand shape ops: visibility passes through unchanged."""
+
+    operand = operand_def(TensorType)
+    result = result_def(TensorType)
+    traits = traits_def(NoMemoryEffect())
+
+    def verify_(self) -> None:
+        _check_visibility(self, [self.operand])
+        assert isinstance(self.operand.type, TensorType) and isinstance(self.result.type, TensorType)
+        if base_element_type(self.operand.type) != base_element_type(self.result.type):
+            raise VerifyException(f"'{self.name}' must not change the element type")
+        self.verify_shape()
+
+    def verify_shape(self) -> None:
+        pass
+
+
+@irdl_op_definition
+class BroadcastOp(DataMovementOp):
+    name = "pphlo.broadcast"
+    broadcast_dimensions = prop_def(DenseArrayBase)
+
+    def __init__(self, operand: SSAValue, dims: Sequence[int], result_type: Attribute):
+        super().__init__(operands=[operand], result_types=[result_type], properties={"broadcast_dimensions": _i64_array(dims)})
+
+    def verify_shape(self) -> None:
+        dims = self.broadcast_dimensions.get_values()
+        src, dst = _shape(self.operand), _shape(self.result)
+        if len(dims) != len(src):
+            raise VerifyException("'pphlo.broadcast' needs one broadcast dimension per operand dimension")
+        for i, d in enumerate(dims):
+            if not 0 <= d < len(dst) or src[i] not in (1, dst[d]):
+                raise VerifyException(f"'pphlo.broadcast' operand dimension {i} cannot map to result dimension {d}")
+
+
+@irdl_op_definition
+class ReshapeOp(DataMovementOp):
+    name = "pphlo.reshape"
+
+    def __init__(self, operand: SSAValue, result_type: Attribute):
+        super().__init__(operands=[operand], result_types=[result_type])
+
+    def verify_shape(self) -> None:
+        import math
+
+        if math.prod(_shape(self.operand)) != math.prod(_shape(self.result)):
+            raise VerifyException("'pphlo.reshape' must preserve the number of elements")
+
+
+@irdl_op_definition
+class TransposeOp(DataMovementOp):
+    name = "pphlo.transpose"
+    permutation = prop_def(DenseArrayBase)
+
+    def __init__(self, operand: SSAValue, permutation: Sequence[int], result_type: Attribute):
+        super().__init__(operands=[operand], result_types=[result_type], properties={"permutation": _i64_array(permutation)})
+
+    def verify_shape(self) -> None:
+        perm = self.permutation.get_values()
+        src = _shape(self.operand)
+        if sorted(perm) != list(range(len(src))):
+            raise VerifyException("'pphlo.transpose' permutation is not a permutation of the operand dimensions")
+        if tuple(src[p] for p in perm) != _shape(self.result):
+            raise VerifyException("'pphlo.transpose' result shape does not match the permutation")
+
+
+@irdl_op_definition
+class ReverseOp(DataMovementOp):
+    name = "pphlo.reverse"
+    dimensions = prop_def(DenseArrayBase)
+
+    def __init__(self, operand: SSAValue, dims: Sequence[int], result_type: Attribute):
+        super().__init__(operands=[operand], result_types=[result_type], properties={"dimensions": _i64_array(dims)})
+
+
+@irdl_op_definition
+class SliceOp(DataMovementOp):
+    name = "pphlo.slice"
+    start_indices = prop_def(DenseArrayBase)
+    limit_indices = prop_def(DenseArrayBase)
+    strides = prop_def(DenseArrayBase)
+
+    def __init__(self, operand: SSAValue, start: Sequence[int], limit: Sequence[int], strides: Sequence[int], result_type: Attribute):
+        props = {"start_indices": _i64_array(start), "limit_indices": _i64_array(limit), "strides": _i64_array(strides)}
+        super().__init__(operands=[operand], result_types=[result_type], properties=props)
+
+    def verify_shape(self) -> None:
+        start, limit, strides = (a.get_values() for a in (self.start_indices, self.limit_indices, self.strides))
+        src = _shape(self.operand)
+        if not len(start) == len(limit) == len(strides) == len(src):
+            raise VerifyException("'pphlo.slice' needs start, limit and stride per dimension")
+        expected = tuple(-(-(hi - lo) // s) for lo, hi, s in zip(start, limit, strides))
+        if expected != _shape(self.result):
+            raise VerifyException(f"'pphlo.slice' result shape must be {list(expected)}")
+
+
+@irdl_op_definition
+class DynamicSliceOp(IRDLOperation):
+    """Slice at runtime start indices (scalar integer tensors)."""
+
+    name = "pphlo.dynamic_slice"
+    operand = operand_def(TensorType)
+    start_indices = var_operand_def(TensorType)
+    slice_sizes = prop_def(DenseArrayBase)
+    result = result_def(TensorType)
+    traits = traits_def(NoMemoryEffect())
+
+    def __init__(self, operand: SSAValue, starts: Sequence[SSAValue], sizes: Sequence[int], result_type: Attribute):
+        super().__init__(operands=[operand, list(starts)], result_types=[result_type], properties={"slice_sizes": _i64_array(sizes)})
+
+    def verify_(self) -> None:
+        _check_visibility(self, self.operands)
+        if tuple(self.slice_sizes.get_values()) != _shape(self.result):
+            raise VerifyException("'pphlo.dynamic_slice' result shape must equal slice_sizes")
+
+
+@irdl_op_definition
+class ConcatenateOp(IRDLOperation):
+    name = "pphlo.concatenate"
+    inputs = var_operand_def(TensorType)
+    dimension = prop_def(IntegerAttr)
+    result = result_def(TensorType)
+    traits = traits_def(NoMemoryEffect())
+
+    def __init__(self, inputs: Sequence[SSAValue], dimension: int, result_type: Attribute):
+        super().__init__(operands=[list(inputs)], result_types=[result_type], properties={"dimension": IntegerAttr(dimension, i64)})
+
+    def verify_(self) -> None:
+        _check_visibility(self, self.inputs)
+        dim = self.dimension.value.data
+        total = sum(_shape(v)[dim] for v in self.inputs)
+        if total != _shape(self.result)[dim]:
+            raise VerifyException("'pphlo.concatenate' result dimension must be the sum of the inputs'")
+
+
+@irdl_op_definition
+class PadOp(IRDLOperation):
+    name = "pphlo.pad"
+    operand = operand_def(TensorType)
+    padding_value = operand_def(TensorType)
+    edge_padding_low = prop_def(DenseArrayBase)
+    edge_padding_high = prop_def(DenseArrayBase)
+    interior_padding = prop_def(DenseArrayBase)
+    result = result_def(TensorType)
+    traits = traits_def(NoMemoryEffect())
+
+    def __init__(self, operand: SSAValue, pad: SSAValue, low: Sequence[int], high: Sequence[int], interior: Sequence[int], result_type: Attribute):
+        props = {"edge_padding_low": _i64_array(low), "edge_padding_high": _i64_array(high), "interior_padding": _i64_array(interior)}
+        super().__init__(operands=[operand, pad], result_types=[result_type], properties=props)
+
+    def verify_(self) -> None:
+        _check_visibility(self, self.operands)
+
+
+# ---------------------------------------------------------------------------
+# Contractions and reductions
+
+
+@irdl_op_definition
+class DotOp(IRDLOperation):
+    """Matrix product of 1-D/2-D operands."""
+
+    name = "pphlo.dot"
+    lhs = operand_def(TensorType)
+    rhs = operand_def(TensorType)
+    result = result_def(TensorType)
+    traits = traits_def(NoMemoryEffect())
+
+    def __init__(self, lhs: SSAValue, rhs: SSAValue, result_type: Attribute):
+        super().__init__(operands=[lhs, rhs], result_types=[result_type])
+
+    def verify_(self) -> None:
+        _check_visibility(self, self.operands)
+        lhs, rhs = _shape(self.lhs), _shape(self.rhs)
+        if not (1 <= len(lhs) <= 2 and 1 <= len(rhs) <= 2) or lhs[-1] != rhs[0]:
+            raise VerifyException(f"'pphlo.dot' cannot contract {list(lhs)} with {list(rhs)}")
+
+
+@irdl_op_definition
+class DotGeneralOp(IRDLOperation):
+    """Batched contraction, as stablehlo.dot_general."""
+
+    name = "pphlo.dot_general"
+    lhs = operand_def(TensorType)
+    rhs = operand_def(TensorType)
+    dot_dimension_numbers = prop_def(DotDimensionNumbersAttr)
+    result = result_def(TensorType)
+    traits = traits_def(NoMemoryEffect())
+
+    def __init__(self, lhs: SSAValue, rhs: SSAValue, dims: DotDimensionNumbersAttr, result_type: Attribute):
+        super().__init__(operands=[lhs, rhs], result_types=[result_type], properties={"dot_dimension_numbers": dims})
+
+    def verify_(self) -> None:
+        _check_visibility(self, self.operands)
+        dims = self.dot_dimension_numbers
+        lhs, rhs = _shape(self.lhs), _shape(self.rhs)
+        lb, rb = dims.dims("lhs_batching_dimensions"), dims.dims("rhs_batching_dimensions")
+        lc, rc = dims.dims("lhs_contracting_dimensions"), dims.dims("rhs_contracting_dimensions")
+        if len(lb) != len(rb) or len(lc) != len(rc):
+            raise VerifyException("'pphlo.dot_general' lhs and rhs dimension lists differ in length")
+        for a, b in (*zip(lb, rb), *zip(lc, rc)):
+            if lhs[a] != rhs[b]:
+                raise VerifyException(f"'pphlo.dot_general' lhs dimension {a} ({lhs[a]}) != rhs dimension {b} ({rhs[b]})")
+        free_l = [lhs[i] for i in range(len(lhs)) if i not in lb and i not in lc]
+        free_r = [rhs[i] for i in range(len(rhs)) if i not in rb and i not in rc]
+        expected = tuple([lhs[i] for i in lb] + free_l + free_r)
+        if expected != _shape(self.result):
+            raise VerifyException(f"'pphlo.dot_general' result shape must be {list(expected)}")
+
+
+@irdl_op_definition
+class ReturnOp(IRDLOperation):
+    """Terminator of reduce and while regions."""
+
+    name = "pphlo.return"
+    results_ = var_operand_def(TensorType)
+    traits = traits_def(IsTerminator(), NoMemoryEffect())
+
+    def __init__(self, values: Sequence[SSAValue]):
+        super().__init__(operands=[list(values)])
+
+
+@irdl_op_definition
+class ReduceOp(IRDLOperation):
+    """Reduce `inputs` over `dimensions` with the body region, seeded by `init_values`."""
+
+    name = "pphlo.reduce"
+    inputs = var_operand_def(TensorType)
+    init_values = var_operand_def(TensorType)
+    dimensions = prop_def(DenseArrayBase)
+    result = var_result_def(TensorType)
+    body = region_def("single_block")
+    irdl_options = (SameVariadicOperandSize(),)
+    traits = traits_def(RecursiveMemoryEffect())
+
+    def verify_(self) -> None:
+        _check_visibility(self, self.operands)
+        block = self.body.block
+        if len(block.args) != 2 * len(self.inputs):
+            raise VerifyException("'pphlo.reduce' body needs two arguments per input")
+        for arg, result in zip(block.args, [*self.result, *self.result]):
+            if is_secret(arg.type) != is_secret(result.type):
+                raise VerifyException("'pphlo.reduce' body argument visibility must match the result's")
+
+
+@irdl_op_definition
+class WhileOp(IRDLOperation):
+    """Loop over carried values; the condition must be public in this subset."""
+
+    name = "pphlo.while"
+    args = var_operand_def(TensorType)
+    result = var_result_def(TensorType)
+    cond = region_def("single_block")
+    body = region_def("single_block")
+    traits = traits_def(RecursiveMemoryEffect())
+
+    def verify_(self) -> None:
+        if [a.type for a in self.args] != [r.type for r in self.result]:
+            raise VerifyException("'pphlo.while' carried operand and result types must match")
+        for region in (self.cond, self.body):
+            if [a.type for a in region.block.args] != [r.type for r in self.result]:
+                raise VerifyException("'pphlo.while' region arguments must match the carried types")
+
+
+@irdl_op_definition
+class CustomCallOp(IRDLOperation):
+    """SPU intrinsic call, e.g. `spu.gather` with its dims in `pphlo.attributes`."""
+
+    name = "pphlo.custom_call"
+    inputs = var_operand_def(TensorType)
+    call_target_name = prop_def(StringAttr)
+    has_side_effect = opt_prop_def(BoolAttr)
+    result = var_result_def(TensorType)
+
+    def __init__(self, inputs: Sequence[SSAValue], target: str, result_types: Sequence[Attribute], attributes: dict[str, Attribute] | None = None):
+        super().__init__(
+            operands=[list(inputs)],
+            result_types=[list(result_types)],
+            properties={"call_target_name": StringAttr(target)},
+            attributes=attributes or {},
+        )
+
+
+PPHLO = Dialect(
+    "pphlo",
+    [
+        AbsOp, CeilOp, ConvertOp, CosineOp, ExpOp, FloorOp, LogOp, Log1pOp, LogisticOp,
+        NegOp, NotOp, ReciprocalOp, RoundOp, RsqrtOp, SignOp, SineOp, SqrtOp, TanhOp,
+        AddOp, SubtractOp, MulOp, DivOp, MaxOp, MinOp, PowOp, RemOp, AndOp, OrOp, XorOp,
+        ShiftLeftOp, ShiftRightArithmeticOp, ShiftRightLogicalOp,
+        EqualOp, NotEqualOp, LessOp, LessEqualOp, GreaterOp, GreaterEqualOp,
+        SelectOp, ClampOp, ConstantOp, IotaOp, BroadcastOp, ReshapeOp, TransposeOp,
+        ReverseOp, SliceOp, DynamicSliceOp, ConcatenateOp, PadOp, DotOp, DotGeneralOp,
+        ReturnOp, ReduceOp, WhileOp, CustomCallOp,
+    ],
+    [SecretType, DotDimensionNumbersAttr],
+)

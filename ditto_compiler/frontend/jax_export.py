@@ -1,0 +1,72 @@
+"""Lower a JAX function to StableHLO text and describe its flat inputs and outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import numpy as np
+from jax.tree_util import PyTreeDef, keystr, tree_flatten_with_path, tree_leaves, tree_map
+
+from ..diagnostics import DittoError
+
+
+@dataclass(frozen=True)
+class FlatSignature:
+    """Leaves of the positional arguments in order, and how to rebuild the outputs."""
+
+    paths: tuple[str, ...]
+    shapes: tuple[tuple[int, ...], ...]
+    dtypes: tuple[np.dtype, ...]
+    public: tuple[bool, ...]
+    in_tree: PyTreeDef
+    out_tree: PyTreeDef
+
+
+def public_mask(args: tuple[Any, ...], public: Any) -> list[bool]:
+    """One flag per leaf of `args`.
+
+    `public` is None (all secret), a sequence of argument numbers, or a pytree
+    prefix of `args` with booleans (True marks a whole subtree public).
+    """
+    leaves = tree_leaves(args)
+    if public is None:
+        return [False] * len(leaves)
+    if isinstance(public, (list, tuple)) and all(isinstance(p, int) and not isinstance(p, bool) for p in public):
+        for argnum in public:
+            if not 0 <= argnum < len(args):
+                raise DittoError(f"public argnum {argnum} out of range for {len(args)} arguments")
+        return [flag for i, a in enumerate(args) for flag in [i in public] * len(tree_leaves(a))]
+    try:
+        expanded = tree_map(lambda flag, sub: [bool(flag)] * len(tree_leaves(sub)), public, args)
+    except (ValueError, TypeError) as e:
+        raise DittoError(f"`public` must be argnums or a pytree prefix of the arguments: {e}") from None
+    return [flag for flags in tree_leaves(expanded) for flag in flags]
+
+
+def export_stablehlo(fn: Callable[..., Any], args: Sequence[Any], public: Any = None) -> tuple[str, FlatSignature]:
+    """StableHLO generic text of `jax.jit(fn)` at `args`, with debug locations."""
+    args = tuple(args)
+    try:
+        lowered = jax.jit(fn, keep_unused=True).lower(*args)
+    except Exception as e:  # JAX tracing errors carry their own explanation
+        raise DittoError(f"JAX could not lower the function: {type(e).__name__}: {e}") from None
+    module = lowered.compiler_ir("stablehlo")
+    text = module.operation.get_asm(print_generic_op_form=True, enable_debug_info=True, large_elements_limit=None)
+    leaves_with_path, in_tree = tree_flatten_with_path(args)
+    shapes, dtypes = [], []
+    for _, leaf in leaves_with_path:
+        aval = jax.core.get_aval(leaf) if not hasattr(leaf, "shape") or not hasattr(leaf, "dtype") else leaf
+        shapes.append(tuple(aval.shape))
+        dtypes.append(np.dtype(aval.dtype))
+    signature = FlatSignature(
+        paths=tuple(keystr(path) for path, _ in leaves_with_path),
+        shapes=tuple(shapes),
+        dtypes=tuple(dtypes),
+        public=tuple(public_mask(args, public)),
+        in_tree=in_tree,
+        out_tree=lowered.out_tree,
+    )
+    return text, signature

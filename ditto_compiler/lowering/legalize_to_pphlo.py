@@ -1,0 +1,391 @@
+"""`legalize-to-pphlo`: StableHLO (+chlo) to SPU's PPHLO, with visibility inference.
+
+Entry-function arguments are secret unless marked `{ditto.visibility = "public"}`.
+A result is secret when any data operand is secret; constants and iota are public.
+Each pattern fires only once all of its operands are already PPHLO values (or
+arguments of converted regions), so visibility flows forward in program order.
+An op no pattern takes is reported with its name and location.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects import func
+from xdsl.dialects.builtin import (
+    DenseIntOrFPElementsAttr,
+    FunctionType,
+    IntegerType,
+    ModuleOp,
+    StringAttr,
+    TensorType,
+    DictionaryAttr,
+    DenseArrayBase,
+    IntegerAttr,
+    i64,
+)
+from xdsl.ir import Attribute, BlockArgument, Operation, OpResult, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.rewriter import Rewriter
+from xdsl.pattern_rewriter import (
+    GreedyRewritePatternApplier,
+    PatternRewriter,
+    PatternRewriteWalker,
+    RewritePattern,
+    op_type_rewrite_pattern,
+)
+from xdsl_jax.dialects import stablehlo as shlo
+
+from ..diagnostics import DittoError, op_error
+from ..dialects import pphlo
+from ..dialects.pphlo import is_secret, tensor_type, with_visibility
+from .chlo_expansion import ExpandErf, ExpandErfc
+
+VISIBILITY_ATTR = "ditto.visibility"
+
+_UNARY: dict[type[Operation], type[pphlo.UnaryOp]] = {
+    shlo.AbsOp: pphlo.AbsOp,
+    shlo.CeilOp: pphlo.CeilOp,
+    shlo.ConvertOp: pphlo.ConvertOp,
+    shlo.CosineOp: pphlo.CosineOp,
+    shlo.ExponentialOp: pphlo.ExpOp,
+    shlo.FloorOp: pphlo.FloorOp,
+    shlo.LogOp: pphlo.LogOp,
+    shlo.LogPlusOneOp: pphlo.Log1pOp,
+    shlo.LogisticOp: pphlo.LogisticOp,
+    shlo.NegateOp: pphlo.NegOp,
+    shlo.NotOp: pphlo.NotOp,
+    shlo.RoundNearestAfzOp: pphlo.RoundOp,
+    shlo.RsqrtOp: pphlo.RsqrtOp,
+    shlo.SignOp: pphlo.SignOp,
+    shlo.SineOp: pphlo.SineOp,
+    shlo.SqrtOp: pphlo.SqrtOp,
+    shlo.TanhOp: pphlo.TanhOp,
+}
+
+_BINARY: dict[type[Operation], type[pphlo.BinaryOp]] = {
+    shlo.AddOp: pphlo.AddOp,
+    shlo.SubtractOp: pphlo.SubtractOp,
+    shlo.MultiplyOp: pphlo.MulOp,
+    shlo.DivideOp: pphlo.DivOp,
+    shlo.MaximumOp: pphlo.MaxOp,
+    shlo.MinimumOp: pphlo.MinOp,
+    shlo.PowerOp: pphlo.PowOp,
+    shlo.RemainderOp: pphlo.RemOp,
+    shlo.AndOp: pphlo.AndOp,
+    shlo.OrOp: pphlo.OrOp,
+    shlo.XorOp: pphlo.XorOp,
+    shlo.ShiftLeftOp: pphlo.ShiftLeftOp,
+    shlo.ShiftRightArithmeticOp: pphlo.ShiftRightArithmeticOp,
+    shlo.ShiftRightLogicalOp: pphlo.ShiftRightLogicalOp,
+}
+
+_COMPARE: dict[str, type[pphlo.BinaryOp]] = {
+    "EQ": pphlo.EqualOp,
+    "NE": pphlo.NotEqualOp,
+    "LT": pphlo.LessOp,
+    "LE": pphlo.LessEqualOp,
+    "GT": pphlo.GreaterOp,
+    "GE": pphlo.GreaterEqualOp,
+}
+
+
+def _is_legal_value(value: SSAValue) -> bool:
+    """Whether `value` already has its PPHLO type (visibility decided)."""
+    if isinstance(value, OpResult):
+        return value.op.dialect_name() == "pphlo"
+    assert isinstance(value, BlockArgument)
+    parent = value.block.parent_op()
+    return isinstance(parent, func.FuncOp) or (parent is not None and parent.dialect_name() == "pphlo")
+
+
+def _ready(op: Operation) -> bool:
+    return all(_is_legal_value(v) for v in op.operands)
+
+
+def _result_type(op: Operation, inputs: list[SSAValue] | None = None, index: int = 0) -> TensorType:
+    """The op's result type with the visibility of its inputs (all operands by default)."""
+    original = op.results[index].type
+    assert isinstance(original, TensorType)
+    secret = any(is_secret(v.type) for v in (op.operands if inputs is None else inputs))
+    return with_visibility(original, secret)
+
+
+class ElementwiseToPPHLO(RewritePattern):
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
+        if not _ready(op):
+            return
+        kind = type(op)
+        if kind in _UNARY:
+            new = _UNARY[kind](op.operands[0], _result_type(op))
+        elif kind in _BINARY:
+            new = _BINARY[kind](op.operands[0], op.operands[1], _result_type(op))
+        elif isinstance(op, shlo.CompareOp):
+            new = _COMPARE[op.comparison_direction.data.value](op.lhs, op.rhs, _result_type(op))
+        elif isinstance(op, shlo.SelectOp):
+            new = pphlo.SelectOp(op.pred, op.on_true, op.on_false, _result_type(op))
+        elif isinstance(op, shlo.ClampOp):
+            new = pphlo.ClampOp(op.min, op.operand, op.max, _result_type(op))
+        else:
+            return
+        rewriter.replace(op, new)
+
+
+class ConstantToPPHLO(RewritePattern):
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: shlo.ConstantOp, rewriter: PatternRewriter) -> None:
+        rewriter.replace(op, pphlo.ConstantOp(op.value))
+
+
+class IotaToPPHLO(RewritePattern):
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: shlo.IotaOp, rewriter: PatternRewriter) -> None:
+        result = op.results[0].type
+        assert isinstance(result, TensorType)
+        rewriter.replace(op, pphlo.IotaOp(op.iota_dimension.value.data, result))
+
+
+class DataMovementToPPHLO(RewritePattern):
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
+        if not _ready(op):
+            return
+        if isinstance(op, shlo.BroadcastInDimOp):
+            new = pphlo.BroadcastOp(op.operand, op.broadcast_dimensions.get_values(), _result_type(op))
+        elif isinstance(op, shlo.ReshapeOp):
+            new = pphlo.ReshapeOp(op.operand, _result_type(op))
+        elif isinstance(op, shlo.TransposeOp):
+            new = pphlo.TransposeOp(op.operand, op.permutation.get_values(), _result_type(op))
+        elif isinstance(op, shlo.SliceOp):
+            new = pphlo.SliceOp(
+                op.operand,
+                op.start_indices.get_values(),
+                op.limit_indices.get_values(),
+                op.strides.get_values(),
+                _result_type(op),
+            )
+        elif isinstance(op, shlo.ConcatenateOp):
+            new = pphlo.ConcatenateOp(op.inputs, op.dimension.value.data, _result_type(op))
+        elif isinstance(op, shlo.DynamicSliceOp):
+            if any(is_secret(v.type) for v in op.start_indices):
+                raise op_error(op, "with secret start indices is not supported")
+            new = pphlo.DynamicSliceOp(op.operand, op.start_indices, op.slice_sizes.get_values(), _result_type(op))
+        else:
+            return
+        rewriter.replace(op, new)
+
+
+class DotGeneralToPPHLO(RewritePattern):
+    """Canonical dots, as SPU's runtime executes them.
+
+    Operands are transposed and reshaped (local, free under MPC) to
+    (M, K) x (K, N) for `pphlo.dot`, or (B, M, K) x (B, K, N) for a batched
+    `pphlo.dot_general`; the product is reshaped back to StableHLO's layout
+    (batch dims, lhs free dims, rhs free dims).
+    """
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: shlo.DotGeneralOp, rewriter: PatternRewriter) -> None:
+        if not _ready(op):
+            return
+        d = op.dot_dimension_numbers
+
+        def dims(attr: Attribute) -> list[int]:
+            return [x.value.data for x in attr.data]  # type: ignore[attr-defined]
+
+        lb, rb = dims(d.lhs_batching_dimensions), dims(d.rhs_batching_dimensions)
+        lc, rc = dims(d.lhs_contracting_dimensions), dims(d.rhs_contracting_dimensions)
+        out_type = _result_type(op)
+        new_ops: list[Operation] = []
+
+        def canonical(value: SSAValue, batch: list[int], contract: list[int], contract_last: bool) -> SSAValue:
+            type_ = value.type
+            assert isinstance(type_, TensorType)
+            shape = type_.get_shape()
+            free = [i for i in range(len(shape)) if i not in batch and i not in contract]
+            order = batch + (free + contract if contract_last else contract + free)
+            if order != list(range(len(shape))):
+                permuted = [shape[i] for i in order]
+                new_ops.append(t := pphlo.TransposeOp(value, order, tensor_type(permuted, pphlo.base_element_type(type_), is_secret(type_))))
+                value = t.result
+            size = lambda ds: math.prod(shape[i] for i in ds)  # noqa: E731
+            matrix = [size(free), size(contract)] if contract_last else [size(contract), size(free)]
+            target = ([size(batch)] if batch else []) + matrix
+            if list(value.type.get_shape()) != target:  # type: ignore[attr-defined]
+                new_ops.append(r := pphlo.ReshapeOp(value, with_visibility(TensorType(pphlo.base_element_type(type_), target), is_secret(type_))))
+                value = r.result
+            return value
+
+        lhs = canonical(op.lhs, lb, lc, contract_last=True)
+        rhs = canonical(op.rhs, rb, rc, contract_last=False)
+        lhs_shape, rhs_shape = lhs.type.get_shape(), rhs.type.get_shape()  # type: ignore[attr-defined]
+        product_shape = [*lhs_shape[:-1], rhs_shape[-1]]
+        product_type = tensor_type(product_shape, pphlo.base_element_type(out_type), is_secret(out_type))
+        if lb:
+            numbers = pphlo.DotDimensionNumbersAttr.get([0], [0], [2], [1])
+            new_ops.append(product := pphlo.DotGeneralOp(lhs, rhs, numbers, product_type))
+        else:
+            new_ops.append(product := pphlo.DotOp(lhs, rhs, product_type))
+        if list(out_type.get_shape()) != product_shape:
+            new_ops.append(pphlo.ReshapeOp(product.result, out_type))
+        rewriter.replace(op, new_ops)
+
+
+class ReduceToPPHLO(RewritePattern):
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: shlo.ReduceOp, rewriter: PatternRewriter) -> None:
+        if not _ready(op):
+            return
+        result_types = [_result_type(op, index=i) for i in range(len(op.results))]
+        new = pphlo.ReduceOp.create(
+            operands=[*op.inputs, *op.init_values],
+            result_types=result_types,
+            properties={"dimensions": op.dimensions},
+            regions=[op.detach_region(op.body)],
+        )
+        block = new.body.block
+        for arg, result_type in zip(list(block.args), [*result_types, *result_types]):
+            assert isinstance(arg.type, TensorType)
+            rewriter.replace_value_with_new_type(arg, with_visibility(arg.type, is_secret(result_type)))
+        rewriter.replace(op, new)
+
+
+class ReturnToPPHLO(RewritePattern):
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: shlo.ReturnOp, rewriter: PatternRewriter) -> None:
+        if not _ready(op):
+            return
+        parent = op.parent_op()
+        if parent is None or parent.dialect_name() != "pphlo":
+            return
+        for value, result in zip(op.operands, parent.results):
+            if is_secret(value.type) and not is_secret(result.type):
+                raise op_error(parent, "region yields a secret value for a public result")
+        rewriter.replace(op, pphlo.ReturnOp(op.operands))
+
+
+class GatherToPPHLO(RewritePattern):
+    """Embedding lookups (`jnp.take(table, ids, axis=0)`).
+
+    Public indices use SPU's `spu.gather` intrinsic (local). Secret indices become a
+    one-hot matrix times the table: one comparison and one matmul instead of the
+    per-row loop SPU's compiler emits for a secret gather.
+    """
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: shlo.GatherOp, rewriter: PatternRewriter) -> None:
+        if not _ready(op):
+            return
+        dn = op.dimension_numbers
+
+        def ints(attr: Attribute) -> list[int]:
+            return [x.value.data for x in attr.data]  # type: ignore[attr-defined]
+
+        table_t, ids_t, out_t = op.operand.type, op.start_indices.type, op.results[0].type
+        assert isinstance(table_t, TensorType) and isinstance(ids_t, TensorType) and isinstance(out_t, TensorType)
+        table_shape, ids_shape, out_shape = table_t.get_shape(), ids_t.get_shape(), out_t.get_shape()
+        batch_rank = len(ids_shape) - 1
+        offset_dims = ints(dn.offset_dims)
+        is_row_lookup = (
+            ints(dn.collapsed_slice_dims) == [0]
+            and ints(dn.start_index_map) == [0]
+            and dn.index_vector_dim.value.data == batch_rank
+            and ids_shape[-1] == 1
+            and list(op.slice_sizes.get_values()) == [1, *table_shape[1:]]
+            and offset_dims == list(range(batch_rank, len(out_shape)))
+            and not ints(dn.operand_batching_dims)
+        )
+        if not is_row_lookup:
+            raise op_error(op, "is only supported as a row lookup (jnp.take(table, ids, axis=0))")
+
+        if not is_secret(ids_t):
+            attrs = DictionaryAttr(
+                {
+                    "slice_sizes": op.slice_sizes,
+                    "offset_dims": DenseArrayBase.from_list(i64, offset_dims),
+                    "collapsed_slice_dims": DenseArrayBase.from_list(i64, [0]),
+                    "index_vector_dim": IntegerAttr(batch_rank, i64),
+                    "start_index_map": DenseArrayBase.from_list(i64, [0]),
+                }
+            )
+            call = pphlo.CustomCallOp(
+                [op.operand, op.start_indices], "spu.gather", [_result_type(op)], {"pphlo.attributes": attrs}
+            )
+            rewriter.replace(op, call)
+            return
+
+        batch = list(ids_shape[:-1])
+        vocab = table_shape[0]
+        index_type = pphlo.base_element_type(ids_t)
+        value_type = pphlo.base_element_type(table_t)
+        flat_ids = pphlo.ReshapeOp(op.start_indices, tensor_type(batch, index_type, True))
+        ids = pphlo.BroadcastOp(flat_ids.result, list(range(batch_rank)), tensor_type([*batch, vocab], index_type, True))
+        iota = pphlo.IotaOp(batch_rank, tensor_type([*batch, vocab], index_type, False))
+        hit = pphlo.EqualOp(ids.result, iota.output, tensor_type([*batch, vocab], IntegerType(1), True))
+        one_hot = pphlo.ConvertOp(hit.result, tensor_type([*batch, vocab], value_type, True))
+        numbers = pphlo.DotDimensionNumbersAttr.get([], [], [batch_rank], [0])
+        lookup = pphlo.DotGeneralOp(one_hot.result, op.operand, numbers, with_visibility(out_t, True))
+        rewriter.replace(op, [flat_ids, ids, iota, hit, one_hot, lookup])
+
+
+def _convert_signature(fn: func.FuncOp) -> None:
+    arg_attrs = fn.arg_attrs.data if fn.arg_attrs is not None else [DictionaryAttr({})] * len(fn.args)
+    for arg, attrs in zip(list(fn.args), arg_attrs):
+        assert isinstance(arg.type, TensorType)
+        if any(d < 0 for d in arg.type.get_shape()):
+            raise DittoError(f"argument {arg.index} of @{fn.sym_name.data} has a dynamic shape {arg.type}; "
+                             "only static shapes can run under MPC")
+        visibility = attrs.data.get(VISIBILITY_ATTR)
+        if visibility is not None and visibility not in (StringAttr("public"), StringAttr("secret")):
+            raise DittoError(f'argument {arg.index} of @{fn.sym_name.data}: {VISIBILITY_ATTR} must be "public" or "secret"')
+        secret = visibility != StringAttr("public")
+        Rewriter.replace_value_with_new_type(arg, with_visibility(arg.type, secret))
+
+
+def _finish_signature(fn: func.FuncOp) -> None:
+    ret = fn.body.block.last_op
+    assert isinstance(ret, func.ReturnOp)
+    fn.function_type = FunctionType.from_lists([a.type for a in fn.args], [v.type for v in ret.arguments])
+
+
+def _first_illegal_op(module: ModuleOp) -> Operation | None:
+    for op in module.walk():
+        if op.dialect_name() in ("stablehlo", "chlo"):
+            return op
+        if op.dialect_name() not in ("pphlo", "func", "builtin"):
+            return op
+    return None
+
+
+@dataclass(frozen=True)
+class LegalizeToPPHLOPass(ModulePass):
+    name = "legalize-to-pphlo"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        functions = [f for f in op.ops if isinstance(f, func.FuncOp)]
+        if not functions:
+            raise DittoError("module has no func.func to legalize")
+        for fn in functions:
+            if any(isinstance(o, func.CallOp) for o in fn.walk()):
+                raise DittoError(f"@{fn.sym_name.data} contains func.call; run inline-private-functions first")
+            _convert_signature(fn)
+        patterns = GreedyRewritePatternApplier(
+            [
+                ExpandErf(),
+                ExpandErfc(),
+                ConstantToPPHLO(),
+                IotaToPPHLO(),
+                ElementwiseToPPHLO(),
+                DataMovementToPPHLO(),
+                DotGeneralToPPHLO(),
+                ReduceToPPHLO(),
+                ReturnToPPHLO(),
+                GatherToPPHLO(),
+            ]
+        )
+        PatternRewriteWalker(patterns, apply_recursively=True).rewrite_module(op)
+        if (illegal := _first_illegal_op(op)) is not None:
+            raise op_error(illegal, "is not supported by legalize-to-pphlo")
+        for fn in functions:
+            _finish_signature(fn)

@@ -1,0 +1,107 @@
+"""`ditto_compiler.compile`: a JAX function in, a securely runnable program out."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from jax.tree_util import tree_flatten, tree_unflatten
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, ModuleOp, StringAttr
+
+from .diagnostics import DittoError
+from .frontend.importer import parse_module
+from .frontend.jax_export import FlatSignature, export_stablehlo
+from .lowering.legalize_to_pphlo import VISIBILITY_ATTR
+from .lowering.spu_text import to_spu_text
+from .pipeline import DEFAULT_PIPELINE, run_pipeline
+from .runtime.executor import Cost, RingConfig, run_secure
+
+
+def _entry_function(module: ModuleOp) -> func.FuncOp:
+    for op in module.ops:
+        if isinstance(op, func.FuncOp) and op.sym_name.data == "main":
+            return op
+    raise DittoError("the exported module has no @main function")
+
+
+def _mark_public_arguments(module: ModuleOp, public: tuple[bool, ...]) -> None:
+    entry = _entry_function(module)
+    if len(entry.args) != len(public):
+        raise DittoError(f"@main has {len(entry.args)} arguments but the inputs have {len(public)} leaves")
+    old = entry.arg_attrs.data if entry.arg_attrs is not None else [DictionaryAttr({})] * len(public)
+    new = []
+    for attrs, is_public in zip(old, public):
+        entries = dict(attrs.data)
+        if is_public:
+            entries[VISIBILITY_ATTR] = StringAttr("public")
+        new.append(DictionaryAttr(entries))
+
+
+
+@dataclass
+class Program:
+    """A compiled function: its IR at each stage, and a secure `run`."""
+
+    stablehlo: str
+    """StableHLO text as JAX exported it."""
+    ir: str
+    """The module after the pass pipeline (xDSL text)."""
+    pphlo: str
+    """Generic-form PPHLO handed to SPU."""
+    signature: FlatSignature
+    compile_seconds: float
+    ring: RingConfig = field(default_factory=RingConfig)
+    cost: Cost | None = None
+    """Cost of the latest `run`."""
+
+    def _flat_inputs(self, args: tuple[Any, ...]) -> list[np.ndarray]:
+        leaves, tree = tree_flatten(args)
+        sig = self.signature
+        if tree != sig.in_tree:
+            raise DittoError(f"arguments have structure {tree}, but the program was compiled for {sig.in_tree}")
+        flat = []
+        for path, leaf, shape, dtype in zip(sig.paths, leaves, sig.shapes, sig.dtypes):
+            value = np.asarray(leaf)
+            if value.shape != shape:
+                raise DittoError(f"argument {path or '<arg>'} has shape {list(value.shape)}, expected {list(shape)}")
+            if value.dtype.kind != dtype.kind:
+                raise DittoError(f"argument {path or '<arg>'} has dtype {value.dtype}, expected {dtype}")
+            flat.append(value.astype(dtype, copy=False))
+        return flat
+
+    def run(self, *args: Any) -> Any:
+        """Run under 3-party ABY3 (parties as threads); returns outputs shaped like `fn`'s."""
+        flat = self._flat_inputs(args)
+        secret = [not p for p in self.signature.public]
+        outputs, self.cost = run_secure(self.pphlo, flat, secret, self.signature.out_tree.num_leaves, self.ring)
+        return tree_unflatten(self.signature.out_tree, outputs)
+
+
+def compile(  # noqa: A001 (the library's verb)
+    fn: Callable[..., Any],
+    *example_args: Any,
+    public: Any = None,
+    pipeline: str = DEFAULT_PIPELINE,
+) -> Program:
+    """Compile `fn` at the shapes of `example_args` for secure execution.
+
+    Every input leaf is secret unless `public` marks it: argument numbers, or a
+    pytree prefix of the arguments with booleans.
+    """
+    start = time.perf_counter()
+    stablehlo, signature = export_stablehlo(fn, example_args, public)
+    module = parse_module(stablehlo, "<jax>")
+    _mark_public_arguments(module, signature.public)
+    run_pipeline(module, pipeline)
+    pphlo = to_spu_text(module)
+    return Program(
+        stablehlo=stablehlo,
+        ir=str(module),
+        pphlo=pphlo,
+        signature=signature,
+        compile_seconds=time.perf_counter() - start,
+    )

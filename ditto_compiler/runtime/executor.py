@@ -1,0 +1,143 @@
+"""Run a PPHLO module under 3-party ABY3 on SPU's runtime, all parties in one process."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import spu.api as spu_api
+from spu import libspu
+
+from ..diagnostics import DittoError
+from .channels import MemoryHub
+
+WORLD_SIZE = 3
+
+
+@dataclass(frozen=True)
+class RingConfig:
+    """One SPU runtime's arithmetic: ring width and fixed-point fraction bits."""
+
+    field_bits: int = 64
+    fraction_bits: int = 18
+
+    def runtime_config(self) -> libspu.RuntimeConfig:
+        fields = {32: libspu.FieldType.FM32, 64: libspu.FieldType.FM64, 128: libspu.FieldType.FM128}
+        if self.field_bits not in fields:
+            raise DittoError(f"unsupported ring width {self.field_bits}; use 32, 64 or 128")
+        return libspu.RuntimeConfig(
+            protocol=libspu.ProtocolKind.ABY3,
+            field=fields[self.field_bits],
+            fxp_fraction_bits=self.fraction_bits,
+        )
+
+
+@dataclass
+class PartyCost:
+    send_bytes: int
+    send_actions: int
+    seconds: float
+
+
+@dataclass
+class Cost:
+    """Communication and time of one secure execution.
+
+    `send_bytes` sums what all parties sent; `rounds` is the largest number of send
+    actions of any party (SPU's "send actions"); `seconds` is the slowest party's
+    execution time. `parties` holds each party's own figures.
+    """
+
+    parties: list[PartyCost] = field(default_factory=list)
+
+    @property
+    def send_bytes(self) -> int:
+        return sum(p.send_bytes for p in self.parties)
+
+    @property
+    def rounds(self) -> int:
+        return max((p.send_actions for p in self.parties), default=0)
+
+    @property
+    def seconds(self) -> float:
+        return max((p.seconds for p in self.parties), default=0.0)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "send_bytes": self.send_bytes,
+            "rounds": self.rounds,
+            "seconds": self.seconds,
+            "parties": [p.__dict__ for p in self.parties],
+        }
+
+
+def _first_line(error: BaseException) -> str:
+    """The informative line of an SPU error (its text is framed by 'what:' and a stack trace)."""
+    for line in str(error).splitlines():
+        line = line.strip()
+        if line and line not in ("what:",) and not line.lower().startswith(("stacktrace", "#")):
+            return line
+    return type(error).__name__
+
+
+def run_secure(
+    code: str,
+    inputs: Sequence[np.ndarray],
+    secret: Sequence[bool],
+    num_outputs: int,
+    ring: RingConfig = RingConfig(),
+    name: str = "main",
+    recv_timeout_s: float = 60.0,
+) -> tuple[list[np.ndarray], Cost]:
+    """Execute PPHLO `code` on secret-shared `inputs`; return plaintext outputs and cost."""
+    config = ring.runtime_config()
+    io = spu_api.Io(WORLD_SIZE, config)
+    shares = []
+    for index, (value, is_secret) in enumerate(zip(inputs, secret)):
+        visibility = libspu.Visibility.VIS_SECRET if is_secret else libspu.Visibility.VIS_PUBLIC
+        try:
+            shares.append(io.make_shares(np.asarray(value), visibility))
+        except RuntimeError as e:
+            raise DittoError(f"cannot share input {index}: {_first_line(e)}") from None
+    input_names = [f"in{i}" for i in range(len(inputs))]
+    output_names = [f"out{i}" for i in range(num_outputs)]
+    executable = libspu.Executable(name=name, input_names=input_names, output_names=output_names, code=code.encode())
+
+    hub = MemoryHub(WORLD_SIZE, recv_timeout_s)
+    outputs: list[list[libspu.Share] | None] = [None] * WORLD_SIZE
+    costs: list[PartyCost | None] = [None] * WORLD_SIZE
+    errors: list[BaseException | None] = [None] * WORLD_SIZE
+
+    def party(rank: int) -> None:
+        try:
+            runtime = spu_api.Runtime(hub.context(rank), config)
+            for input_name, share in zip(input_names, shares):
+                runtime.set_var(input_name, share[rank])
+            bytes0, actions0 = hub.counters[rank].snapshot()
+            start = time.perf_counter()
+            runtime.run(executable)
+            seconds = time.perf_counter() - start
+            bytes1, actions1 = hub.counters[rank].snapshot()
+            outputs[rank] = [runtime.get_var(n) for n in output_names]
+            costs[rank] = PartyCost(bytes1 - bytes0, actions1 - actions0, seconds)
+        except BaseException as e:  # reported below, with the party's rank
+            errors[rank] = e
+            hub.abort(rank, _first_line(e))
+
+    threads = [threading.Thread(target=party, args=(r,), name=f"spu-party-{r}") for r in range(WORLD_SIZE)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    if hub.failed is not None:
+        # The first party to fail is the root cause; its peers were stopped by it.
+        raise DittoError(f"secure execution failed in party {hub.failed_rank}: {hub.failed}")
+
+    results = []
+    for i in range(num_outputs):
+        results.append(io.reconstruct([outputs[r][i] for r in range(WORLD_SIZE)]))  # type: ignore[index]
+    return results, Cost([c for c in costs if c is not None])
