@@ -10,9 +10,10 @@ from xdsl.dialects.builtin import (
     UnknownLoc,
 )
 from xdsl.ir import Attribute, Operation
+from xdsl.utils.exceptions import DiagnosticException
 
 
-class DittoError(Exception):
+class DittoError(DiagnosticException):
     """A user-facing compiler or runtime error.
 
     `op` is the operation name (e.g. ``stablehlo.sort``), `location` a short

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from xdsl.dialects.builtin import Builtin
 from xdsl.dialects.func import Func
 from xdsl.ir import Dialect
-from xdsl_jax.dialects.stablehlo import StableHLO
+from .stablehlo import StableHLO
 
 from .chlo import CHLO
 from .pphlo import PPHLO

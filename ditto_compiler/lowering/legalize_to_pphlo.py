@@ -12,9 +12,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import (
+    AnyFloat,
     DenseIntOrFPElementsAttr,
     FunctionType,
     IntegerType,
@@ -40,6 +42,7 @@ from xdsl_jax.dialects import stablehlo as shlo
 
 from ..diagnostics import DittoError, op_error
 from ..dialects import pphlo
+from ..dialects.stablehlo import CompareOp
 from ..dialects.pphlo import is_secret, tensor_type, with_visibility
 from .chlo_expansion import ExpandErf, ExpandErfc
 
@@ -50,7 +53,6 @@ _UNARY: dict[type[Operation], type[pphlo.UnaryOp]] = {
     shlo.CeilOp: pphlo.CeilOp,
     shlo.ConvertOp: pphlo.ConvertOp,
     shlo.CosineOp: pphlo.CosineOp,
-    shlo.ExponentialOp: pphlo.ExpOp,
     shlo.FloorOp: pphlo.FloorOp,
     shlo.LogOp: pphlo.LogOp,
     shlo.LogPlusOneOp: pphlo.Log1pOp,
@@ -122,7 +124,7 @@ class ElementwiseToPPHLO(RewritePattern):
             new = _UNARY[kind](op.operands[0], _result_type(op))
         elif kind in _BINARY:
             new = _BINARY[kind](op.operands[0], op.operands[1], _result_type(op))
-        elif isinstance(op, shlo.CompareOp):
+        elif isinstance(op, CompareOp):
             new = _COMPARE[op.comparison_direction.data.value](op.lhs, op.rhs, _result_type(op))
         elif isinstance(op, shlo.SelectOp):
             new = pphlo.SelectOp(op.pred, op.on_true, op.on_false, _result_type(op))
@@ -133,10 +135,56 @@ class ElementwiseToPPHLO(RewritePattern):
         rewriter.replace(op, new)
 
 
+@dataclass(frozen=True)
+class ExponentialToPPHLO(RewritePattern):
+    """Secret e^x as e^max(x, floor).
+
+    SPU's fixed-point exp is only valid for moderate inputs: e^-1000 comes back
+    as -6e7, and masked attention scores are that negative. Below `floor`, e^x is
+    under half the ring's least significant bit, so clamping there is exact in
+    fixed point; it costs one secure comparison per element.
+    """
+
+    floor: float
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: shlo.ExponentialOp, rewriter: PatternRewriter) -> None:
+        if not _ready(op):
+            return
+        x = op.operand
+        result_type = _result_type(op)
+        if not is_secret(x.type):
+            rewriter.replace(op, pphlo.ExpOp(x, result_type))
+            return
+        plain = TensorType(pphlo.base_element_type(result_type), result_type.get_shape())
+        floor = pphlo.ConstantOp(DenseIntOrFPElementsAttr.from_list(plain, [self.floor]))
+        clamped = pphlo.MaxOp(x, floor.output, result_type)
+        rewriter.replace(op, [floor, clamped, pphlo.ExpOp(clamped.result, result_type)])
+
+
+@dataclass(frozen=True)
 class ConstantToPPHLO(RewritePattern):
+    """Public constants; float values a fixed-point ring cannot hold are saturated.
+
+    JAX writes "minus infinity" as -inf or float32's most negative value (causal
+    masks, max-reduction seeds). Encoded into the ring these wrap around and the
+    answer is silently wrong, so any float constant beyond the ring's range
+    becomes +-`saturation` (NaN, e.g. jnp.take's fill value, becomes 0).
+    """
+
+    ring_limit: float
+    saturation: float
+
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: shlo.ConstantOp, rewriter: PatternRewriter) -> None:
-        rewriter.replace(op, pphlo.ConstantOp(op.value))
+        value = op.value
+        if isinstance(value.get_element_type(), AnyFloat):
+            data = np.asarray(value.get_values(), dtype=np.float64)
+            if not np.all(np.abs(data) < self.ring_limit):
+                data = np.where(np.isnan(data), 0.0, data)
+                data = np.where(np.abs(data) >= self.ring_limit, np.sign(data) * self.saturation, data)
+                value = DenseIntOrFPElementsAttr.from_list(value.type, data.tolist())
+        rewriter.replace(op, pphlo.ConstantOp(value))
 
 
 class IotaToPPHLO(RewritePattern):
@@ -323,10 +371,13 @@ class GatherToPPHLO(RewritePattern):
         ids = pphlo.BroadcastOp(flat_ids.result, list(range(batch_rank)), tensor_type([*batch, vocab], index_type, True))
         iota = pphlo.IotaOp(batch_rank, tensor_type([*batch, vocab], index_type, False))
         hit = pphlo.EqualOp(ids.result, iota.output, tensor_type([*batch, vocab], IntegerType(1), True))
+        rows, width = math.prod(batch), math.prod(table_shape[1:])
         one_hot = pphlo.ConvertOp(hit.result, tensor_type([*batch, vocab], value_type, True))
-        numbers = pphlo.DotDimensionNumbersAttr.get([], [], [batch_rank], [0])
-        lookup = pphlo.DotGeneralOp(one_hot.result, op.operand, numbers, with_visibility(out_t, True))
-        rewriter.replace(op, [flat_ids, ids, iota, hit, one_hot, lookup])
+        one_hot_2d = pphlo.ReshapeOp(one_hot.result, tensor_type([rows, vocab], value_type, True))
+        table_2d = pphlo.ReshapeOp(op.operand, with_visibility(TensorType(value_type, [vocab, width]), is_secret(table_t)))
+        lookup = pphlo.DotOp(one_hot_2d.result, table_2d.result, tensor_type([rows, width], value_type, True))
+        result = pphlo.ReshapeOp(lookup.result, with_visibility(out_t, True))
+        rewriter.replace(op, [flat_ids, ids, iota, hit, one_hot, one_hot_2d, table_2d, lookup, result])
 
 
 def _convert_signature(fn: func.FuncOp) -> None:
@@ -362,7 +413,19 @@ def _first_illegal_op(module: ModuleOp) -> Operation | None:
 class LegalizeToPPHLOPass(ModulePass):
     name = "legalize-to-pphlo"
 
+    field_bits: int = 64
+    """Ring width of the SPU runtime (single ring)."""
+    fraction_bits: int = 18
+    """Fixed-point fraction bits of the SPU runtime."""
+
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        # Values must stay below 2^(k-f-2) in magnitude (sign bit plus headroom);
+        # saturated constants use half the integer bits so products still fit.
+        integer_bits = self.field_bits - self.fraction_bits - 2
+        if integer_bits < 4:
+            raise DittoError(f"ring of {self.field_bits} bits cannot hold {self.fraction_bits} fraction bits")
+        constants = ConstantToPPHLO(ring_limit=2.0**integer_bits, saturation=2.0 ** (integer_bits // 2))
+        exponential = ExponentialToPPHLO(floor=-(self.fraction_bits + 1) * math.log(2.0))
         functions = [f for f in op.ops if isinstance(f, func.FuncOp)]
         if not functions:
             raise DittoError("module has no func.func to legalize")
@@ -374,7 +437,8 @@ class LegalizeToPPHLOPass(ModulePass):
             [
                 ExpandErf(),
                 ExpandErfc(),
-                ConstantToPPHLO(),
+                constants,
+                exponential,
                 IotaToPPHLO(),
                 ElementwiseToPPHLO(),
                 DataMovementToPPHLO(),
