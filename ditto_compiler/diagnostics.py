@@ -26,6 +26,9 @@ class DittoError(DiagnosticException):
         self.location = location
         super().__init__(self.__str__())
 
+    def add_note(self, note: str) -> None:
+        """Ignore xDSL's whole-module dumps: the message already names the op and location."""
+
     def __str__(self) -> str:
         where = f"{self.location}: " if self.location else ""
         what = f"'{self.op}' " if self.op else ""

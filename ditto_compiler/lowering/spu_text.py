@@ -5,17 +5,20 @@ from __future__ import annotations
 import io
 
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ModuleOp
+from spu import version as spu_version
+from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.printer import Printer
 
 from ..diagnostics import DittoError
 
 
 def to_spu_text(module: ModuleOp) -> str:
-    """Generic-form text of `module` without attributes SPU does not know."""
+    """Generic-form text of `module`, stamped with the SPU version, without attributes SPU does not know."""
     module = module.clone()
     for name in list(module.attributes):
         del module.attributes[name]
+    # SPU refuses IR stamped for another runtime version, so a mismatch fails loudly.
+    module.attributes["pphlo.version"] = StringAttr(spu_version.__version__)
     if module.sym_name is not None:
         module.sym_name = None
     for op in module.walk():

@@ -1,0 +1,26 @@
+// RUN: ditto-opt %s -p legalize-to-pphlo --split-input-file | filecheck %s
+// RUN: ditto-opt %s -p 'legalize-to-pphlo{fraction_bits=12}' --split-input-file | filecheck %s --check-prefix=F12
+
+// Secret exp is evaluated at max(x, -(f+1) ln 2): SPU's exp breaks on very negative
+// inputs (masked attention scores), and below that bound e^x is under half an LSB.
+// CHECK-LABEL: func.func @secret_exp
+// CHECK-NEXT:    [[FLOOR:%.*]] = "pphlo.constant"() <{value = dense<-13.169796{{[0-9]*}}> : tensor<2x2xf32>}>
+// CHECK-NEXT:    [[X:%.*]] = "pphlo.maximum"(%arg0, [[FLOOR]]) : (tensor<2x2x!pphlo.secret<f32>>, tensor<2x2xf32>) -> tensor<2x2x!pphlo.secret<f32>>
+// CHECK-NEXT:    "pphlo.exponential"([[X]]) : (tensor<2x2x!pphlo.secret<f32>>) -> tensor<2x2x!pphlo.secret<f32>>
+// F12-LABEL:   func.func @secret_exp
+// F12-NEXT:      "pphlo.constant"() <{value = dense<-9.0109{{[0-9]*}}> : tensor<2x2xf32>}>
+func.func @secret_exp(%arg0: tensor<2x2xf32>) -> tensor<2x2xf32> {
+  %0 = "stablehlo.exponential"(%arg0) : (tensor<2x2xf32>) -> tensor<2x2xf32>
+  "func.return"(%0) : (tensor<2x2xf32>) -> ()
+}
+
+// -----
+
+// Public exp is computed in the clear: no clamp.
+// CHECK-LABEL: func.func @public_exp
+// CHECK-NEXT:    [[E:%.*]] = "pphlo.exponential"(%arg0) : (tensor<2xf32>) -> tensor<2xf32>
+// CHECK-NEXT:    func.return [[E]]
+func.func @public_exp(%arg0: tensor<2xf32> {ditto.visibility = "public"}) -> tensor<2xf32> {
+  %0 = "stablehlo.exponential"(%arg0) : (tensor<2xf32>) -> tensor<2xf32>
+  "func.return"(%0) : (tensor<2xf32>) -> ()
+}
