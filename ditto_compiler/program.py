@@ -39,7 +39,7 @@ def _mark_public_arguments(module: ModuleOp, public: tuple[bool, ...]) -> None:
         if is_public:
             entries[VISIBILITY_ATTR] = StringAttr("public")
         new.append(DictionaryAttr(entries))
-
+    entry.arg_attrs = ArrayAttr(new)
 
 
 @dataclass

@@ -56,7 +56,7 @@ def demo(args: argparse.Namespace) -> int:
     print("-" * len(header))
     for r in rows:
         print(
-            f"{r['name']:<16} {r['max_abs_err']:>10.2e} {r['send_bytes']:>12,} {r['rounds']:>7} "
+            f"{r['name']:<16} {r['max_abs_err']:>10.2e} {r['send_bytes']:>12,} {r['rounds']:>7.1f} "
             f"{r['seconds']:>7.3f} {r['compile_seconds']:>9.3f}"
         )
     if len(rows) == 2:
@@ -65,7 +65,7 @@ def demo(args: argparse.Namespace) -> int:
             f"{'ditto / SPU':<16} {'':>10} {ours['send_bytes'] / spu['send_bytes']:>11.2f}x "
             f"{ours['rounds'] / spu['rounds']:>6.2f}x {ours['seconds'] / spu['seconds']:>6.2f}x"
         )
-    print("\nsend bytes: all parties together; rounds: most send actions of any party; run s: slowest party")
+    print("\nsend bytes: all parties together; rounds: send actions per party (mean of 3); run s: slowest party")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"model": "transformer-block", "seq": args.seq, "hidden": args.hidden, "runs": rows}, f, indent=2)

@@ -34,6 +34,7 @@ _LOC_POSITION = re.compile(r'"((?:[^"\\]|\\.)*)":(\d+):(\d+)')
 _RESOURCES = re.compile(r"\{-#(.*?)#-\}", re.DOTALL)
 _RESOURCE_ENTRY = re.compile(r'([\w.$-]+)\s*:\s*"(0x[0-9A-Fa-f]*)"')
 _DENSE_RESOURCE = re.compile(r"dense_resource<([\w.$-]+)>")
+_UNREGISTERED = re.compile(r"Operation ([\w.]+) is not registered")
 
 
 def _hex_floats_to_blobs(text: str) -> str:
@@ -158,6 +159,14 @@ def parse_module(text: str, source_name: str = "<input>") -> ModuleOp:
     try:
         module = Parser(make_context(), prepare_stablehlo_text(text), source_name).parse_module()
     except ParseError as e:
+        unknown = _UNREGISTERED.fullmatch(e.msg)
+        if unknown is not None:
+            loc = e.span.get_location()
+            raise DittoError(
+                "is not supported: no ditto-compiler dialect defines it",
+                op=unknown.group(1),
+                location=f"{loc.file}:{loc.line}:{loc.col}",
+            ) from None
         raise DittoError(f"malformed IR: {e}") from None
     try:
         module.verify()

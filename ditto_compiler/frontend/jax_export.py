@@ -43,7 +43,7 @@ def public_mask(args: tuple[Any, ...], public: Any) -> list[bool]:
         expanded = tree_map(lambda flag, sub: [bool(flag)] * len(tree_leaves(sub)), public, args)
     except (ValueError, TypeError) as e:
         raise DittoError(f"`public` must be argnums or a pytree prefix of the arguments: {e}") from None
-    return [flag for flags in tree_leaves(expanded) for flag in flags]
+    return [bool(flag) for flag in tree_leaves(expanded)]  # the per-subtree lists flatten in leaf order
 
 
 def export_stablehlo(fn: Callable[..., Any], args: Sequence[Any], public: Any = None) -> tuple[str, FlatSignature]:

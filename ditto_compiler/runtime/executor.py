@@ -46,9 +46,11 @@ class PartyCost:
 class Cost:
     """Communication and time of one secure execution.
 
-    `send_bytes` sums what all parties sent; `rounds` is the largest number of send
-    actions of any party (SPU's "send actions"); `seconds` is the slowest party's
-    execution time. `parties` holds each party's own figures.
+    SPU's ABY3 assigns protocol roles at random, so a few messages move between
+    parties from run to run; totals over the parties do not. Hence:
+    `send_bytes` and `send_actions` sum all parties (deterministic); `rounds` is
+    send actions per party, averaged over the three (deterministic); `seconds` is
+    the slowest party's execution time. `parties` keeps each party's own figures.
     """
 
     parties: list[PartyCost] = field(default_factory=list)
@@ -58,8 +60,12 @@ class Cost:
         return sum(p.send_bytes for p in self.parties)
 
     @property
-    def rounds(self) -> int:
-        return max((p.send_actions for p in self.parties), default=0)
+    def send_actions(self) -> int:
+        return sum(p.send_actions for p in self.parties)
+
+    @property
+    def rounds(self) -> float:
+        return self.send_actions / len(self.parties) if self.parties else 0.0
 
     @property
     def seconds(self) -> float:
@@ -68,6 +74,7 @@ class Cost:
     def as_dict(self) -> dict[str, object]:
         return {
             "send_bytes": self.send_bytes,
+            "send_actions": self.send_actions,
             "rounds": self.rounds,
             "seconds": self.seconds,
             "parties": [p.__dict__ for p in self.parties],
@@ -91,9 +98,20 @@ def run_secure(
     ring: RingConfig = RingConfig(),
     name: str = "main",
     recv_timeout_s: float = 60.0,
+    profile_log: str | None = None,
 ) -> tuple[list[np.ndarray], Cost]:
-    """Execute PPHLO `code` on secret-shared `inputs`; return plaintext outputs and cost."""
+    """Execute PPHLO `code` on secret-shared `inputs`; return plaintext outputs and cost.
+
+    With `profile_log`, SPU's own per-op profiler writes every party's figures to
+    that file (process-wide logging; lines do not say which party wrote them).
+    """
     config = ring.runtime_config()
+    if profile_log is not None:
+        options = libspu.logging.LogOptions()
+        options.system_log_path = profile_log
+        options.enable_console_logger = False
+        libspu.logging.setup_logging(options)
+        config.enable_pphlo_profile = True
     io = spu_api.Io(WORLD_SIZE, config)
     shares = []
     for index, (value, is_secret) in enumerate(zip(inputs, secret)):
