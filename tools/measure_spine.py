@@ -1,0 +1,135 @@
+"""Compile time and secure-run cost of ditto-compiler vs SPU's own JAX frontend.
+
+Both compilers' PPHLO runs on the same 3-party ABY3 runtime (FM64, 18 fraction
+bits, all inputs secret), so bytes and send actions are counted by the same links.
+
+    python tools/measure_spine.py [--repeats 3] [--json FILE] [--profile-top 6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+from jax.tree_util import tree_flatten  # noqa: E402
+from spu import libspu  # noqa: E402
+from spu.utils import frontend as spu_frontend  # noqa: E402
+
+import ditto_compiler  # noqa: E402
+from ditto_compiler.models.transformer_block import demo_input, init_block, transformer_block  # noqa: E402
+from ditto_compiler.runtime.executor import run_secure  # noqa: E402
+from ditto_compiler.runtime.profile import per_op_costs  # noqa: E402
+
+
+def demo_case():
+    params, x = init_block(64, 256, seed=0), demo_input(16, 64, seed=1)
+    return "demo block (seq 16, hidden 64, 4 heads)", (lambda p, x: transformer_block(p, x, heads=4)), (params, x)
+
+
+def bert_case(hidden, heads, intermediate, seq, vocab=1000):
+    import transformers
+
+    config = transformers.BertConfig(
+        vocab_size=vocab, hidden_size=hidden, num_hidden_layers=2, num_attention_heads=heads,
+        intermediate_size=intermediate, max_position_embeddings=max(seq, 16),
+    )
+    model = transformers.FlaxBertModel(config, seed=0)
+    rng = np.random.default_rng(2)
+    ids = rng.integers(0, vocab, size=(1, seq), dtype=np.int32)
+    mask = np.ones((1, seq), np.int32)
+
+    def bert(params, ids, mask):
+        return model(ids, attention_mask=mask, params=params).last_hidden_state
+
+    name = f"2-layer BERT (hidden {hidden}, {heads} heads, seq {seq}, vocab {vocab})"
+    return name, bert, (model.params, ids, mask)
+
+
+def spu_compile(fn, args):
+    flat, _ = tree_flatten(args)
+    start = time.perf_counter()
+    executable, out = spu_frontend.compile(
+        spu_frontend.Kind.JAX, fn, args, {}, [f"in{i}" for i in range(len(flat))],
+        [libspu.Visibility.VIS_SECRET] * len(flat), lambda outs: [f"out{i}" for i in range(len(outs))],
+    )
+    return executable.code.decode(), time.perf_counter() - start, len(tree_flatten(out)[0])
+
+
+def ours_compile(fn, args):
+    prog = ditto_compiler.compile(fn, *args)
+    return prog.pphlo, prog.compile_seconds, prog.signature.out_tree.num_leaves
+
+
+def measure(label, compile_fn, fn, args, repeats, top):
+    code, compile_s, n_out = compile_fn(fn, args)
+    flat = [np.asarray(a) for a in tree_flatten(args)[0]]
+    reference = [np.asarray(r) for r in tree_flatten(fn(*args))[0]]
+    times = []
+    for _ in range(repeats):
+        outputs, cost = run_secure(code, flat, [True] * len(flat), n_out)
+        times.append(cost.seconds)
+    with tempfile.NamedTemporaryFile(suffix=".log", delete=False) as log:
+        path = log.name
+    run_secure(code, flat, [True] * len(flat), n_out, profile_log=path)
+    ops = per_op_costs(open(path).read())
+    os.remove(path)
+    err = max(float(np.abs(o - r).max()) for o, r in zip(outputs, reference))
+    return {
+        "compiler": label,
+        "compile_seconds": compile_s,
+        "send_bytes": cost.send_bytes,
+        "send_actions": cost.send_actions,
+        "rounds": cost.rounds,
+        "seconds_median": statistics.median(times),
+        "max_abs_err": err,
+        "top_ops": [(name, c.send_bytes, c.send_actions) for name, c in list(ops.items())[:top]],
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--profile-top", type=int, default=6)
+    parser.add_argument("--json")
+    args = parser.parse_args(argv)
+
+    cases = [demo_case(), bert_case(32, 2, 64, 8, vocab=64), bert_case(128, 4, 512, 32)]
+    results = []
+    print(f"spu {libspu.__name__} jax {jax.__version__}; {os.cpu_count()} cores; repeats {args.repeats}\n")
+    for name, fn, fn_args in cases:
+        ours = measure("ditto-compiler", ours_compile, fn, fn_args, args.repeats, args.profile_top)
+        spu = measure("SPU compiler", spu_compile, fn, fn_args, args.repeats, args.profile_top)
+        results.append({"case": name, "runs": [ours, spu]})
+        print(f"## {name}\n")
+        print("| compiler | compile s | send bytes | send actions | rounds/party | run s (median) | max abs err |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for r in (ours, spu):
+            print(
+                f"| {r['compiler']} | {r['compile_seconds']:.3f} | {r['send_bytes']:,} | {r['send_actions']:,} | "
+                f"{r['rounds']:.1f} | {r['seconds_median']:.3f} | {r['max_abs_err']:.2e} |"
+            )
+        print(
+            f"| ratio | | {ours['send_bytes'] / spu['send_bytes']:.2f}x | {ours['send_actions'] / spu['send_actions']:.2f}x | "
+            f"| {ours['seconds_median'] / spu['seconds_median']:.2f}x | |\n"
+        )
+        for r in (ours, spu):
+            tops = ", ".join(f"{n.removeprefix('pphlo.')} {b / 1e6:.2f} MB/{a}" for n, b, a in r["top_ops"])
+            print(f"- {r['compiler']} top ops (bytes/send actions, all parties): {tops}")
+        print()
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
