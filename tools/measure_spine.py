@@ -39,8 +39,12 @@ def bert_case(hidden, heads, intermediate, seq, vocab=1000):
     import transformers
 
     config = transformers.BertConfig(
-        vocab_size=vocab, hidden_size=hidden, num_hidden_layers=2, num_attention_heads=heads,
-        intermediate_size=intermediate, max_position_embeddings=max(seq, 16),
+        vocab_size=vocab,
+        hidden_size=hidden,
+        num_hidden_layers=2,
+        num_attention_heads=heads,
+        intermediate_size=intermediate,
+        max_position_embeddings=max(seq, 16),
     )
     model = transformers.FlaxBertModel(config, seed=0)
     rng = np.random.default_rng(2)
@@ -58,8 +62,13 @@ def spu_compile(fn, args):
     flat, _ = tree_flatten(args)
     start = time.perf_counter()
     executable, out = spu_frontend.compile(
-        spu_frontend.Kind.JAX, fn, args, {}, [f"in{i}" for i in range(len(flat))],
-        [libspu.Visibility.VIS_SECRET] * len(flat), lambda outs: [f"out{i}" for i in range(len(outs))],
+        spu_frontend.Kind.JAX,
+        fn,
+        args,
+        {},
+        [f"in{i}" for i in range(len(flat))],
+        [libspu.Visibility.VIS_SECRET] * len(flat),
+        lambda outs: [f"out{i}" for i in range(len(outs))],
     )
     return executable.code.decode(), time.perf_counter() - start, len(tree_flatten(out)[0])
 
@@ -118,7 +127,8 @@ def main(argv=None):
                 f"{r['rounds']:.1f} | {r['seconds_median']:.3f} | {r['max_abs_err']:.2e} |"
             )
         print(
-            f"| ratio | | {ours['send_bytes'] / spu['send_bytes']:.2f}x | {ours['send_actions'] / spu['send_actions']:.2f}x | "
+            f"| ratio | | {ours['send_bytes'] / spu['send_bytes']:.2f}x "
+            f"| {ours['send_actions'] / spu['send_actions']:.2f}x | "
             f"| {ours['seconds_median'] / spu['seconds_median']:.2f}x | |\n"
         )
         for r in (ours, spu):

@@ -31,9 +31,9 @@ class DittoOptMain(xDSLOptMain):
 
     def register_all_frontends(self) -> None:
         def parse_mlir(io: IO[str]):
-            return Parser(
-                self.ctx, prepare_stablehlo_text(io.read()), self.get_input_name()
-            ).parse_module(not self.args.no_implicit_module)
+            return Parser(self.ctx, prepare_stablehlo_text(io.read()), self.get_input_name()).parse_module(
+                not self.args.no_implicit_module
+            )
 
         self.available_frontends["mlir"] = parse_mlir
 

@@ -5,10 +5,10 @@ from collections.abc import Callable
 from xdsl.dialects.builtin import Builtin
 from xdsl.dialects.func import Func
 from xdsl.ir import Dialect
-from .stablehlo import StableHLO
 
 from .chlo import CHLO
 from .pphlo import PPHLO
+from .stablehlo import StableHLO
 
 
 def all_dialects() -> dict[str, Callable[[], Dialect]]:

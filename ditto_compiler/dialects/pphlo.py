@@ -21,7 +21,6 @@ from xdsl.dialects.builtin import (
     DenseIntOrFPElementsAttr,
     IntAttr,
     IntegerAttr,
-    IntegerType,
     StringAttr,
     TensorType,
     i1,
@@ -139,9 +138,7 @@ class DotDimensionNumbersAttr(ParametrizedAttribute):
             if key not in values:
                 parser.raise_error(f"unknown dot dimension field '{key}'")
             parser.parse_punctuation("=")
-            values[key] = parser.parse_comma_separated_list(
-                parser.Delimiter.SQUARE, parser.parse_integer
-            )
+            values[key] = parser.parse_comma_separated_list(parser.Delimiter.SQUARE, parser.parse_integer)
 
         parser.parse_comma_separated_list(parser.Delimiter.ANGLE, parse_field)
         return [ArrayAttr(IntAttr(d) for d in values[f]) for f in cls.FIELDS]
@@ -161,8 +158,7 @@ class ElementwiseOp(IRDLOperation):
         for operand in self.operands:
             if _shape(operand) != shape:
                 raise VerifyException(
-                    f"'{self.name}' operand shape {list(_shape(operand))} does not match "
-                    f"result shape {list(shape)}"
+                    f"'{self.name}' operand shape {list(_shape(operand))} does not match result shape {list(shape)}"
                 )
         _check_visibility(self, self.operands)
 
@@ -192,53 +188,270 @@ class CompareOp(BinaryOp):
             raise VerifyException(f"'{self.name}' must produce i1, got {self.result.type}")
 
 
-def _unary(op_name: str, doc: str) -> type[UnaryOp]:
-    return irdl_op_definition(type(op_name.title().replace("_", "") + "Op", (UnaryOp,), {"name": f"pphlo.{op_name}", "__doc__": doc}))
+@irdl_op_definition
+class AbsOp(UnaryOp):
+    """Elementwise |x|."""
+
+    name = "pphlo.abs"
 
 
-def _binary(op_name: str, doc: str, base: type[BinaryOp] = BinaryOp) -> type[BinaryOp]:
-    return irdl_op_definition(type(op_name.title().replace("_", "") + "Op", (base,), {"name": f"pphlo.{op_name}", "__doc__": doc}))
+@irdl_op_definition
+class CeilOp(UnaryOp):
+    """Elementwise ceiling."""
+
+    name = "pphlo.ceil"
 
 
-AbsOp = _unary("abs", "Elementwise |x|.")
-CeilOp = _unary("ceil", "Elementwise ceiling.")
-ConvertOp = _unary("convert", "Elementwise type conversion (fixed point <-> integer <-> bool).")
-CosineOp = _unary("cosine", "Elementwise cos.")
-ExpOp = _unary("exponential", "Elementwise e^x.")
-FloorOp = _unary("floor", "Elementwise floor.")
-LogOp = _unary("log", "Elementwise natural log.")
-Log1pOp = _unary("log_plus_one", "Elementwise log(1 + x).")
-LogisticOp = _unary("logistic", "Elementwise sigmoid.")
-NegOp = _unary("negate", "Elementwise -x.")
-NotOp = _unary("not", "Elementwise logical/bitwise not.")
-ReciprocalOp = _unary("reciprocal", "Elementwise 1/x.")
-RoundOp = _unary("round_nearest_afz", "Round half away from zero.")
-RsqrtOp = _unary("rsqrt", "Elementwise 1/sqrt(x).")
-SignOp = _unary("sign", "Elementwise sign.")
-SineOp = _unary("sine", "Elementwise sin.")
-SqrtOp = _unary("sqrt", "Elementwise sqrt.")
-TanhOp = _unary("tanh", "Elementwise tanh.")
+@irdl_op_definition
+class ConvertOp(UnaryOp):
+    """Elementwise type conversion (fixed point <-> integer <-> bool)."""
 
-AddOp = _binary("add", "Elementwise x + y.")
-SubtractOp = _binary("subtract", "Elementwise x - y.")
-MulOp = _binary("multiply", "Elementwise x * y.")
-DivOp = _binary("divide", "Elementwise x / y.")
-MaxOp = _binary("maximum", "Elementwise max.")
-MinOp = _binary("minimum", "Elementwise min.")
-PowOp = _binary("power", "Elementwise x ** y.")
-RemOp = _binary("remainder", "Elementwise remainder.")
-AndOp = _binary("and", "Elementwise and.")
-OrOp = _binary("or", "Elementwise or.")
-XorOp = _binary("xor", "Elementwise xor.")
-ShiftLeftOp = _binary("shift_left", "Elementwise shift left.")
-ShiftRightArithmeticOp = _binary("shift_right_arithmetic", "Arithmetic shift right.")
-ShiftRightLogicalOp = _binary("shift_right_logical", "Logical shift right.")
-EqualOp = _binary("equal", "x == y.", CompareOp)
-NotEqualOp = _binary("not_equal", "x != y.", CompareOp)
-LessOp = _binary("less", "x < y.", CompareOp)
-LessEqualOp = _binary("less_equal", "x <= y.", CompareOp)
-GreaterOp = _binary("greater", "x > y.", CompareOp)
-GreaterEqualOp = _binary("greater_equal", "x >= y.", CompareOp)
+    name = "pphlo.convert"
+
+
+@irdl_op_definition
+class CosineOp(UnaryOp):
+    """Elementwise cos."""
+
+    name = "pphlo.cosine"
+
+
+@irdl_op_definition
+class ExpOp(UnaryOp):
+    """Elementwise e^x."""
+
+    name = "pphlo.exponential"
+
+
+@irdl_op_definition
+class FloorOp(UnaryOp):
+    """Elementwise floor."""
+
+    name = "pphlo.floor"
+
+
+@irdl_op_definition
+class LogOp(UnaryOp):
+    """Elementwise natural log."""
+
+    name = "pphlo.log"
+
+
+@irdl_op_definition
+class Log1pOp(UnaryOp):
+    """Elementwise log(1 + x)."""
+
+    name = "pphlo.log_plus_one"
+
+
+@irdl_op_definition
+class LogisticOp(UnaryOp):
+    """Elementwise sigmoid."""
+
+    name = "pphlo.logistic"
+
+
+@irdl_op_definition
+class NegOp(UnaryOp):
+    """Elementwise -x."""
+
+    name = "pphlo.negate"
+
+
+@irdl_op_definition
+class NotOp(UnaryOp):
+    """Elementwise logical/bitwise not."""
+
+    name = "pphlo.not"
+
+
+@irdl_op_definition
+class ReciprocalOp(UnaryOp):
+    """Elementwise 1/x."""
+
+    name = "pphlo.reciprocal"
+
+
+@irdl_op_definition
+class RoundOp(UnaryOp):
+    """Round half away from zero."""
+
+    name = "pphlo.round_nearest_afz"
+
+
+@irdl_op_definition
+class RsqrtOp(UnaryOp):
+    """Elementwise 1/sqrt(x)."""
+
+    name = "pphlo.rsqrt"
+
+
+@irdl_op_definition
+class SignOp(UnaryOp):
+    """Elementwise sign."""
+
+    name = "pphlo.sign"
+
+
+@irdl_op_definition
+class SineOp(UnaryOp):
+    """Elementwise sin."""
+
+    name = "pphlo.sine"
+
+
+@irdl_op_definition
+class SqrtOp(UnaryOp):
+    """Elementwise sqrt."""
+
+    name = "pphlo.sqrt"
+
+
+@irdl_op_definition
+class TanhOp(UnaryOp):
+    """Elementwise tanh."""
+
+    name = "pphlo.tanh"
+
+
+@irdl_op_definition
+class AddOp(BinaryOp):
+    """Elementwise x + y."""
+
+    name = "pphlo.add"
+
+
+@irdl_op_definition
+class SubtractOp(BinaryOp):
+    """Elementwise x - y."""
+
+    name = "pphlo.subtract"
+
+
+@irdl_op_definition
+class MulOp(BinaryOp):
+    """Elementwise x * y."""
+
+    name = "pphlo.multiply"
+
+
+@irdl_op_definition
+class DivOp(BinaryOp):
+    """Elementwise x / y."""
+
+    name = "pphlo.divide"
+
+
+@irdl_op_definition
+class MaxOp(BinaryOp):
+    """Elementwise max."""
+
+    name = "pphlo.maximum"
+
+
+@irdl_op_definition
+class MinOp(BinaryOp):
+    """Elementwise min."""
+
+    name = "pphlo.minimum"
+
+
+@irdl_op_definition
+class PowOp(BinaryOp):
+    """Elementwise x ** y."""
+
+    name = "pphlo.power"
+
+
+@irdl_op_definition
+class RemOp(BinaryOp):
+    """Elementwise remainder."""
+
+    name = "pphlo.remainder"
+
+
+@irdl_op_definition
+class AndOp(BinaryOp):
+    """Elementwise and."""
+
+    name = "pphlo.and"
+
+
+@irdl_op_definition
+class OrOp(BinaryOp):
+    """Elementwise or."""
+
+    name = "pphlo.or"
+
+
+@irdl_op_definition
+class XorOp(BinaryOp):
+    """Elementwise xor."""
+
+    name = "pphlo.xor"
+
+
+@irdl_op_definition
+class ShiftLeftOp(BinaryOp):
+    """Elementwise shift left."""
+
+    name = "pphlo.shift_left"
+
+
+@irdl_op_definition
+class ShiftRightArithmeticOp(BinaryOp):
+    """Arithmetic shift right."""
+
+    name = "pphlo.shift_right_arithmetic"
+
+
+@irdl_op_definition
+class ShiftRightLogicalOp(BinaryOp):
+    """Logical shift right."""
+
+    name = "pphlo.shift_right_logical"
+
+
+@irdl_op_definition
+class EqualOp(CompareOp):
+    """x == y."""
+
+    name = "pphlo.equal"
+
+
+@irdl_op_definition
+class NotEqualOp(CompareOp):
+    """x != y."""
+
+    name = "pphlo.not_equal"
+
+
+@irdl_op_definition
+class LessOp(CompareOp):
+    """x < y."""
+
+    name = "pphlo.less"
+
+
+@irdl_op_definition
+class LessEqualOp(CompareOp):
+    """x <= y."""
+
+    name = "pphlo.less_equal"
+
+
+@irdl_op_definition
+class GreaterOp(CompareOp):
+    """x > y."""
+
+    name = "pphlo.greater"
+
+
+@irdl_op_definition
+class GreaterEqualOp(CompareOp):
+    """x >= y."""
+
+    name = "pphlo.greater_equal"
 
 
 @irdl_op_definition
@@ -278,7 +491,9 @@ class ClampOp(ElementwiseOp):
         shape = _shape(self.result)
         for bound in (self.min, self.max):
             if _shape(bound) not in ((), shape):
-                raise VerifyException(f"'{self.name}' bound shape {list(_shape(bound))} is neither scalar nor {list(shape)}")
+                raise VerifyException(
+                    f"'{self.name}' bound shape {list(_shape(bound))} is neither scalar nor {list(shape)}"
+                )
         _check_visibility(self, self.operands)
 
 
@@ -348,7 +563,9 @@ class BroadcastOp(DataMovementOp):
     broadcast_dimensions = prop_def(DenseArrayBase)
 
     def __init__(self, operand: SSAValue, dims: Sequence[int], result_type: Attribute):
-        super().__init__(operands=[operand], result_types=[result_type], properties={"broadcast_dimensions": _i64_array(dims)})
+        super().__init__(
+            operands=[operand], result_types=[result_type], properties={"broadcast_dimensions": _i64_array(dims)}
+        )
 
     def verify_shape(self) -> None:
         dims = self.broadcast_dimensions.get_values()
@@ -380,7 +597,9 @@ class TransposeOp(DataMovementOp):
     permutation = prop_def(DenseArrayBase)
 
     def __init__(self, operand: SSAValue, permutation: Sequence[int], result_type: Attribute):
-        super().__init__(operands=[operand], result_types=[result_type], properties={"permutation": _i64_array(permutation)})
+        super().__init__(
+            operands=[operand], result_types=[result_type], properties={"permutation": _i64_array(permutation)}
+        )
 
     def verify_shape(self) -> None:
         perm = self.permutation.get_values()
@@ -407,7 +626,14 @@ class SliceOp(DataMovementOp):
     limit_indices = prop_def(DenseArrayBase)
     strides = prop_def(DenseArrayBase)
 
-    def __init__(self, operand: SSAValue, start: Sequence[int], limit: Sequence[int], strides: Sequence[int], result_type: Attribute):
+    def __init__(
+        self,
+        operand: SSAValue,
+        start: Sequence[int],
+        limit: Sequence[int],
+        strides: Sequence[int],
+        result_type: Attribute,
+    ):
         props = {"start_indices": _i64_array(start), "limit_indices": _i64_array(limit), "strides": _i64_array(strides)}
         super().__init__(operands=[operand], result_types=[result_type], properties=props)
 
@@ -433,7 +659,9 @@ class DynamicSliceOp(IRDLOperation):
     traits = traits_def(NoMemoryEffect())
 
     def __init__(self, operand: SSAValue, starts: Sequence[SSAValue], sizes: Sequence[int], result_type: Attribute):
-        super().__init__(operands=[operand, list(starts)], result_types=[result_type], properties={"slice_sizes": _i64_array(sizes)})
+        super().__init__(
+            operands=[operand, list(starts)], result_types=[result_type], properties={"slice_sizes": _i64_array(sizes)}
+        )
 
     def verify_(self) -> None:
         _check_visibility(self, self.operands)
@@ -450,7 +678,9 @@ class ConcatenateOp(IRDLOperation):
     traits = traits_def(NoMemoryEffect())
 
     def __init__(self, inputs: Sequence[SSAValue], dimension: int, result_type: Attribute):
-        super().__init__(operands=[list(inputs)], result_types=[result_type], properties={"dimension": IntegerAttr(dimension, i64)})
+        super().__init__(
+            operands=[list(inputs)], result_types=[result_type], properties={"dimension": IntegerAttr(dimension, i64)}
+        )
 
     def verify_(self) -> None:
         _check_visibility(self, self.inputs)
@@ -471,8 +701,20 @@ class PadOp(IRDLOperation):
     result = result_def(TensorType)
     traits = traits_def(NoMemoryEffect())
 
-    def __init__(self, operand: SSAValue, pad: SSAValue, low: Sequence[int], high: Sequence[int], interior: Sequence[int], result_type: Attribute):
-        props = {"edge_padding_low": _i64_array(low), "edge_padding_high": _i64_array(high), "interior_padding": _i64_array(interior)}
+    def __init__(
+        self,
+        operand: SSAValue,
+        pad: SSAValue,
+        low: Sequence[int],
+        high: Sequence[int],
+        interior: Sequence[int],
+        result_type: Attribute,
+    ):
+        props = {
+            "edge_padding_low": _i64_array(low),
+            "edge_padding_high": _i64_array(high),
+            "interior_padding": _i64_array(interior),
+        }
         super().__init__(operands=[operand, pad], result_types=[result_type], properties=props)
 
     def verify_(self) -> None:
@@ -527,7 +769,9 @@ class DotGeneralOp(IRDLOperation):
             raise VerifyException("'pphlo.dot_general' lhs and rhs dimension lists differ in length")
         for a, b in (*zip(lb, rb), *zip(lc, rc)):
             if lhs[a] != rhs[b]:
-                raise VerifyException(f"'pphlo.dot_general' lhs dimension {a} ({lhs[a]}) != rhs dimension {b} ({rhs[b]})")
+                raise VerifyException(
+                    f"'pphlo.dot_general' lhs dimension {a} ({lhs[a]}) != rhs dimension {b} ({rhs[b]})"
+                )
         free_l = [lhs[i] for i in range(len(lhs)) if i not in lb and i not in lc]
         free_r = [rhs[i] for i in range(len(rhs)) if i not in rb and i not in rc]
         expected = tuple([lhs[i] for i in lb] + free_l + free_r)
@@ -537,7 +781,7 @@ class DotGeneralOp(IRDLOperation):
 
 @irdl_op_definition
 class ReturnOp(IRDLOperation):
-    """Terminator of reduce and while regions."""
+    """Terminator of reduce regions."""
 
     name = "pphlo.return"
     results_ = var_operand_def(TensorType)
@@ -571,25 +815,6 @@ class ReduceOp(IRDLOperation):
 
 
 @irdl_op_definition
-class WhileOp(IRDLOperation):
-    """Loop over carried values; the condition must be public in this subset."""
-
-    name = "pphlo.while"
-    args = var_operand_def(TensorType)
-    result = var_result_def(TensorType)
-    cond = region_def("single_block")
-    body = region_def("single_block")
-    traits = traits_def(RecursiveMemoryEffect())
-
-    def verify_(self) -> None:
-        if [a.type for a in self.args] != [r.type for r in self.result]:
-            raise VerifyException("'pphlo.while' carried operand and result types must match")
-        for region in (self.cond, self.body):
-            if [a.type for a in region.block.args] != [r.type for r in self.result]:
-                raise VerifyException("'pphlo.while' region arguments must match the carried types")
-
-
-@irdl_op_definition
 class CustomCallOp(IRDLOperation):
     """SPU intrinsic call, e.g. `spu.gather` with its dims in `pphlo.attributes`."""
 
@@ -599,7 +824,13 @@ class CustomCallOp(IRDLOperation):
     has_side_effect = opt_prop_def(BoolAttr)
     result = var_result_def(TensorType)
 
-    def __init__(self, inputs: Sequence[SSAValue], target: str, result_types: Sequence[Attribute], attributes: dict[str, Attribute] | None = None):
+    def __init__(
+        self,
+        inputs: Sequence[SSAValue],
+        target: str,
+        result_types: Sequence[Attribute],
+        attributes: dict[str, Attribute] | None = None,
+    ):
         super().__init__(
             operands=[list(inputs)],
             result_types=[list(result_types)],
@@ -611,14 +842,61 @@ class CustomCallOp(IRDLOperation):
 PPHLO = Dialect(
     "pphlo",
     [
-        AbsOp, CeilOp, ConvertOp, CosineOp, ExpOp, FloorOp, LogOp, Log1pOp, LogisticOp,
-        NegOp, NotOp, ReciprocalOp, RoundOp, RsqrtOp, SignOp, SineOp, SqrtOp, TanhOp,
-        AddOp, SubtractOp, MulOp, DivOp, MaxOp, MinOp, PowOp, RemOp, AndOp, OrOp, XorOp,
-        ShiftLeftOp, ShiftRightArithmeticOp, ShiftRightLogicalOp,
-        EqualOp, NotEqualOp, LessOp, LessEqualOp, GreaterOp, GreaterEqualOp,
-        SelectOp, ClampOp, ConstantOp, IotaOp, BroadcastOp, ReshapeOp, TransposeOp,
-        ReverseOp, SliceOp, DynamicSliceOp, ConcatenateOp, PadOp, DotOp, DotGeneralOp,
-        ReturnOp, ReduceOp, WhileOp, CustomCallOp,
+        AbsOp,
+        CeilOp,
+        ConvertOp,
+        CosineOp,
+        ExpOp,
+        FloorOp,
+        LogOp,
+        Log1pOp,
+        LogisticOp,
+        NegOp,
+        NotOp,
+        ReciprocalOp,
+        RoundOp,
+        RsqrtOp,
+        SignOp,
+        SineOp,
+        SqrtOp,
+        TanhOp,
+        AddOp,
+        SubtractOp,
+        MulOp,
+        DivOp,
+        MaxOp,
+        MinOp,
+        PowOp,
+        RemOp,
+        AndOp,
+        OrOp,
+        XorOp,
+        ShiftLeftOp,
+        ShiftRightArithmeticOp,
+        ShiftRightLogicalOp,
+        EqualOp,
+        NotEqualOp,
+        LessOp,
+        LessEqualOp,
+        GreaterOp,
+        GreaterEqualOp,
+        SelectOp,
+        ClampOp,
+        ConstantOp,
+        IotaOp,
+        BroadcastOp,
+        ReshapeOp,
+        TransposeOp,
+        ReverseOp,
+        SliceOp,
+        DynamicSliceOp,
+        ConcatenateOp,
+        PadOp,
+        DotOp,
+        DotGeneralOp,
+        ReturnOp,
+        ReduceOp,
+        CustomCallOp,
     ],
     [SecretType, DotDimensionNumbersAttr],
 )

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from xdsl.dialects.builtin import AnyTensorType
 from xdsl.ir import Dialect
-from xdsl.irdl import irdl_op_definition, operand_def, opt_prop_def, prop_def, result_def, traits_def
+from xdsl.irdl import IRDLOperation, irdl_op_definition, operand_def, opt_prop_def, prop_def, result_def, traits_def
 from xdsl.traits import NoMemoryEffect
 from xdsl_jax.dialects import stablehlo as xdsl_jax_stablehlo
 from xdsl_jax.dialects.stablehlo import ComparisonDirectionAttr, ComparisonTypeAttr
-from xdsl.irdl import IRDLOperation
 
 
 @irdl_op_definition

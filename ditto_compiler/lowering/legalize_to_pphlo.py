@@ -17,20 +17,19 @@ from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import (
     AnyFloat,
+    DenseArrayBase,
     DenseIntOrFPElementsAttr,
+    DictionaryAttr,
     FunctionType,
+    IntegerAttr,
     IntegerType,
     ModuleOp,
     StringAttr,
     TensorType,
-    DictionaryAttr,
-    DenseArrayBase,
-    IntegerAttr,
     i64,
 )
 from xdsl.ir import Attribute, BlockArgument, Operation, OpResult, SSAValue
 from xdsl.passes import ModulePass
-from xdsl.rewriter import Rewriter
 from xdsl.pattern_rewriter import (
     GreedyRewritePatternApplier,
     PatternRewriter,
@@ -38,12 +37,13 @@ from xdsl.pattern_rewriter import (
     RewritePattern,
     op_type_rewrite_pattern,
 )
+from xdsl.rewriter import Rewriter
 from xdsl_jax.dialects import stablehlo as shlo
 
 from ..diagnostics import DittoError, op_error
 from ..dialects import pphlo
-from ..dialects.stablehlo import CompareOp
 from ..dialects.pphlo import is_secret, tensor_type, with_visibility
+from ..dialects.stablehlo import CompareOp
 from .chlo_expansion import ExpandErf, ExpandErfc
 
 VISIBILITY_ATTR = "ditto.visibility"
@@ -255,13 +255,21 @@ class DotGeneralToPPHLO(RewritePattern):
             order = batch + (free + contract if contract_last else contract + free)
             if order != list(range(len(shape))):
                 permuted = [shape[i] for i in order]
-                new_ops.append(t := pphlo.TransposeOp(value, order, tensor_type(permuted, pphlo.base_element_type(type_), is_secret(type_))))
+                new_ops.append(
+                    t := pphlo.TransposeOp(
+                        value, order, tensor_type(permuted, pphlo.base_element_type(type_), is_secret(type_))
+                    )
+                )
                 value = t.result
             size = lambda ds: math.prod(shape[i] for i in ds)  # noqa: E731
             matrix = [size(free), size(contract)] if contract_last else [size(contract), size(free)]
             target = ([size(batch)] if batch else []) + matrix
             if list(value.type.get_shape()) != target:  # type: ignore[attr-defined]
-                new_ops.append(r := pphlo.ReshapeOp(value, with_visibility(TensorType(pphlo.base_element_type(type_), target), is_secret(type_))))
+                new_ops.append(
+                    r := pphlo.ReshapeOp(
+                        value, with_visibility(TensorType(pphlo.base_element_type(type_), target), is_secret(type_))
+                    )
+                )
                 value = r.result
             return value
 
@@ -368,13 +376,17 @@ class GatherToPPHLO(RewritePattern):
         index_type = pphlo.base_element_type(ids_t)
         value_type = pphlo.base_element_type(table_t)
         flat_ids = pphlo.ReshapeOp(op.start_indices, tensor_type(batch, index_type, True))
-        ids = pphlo.BroadcastOp(flat_ids.result, list(range(batch_rank)), tensor_type([*batch, vocab], index_type, True))
+        ids = pphlo.BroadcastOp(
+            flat_ids.result, list(range(batch_rank)), tensor_type([*batch, vocab], index_type, True)
+        )
         iota = pphlo.IotaOp(batch_rank, tensor_type([*batch, vocab], index_type, False))
         hit = pphlo.EqualOp(ids.result, iota.output, tensor_type([*batch, vocab], IntegerType(1), True))
         rows, width = math.prod(batch), math.prod(table_shape[1:])
         one_hot = pphlo.ConvertOp(hit.result, tensor_type([*batch, vocab], value_type, True))
         one_hot_2d = pphlo.ReshapeOp(one_hot.result, tensor_type([rows, vocab], value_type, True))
-        table_2d = pphlo.ReshapeOp(op.operand, with_visibility(TensorType(value_type, [vocab, width]), is_secret(table_t)))
+        table_2d = pphlo.ReshapeOp(
+            op.operand, with_visibility(TensorType(value_type, [vocab, width]), is_secret(table_t))
+        )
         lookup = pphlo.DotOp(one_hot_2d.result, table_2d.result, tensor_type([rows, width], value_type, True))
         result = pphlo.ReshapeOp(lookup.result, with_visibility(out_t, True))
         rewriter.replace(op, [flat_ids, ids, iota, hit, one_hot, one_hot_2d, table_2d, lookup, result])
@@ -385,11 +397,15 @@ def _convert_signature(fn: func.FuncOp) -> None:
     for arg, attrs in zip(list(fn.args), arg_attrs):
         assert isinstance(arg.type, TensorType)
         if any(d < 0 for d in arg.type.get_shape()):
-            raise DittoError(f"argument {arg.index} of @{fn.sym_name.data} has a dynamic shape {arg.type}; "
-                             "only static shapes can run under MPC")
+            raise DittoError(
+                f"argument {arg.index} of @{fn.sym_name.data} has a dynamic shape {arg.type}; "
+                "only static shapes can run under MPC"
+            )
         visibility = attrs.data.get(VISIBILITY_ATTR)
         if visibility is not None and visibility not in (StringAttr("public"), StringAttr("secret")):
-            raise DittoError(f'argument {arg.index} of @{fn.sym_name.data}: {VISIBILITY_ATTR} must be "public" or "secret"')
+            raise DittoError(
+                f'argument {arg.index} of @{fn.sym_name.data}: {VISIBILITY_ATTR} must be "public" or "secret"'
+            )
         secret = visibility != StringAttr("public")
         Rewriter.replace_value_with_new_type(arg, with_visibility(arg.type, secret))
 

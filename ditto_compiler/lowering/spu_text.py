@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
-from xdsl.dialects import func
 from spu import version as spu_version
+from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.printer import Printer
 

@@ -94,7 +94,9 @@ class CountingChannel(libspu.link.IChannel):
                 return wire.get(timeout=0.05)
             except queue.Empty:
                 if time.monotonic() > deadline:
-                    reason = f"party {self.rank} got no message from party {self.peer} within {self.hub.recv_timeout_s:g} s"
+                    reason = (
+                        f"party {self.rank} got no message from party {self.peer} within {self.hub.recv_timeout_s:g} s"
+                    )
                     self.hub.abort(self.rank, reason)
                     raise PartyFailure(reason) from None
 

@@ -20,7 +20,9 @@ from spu.utils import frontend as spu_frontend
 from .executor import Cost, RingConfig, run_secure
 
 
-def run_with_spu_compiler(fn: Callable[..., Any], *args: Any, ring: RingConfig = RingConfig()) -> tuple[Any, Cost, float]:
+def run_with_spu_compiler(
+    fn: Callable[..., Any], *args: Any, ring: RingConfig = RingConfig()
+) -> tuple[Any, Cost, float]:
     """Compile `fn` with SPU's compiler and run it; returns (outputs, cost, compile seconds)."""
     flat, _ = tree_flatten(args)
     names = [f"in{i}" for i in range(len(flat))]

@@ -50,7 +50,9 @@ def test_ditto_opt_round_trips_jax_output(jax_text):
 
 def test_ditto_opt_errors_are_one_line(tmp_path):
     bad = tmp_path / "bad.mlir"
-    bad.write_text('func.func @f(%x: tensor<2xf32>) -> tensor<2xf32> {\n  %0 = "stablehlo.cbrt"(%x) : (tensor<2xf32>) -> tensor<2xf32>\n  func.return %0 : tensor<2xf32>\n}\n')
+    bad.write_text(
+        'func.func @f(%x: tensor<2xf32>) -> tensor<2xf32> {\n  %0 = "stablehlo.cbrt"(%x) : (tensor<2xf32>) -> tensor<2xf32>\n  func.return %0 : tensor<2xf32>\n}\n'
+    )
     result = run("ditto-opt", str(bad), "-p", "legalize-to-pphlo")
     assert result.returncode == 1
     assert result.stderr.strip() == "ditto-opt: error: 'stablehlo.cbrt' is not supported by legalize-to-pphlo"

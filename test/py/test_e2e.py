@@ -92,8 +92,12 @@ def test_embedding_lookup(ids_public):
 def test_flax_bert_two_layers():
     transformers = pytest.importorskip("transformers")
     config = transformers.BertConfig(
-        vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=16,
+        vocab_size=64,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=16,
     )
     model = transformers.FlaxBertModel(config, seed=0)
     ids = np.array([[2, 17, 5, 33, 9, 60, 1, 4]], dtype=np.int32)

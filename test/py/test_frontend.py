@@ -87,7 +87,9 @@ def test_elided_resource_is_reported():
 
 def test_malformed_ir_is_a_ditto_error():
     with pytest.raises(DittoError, match="malformed IR"):
-        parse_module('"builtin.module"() ({ %0 = "stablehlo.add"(%x, %x) : (tensor<f32>, tensor<f32>) -> tensor<f32> }) : () -> ()')
+        parse_module(
+            '"builtin.module"() ({ %0 = "stablehlo.add"(%x, %x) : (tensor<f32>, tensor<f32>) -> tensor<f32> }) : () -> ()'
+        )
 
 
 def test_unsupported_op_names_op_and_location():
@@ -110,7 +112,9 @@ def test_untraceable_function():
 
 
 def test_run_checks_arguments():
-    prog = ditto_compiler.compile(lambda p, x: x @ p["w"], {"w": np.ones((3, 2), np.float32)}, np.ones((4, 3), np.float32))
+    prog = ditto_compiler.compile(
+        lambda p, x: x @ p["w"], {"w": np.ones((3, 2), np.float32)}, np.ones((4, 3), np.float32)
+    )
     with pytest.raises(DittoError, match=r"argument \[1\] has shape \[5, 3\], expected \[4, 3\]"):
         prog.run({"w": np.ones((3, 2), np.float32)}, np.ones((5, 3), np.float32))
     with pytest.raises(DittoError, match=r"argument \[0\]\['w'\] has dtype int64"):
