@@ -70,6 +70,19 @@ class Program:
                 raise DittoError(f"argument {path or '<arg>'} has shape {list(value.shape)}, expected {list(shape)}")
             if value.dtype.kind != dtype.kind:
                 raise DittoError(f"argument {path or '<arg>'} has dtype {value.dtype}, expected {dtype}")
+            if dtype.kind == "f" and value.size:
+                # Fixed point wraps around silently outside its range.
+                if not np.all(np.isfinite(value)):
+                    raise DittoError(
+                        f"argument {path or '<arg>'} holds NaN or infinity, which fixed point cannot encode"
+                    )
+                bound = self.ring.max_magnitude
+                worst = float(np.max(np.abs(value)))
+                if worst >= bound:
+                    raise DittoError(
+                        f"argument {path or '<arg>'} holds {worst:g}, outside the {self.ring.field_bits}-bit ring's "
+                        f"fixed-point range (|x| < 2^{self.ring.field_bits - self.ring.fraction_bits - 2})"
+                    )
             flat.append(value.astype(dtype, copy=False))
         return flat
 

@@ -24,6 +24,11 @@ class RingConfig:
     field_bits: int = 64
     fraction_bits: int = 18
 
+    @property
+    def max_magnitude(self) -> float:
+        """Largest |x| a fixed-point value may have: sign bit plus one bit of headroom for sums."""
+        return 2.0 ** (self.field_bits - self.fraction_bits - 2)
+
     def runtime_config(self) -> libspu.RuntimeConfig:
         fields = {32: libspu.FieldType.FM32, 64: libspu.FieldType.FM64, 128: libspu.FieldType.FM128}
         if self.field_bits not in fields:

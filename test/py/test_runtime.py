@@ -4,8 +4,11 @@ import re
 
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import ditto_compiler
+from ditto_compiler import DittoError
+from ditto_compiler.runtime.channels import CountingChannel, MemoryHub, PartyFailure
 from ditto_compiler.runtime.executor import run_secure
 
 
@@ -35,3 +38,48 @@ def test_totals_are_deterministic():
         assert (prog.cost.send_bytes, prog.cost.send_actions, prog.cost.rounds) == first
     assert prog.cost.send_bytes == sum(p.send_bytes for p in prog.cost.parties)
     assert prog.cost.rounds == prog.cost.send_actions / 3
+
+
+def test_input_outside_ring_range_is_refused():
+    prog = ditto_compiler.compile(lambda x: x * 2.0, np.ones(3, np.float32))
+    with pytest.raises(DittoError, match=r"argument \[0\] holds 1e\+20, outside the 64-bit ring's fixed-point range"):
+        prog.run(np.array([1.0, 1e20, 0.0], np.float32))
+    with pytest.raises(DittoError, match="holds NaN or infinity"):
+        prog.run(np.array([1.0, np.nan, 0.0], np.float32))
+
+
+def test_party_failure_names_the_party_and_reason():
+    # Hand-written PPHLO that SPU's runtime rejects: dot_general must be (B, M, K) x (B, K, N).
+    code = (
+        '"builtin.module"() ({\n'
+        '  "func.func"() <{function_type = (tensor<2x3x!pphlo.secret<f32>>, tensor<3x2x!pphlo.secret<f32>>) -> '
+        'tensor<2x2x!pphlo.secret<f32>>, sym_name = "main"}> ({\n'
+        "  ^bb0(%a: tensor<2x3x!pphlo.secret<f32>>, %b: tensor<3x2x!pphlo.secret<f32>>):\n"
+        '    %0 = "pphlo.dot_general"(%a, %b) <{dot_dimension_numbers = #pphlo.dot<lhs_contracting_dimensions = [1], '
+        "rhs_contracting_dimensions = [0]>}> : (tensor<2x3x!pphlo.secret<f32>>, tensor<3x2x!pphlo.secret<f32>>) -> "
+        "tensor<2x2x!pphlo.secret<f32>>\n"
+        '    "func.return"(%0) : (tensor<2x2x!pphlo.secret<f32>>) -> ()\n'
+        "  }) : () -> ()\n"
+        "}) : () -> ()\n"
+    )
+    x = np.ones((2, 3), np.float32)
+    with pytest.raises(DittoError, match=r"secure execution failed in party \d: \[Enforce fail .*ndim\(\) == 3"):
+        run_secure(code, [x, x.T.copy()], [True, True], 1)
+
+
+def test_silent_peer_times_out_with_its_rank():
+    hub = MemoryHub(3, recv_timeout_s=0.2)
+    channel = CountingChannel(hub, rank=0, peer=2)
+    with pytest.raises(PartyFailure, match="party 0 got no message from party 2 within 0.2 s"):
+        channel.Recv("some-key")
+    assert hub.failed_rank == 0
+    # Once one party has failed, every other receive stops at once.
+    with pytest.raises(PartyFailure, match="stopped because"):
+        CountingChannel(hub, rank=1, peer=0).Recv("other-key")
+
+
+def test_channels_count_what_they_send():
+    hub = MemoryHub(3, recv_timeout_s=1.0)
+    CountingChannel(hub, rank=1, peer=2).SendAsync("k", b"abcd")
+    assert CountingChannel(hub, rank=2, peer=1).Recv("k") == b"abcd"
+    assert hub.counters[1].snapshot() == (4, 1) and hub.counters[2].snapshot() == (0, 0)
