@@ -22,6 +22,7 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 from jax.tree_util import tree_flatten  # noqa: E402
 from spu import libspu  # noqa: E402
+from spu import version as spu_version  # noqa: E402
 from spu.utils import frontend as spu_frontend  # noqa: E402
 
 import ditto_compiler  # noqa: E402
@@ -133,7 +134,7 @@ def main(argv=None):
 
     cases = [demo_case(), bert_case(32, 2, 64, 8, vocab=64), bert_case(128, 4, 512, 32), gpt2_case(128, 4, 32)]
     results = []
-    print(f"spu {libspu.__name__} jax {jax.__version__}; {os.cpu_count()} cores; repeats {args.repeats}\n")
+    print(f"spu {spu_version.__version__}, jax {jax.__version__}; {os.cpu_count()} cores; repeats {args.repeats}\n")
     for name, fn, fn_args in cases:
         ours = measure("ditto-compiler", ours_compile, fn, fn_args, args.repeats, args.profile_top)
         spu = measure("SPU compiler", spu_compile, fn, fn_args, args.repeats, args.profile_top)
