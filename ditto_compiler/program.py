@@ -18,7 +18,8 @@ from .frontend.jax_export import FlatSignature, export_stablehlo
 from .lowering.legalize_to_pphlo import VISIBILITY_ATTR
 from .lowering.spu_text import to_spu_text
 from .pipeline import DEFAULT_PIPELINE, run_pipeline
-from .runtime.executor import Cost, RingConfig, run_secure
+from .ring import RingConfig
+from .runtime.executor import Cost, run_secure
 
 
 def _entry_function(module: ModuleOp) -> func.FuncOp:

@@ -11,6 +11,7 @@ of its data operands is secret (SPU's visibility rule for every op emitted here)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -585,8 +586,6 @@ class ReshapeOp(DataMovementOp):
         super().__init__(operands=[operand], result_types=[result_type])
 
     def verify_shape(self) -> None:
-        import math
-
         if math.prod(_shape(self.operand)) != math.prod(_shape(self.result)):
             raise VerifyException("'pphlo.reshape' must preserve the number of elements")
 

@@ -44,6 +44,7 @@ from ..diagnostics import DittoError, op_error
 from ..dialects import pphlo
 from ..dialects.pphlo import is_secret, tensor_type, with_visibility
 from ..dialects.stablehlo import CompareOp
+from ..ring import RingConfig
 from .chlo_expansion import ExpandErf, ExpandErfc
 
 VISIBILITY_ATTR = "ditto.visibility"
@@ -103,16 +104,20 @@ def _is_legal_value(value: SSAValue) -> bool:
     return isinstance(parent, func.FuncOp) or (parent is not None and parent.dialect_name() == "pphlo")
 
 
+def _ints(attr: Attribute) -> list[int]:
+    """The values of an ArrayAttr of IntegerAttr, as StableHLO's dimension attributes hold them."""
+    return [x.value.data for x in attr.data]  # type: ignore[attr-defined]
+
+
 def _ready(op: Operation) -> bool:
     return all(_is_legal_value(v) for v in op.operands)
 
 
-def _result_type(op: Operation, inputs: list[SSAValue] | None = None, index: int = 0) -> TensorType:
-    """The op's result type with the visibility of its inputs (all operands by default)."""
+def _result_type(op: Operation, index: int = 0) -> TensorType:
+    """The op's result type, secret when any operand is."""
     original = op.results[index].type
     assert isinstance(original, TensorType)
-    secret = any(is_secret(v.type) for v in (op.operands if inputs is None else inputs))
-    return with_visibility(original, secret)
+    return with_visibility(original, any(is_secret(v.type) for v in op.operands))
 
 
 class ElementwiseToPPHLO(RewritePattern):
@@ -238,12 +243,8 @@ class DotGeneralToPPHLO(RewritePattern):
         if not _ready(op):
             return
         d = op.dot_dimension_numbers
-
-        def dims(attr: Attribute) -> list[int]:
-            return [x.value.data for x in attr.data]  # type: ignore[attr-defined]
-
-        lb, rb = dims(d.lhs_batching_dimensions), dims(d.rhs_batching_dimensions)
-        lc, rc = dims(d.lhs_contracting_dimensions), dims(d.rhs_contracting_dimensions)
+        lb, rb = _ints(d.lhs_batching_dimensions), _ints(d.rhs_batching_dimensions)
+        lc, rc = _ints(d.lhs_contracting_dimensions), _ints(d.rhs_contracting_dimensions)
         out_type = _result_type(op)
         new_ops: list[Operation] = []
 
@@ -334,23 +335,19 @@ class GatherToPPHLO(RewritePattern):
         if not _ready(op):
             return
         dn = op.dimension_numbers
-
-        def ints(attr: Attribute) -> list[int]:
-            return [x.value.data for x in attr.data]  # type: ignore[attr-defined]
-
         table_t, ids_t, out_t = op.operand.type, op.start_indices.type, op.results[0].type
         assert isinstance(table_t, TensorType) and isinstance(ids_t, TensorType) and isinstance(out_t, TensorType)
         table_shape, ids_shape, out_shape = table_t.get_shape(), ids_t.get_shape(), out_t.get_shape()
         batch_rank = len(ids_shape) - 1
-        offset_dims = ints(dn.offset_dims)
+        offset_dims = _ints(dn.offset_dims)
         is_row_lookup = (
-            ints(dn.collapsed_slice_dims) == [0]
-            and ints(dn.start_index_map) == [0]
+            _ints(dn.collapsed_slice_dims) == [0]
+            and _ints(dn.start_index_map) == [0]
             and dn.index_vector_dim.value.data == batch_rank
             and ids_shape[-1] == 1
             and list(op.slice_sizes.get_values()) == [1, *table_shape[1:]]
             and offset_dims == list(range(batch_rank, len(out_shape)))
-            and not ints(dn.operand_batching_dims)
+            and not _ints(dn.operand_batching_dims)
         )
         if not is_row_lookup:
             raise op_error(op, "is only supported as a row lookup (jnp.take(table, ids, axis=0))")
@@ -426,12 +423,7 @@ def _finish_signature(fn: func.FuncOp) -> None:
 
 
 def _first_illegal_op(module: ModuleOp) -> Operation | None:
-    for op in module.walk():
-        if op.dialect_name() in ("stablehlo", "chlo"):
-            return op
-        if op.dialect_name() not in ("pphlo", "func", "builtin"):
-            return op
-    return None
+    return next((op for op in module.walk() if op.dialect_name() not in ("pphlo", "func", "builtin")), None)
 
 
 @dataclass(frozen=True)
@@ -444,13 +436,9 @@ class LegalizeToPPHLOPass(ModulePass):
     """Fixed-point fraction bits of the SPU runtime."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        # Values must stay below 2^(k-f-2) in magnitude (sign bit plus headroom);
-        # saturated constants use half the integer bits so products still fit.
-        integer_bits = self.field_bits - self.fraction_bits - 2
-        if integer_bits < 4:
-            raise DittoError(f"ring of {self.field_bits} bits cannot hold {self.fraction_bits} fraction bits")
-        constants = ConstantToPPHLO(ring_limit=2.0**integer_bits, saturation=2.0 ** (integer_bits // 2))
-        exponential = ExponentialToPPHLO(floor=-(self.fraction_bits + 1) * math.log(2.0))
+        ring = RingConfig(self.field_bits, self.fraction_bits)
+        constants = ConstantToPPHLO(ring_limit=ring.max_magnitude, saturation=ring.saturation)
+        exponential = ExponentialToPPHLO(floor=ring.exp_floor)
         functions = [f for f in op.ops if isinstance(f, func.FuncOp)]
         if not functions:
             raise DittoError("module has no func.func to legalize")

@@ -12,32 +12,20 @@ import spu.api as spu_api
 from spu import libspu
 
 from ..diagnostics import DittoError
+from ..ring import RingConfig
 from .channels import MemoryHub
 
 WORLD_SIZE = 3
 
 
-@dataclass(frozen=True)
-class RingConfig:
-    """One SPU runtime's arithmetic: ring width and fixed-point fraction bits."""
-
-    field_bits: int = 64
-    fraction_bits: int = 18
-
-    @property
-    def max_magnitude(self) -> float:
-        """Largest |x| a fixed-point value may have: sign bit plus one bit of headroom for sums."""
-        return 2.0 ** (self.field_bits - self.fraction_bits - 2)
-
-    def runtime_config(self) -> libspu.RuntimeConfig:
-        fields = {32: libspu.FieldType.FM32, 64: libspu.FieldType.FM64, 128: libspu.FieldType.FM128}
-        if self.field_bits not in fields:
-            raise DittoError(f"unsupported ring width {self.field_bits}; use 32, 64 or 128")
-        return libspu.RuntimeConfig(
-            protocol=libspu.ProtocolKind.ABY3,
-            field=fields[self.field_bits],
-            fxp_fraction_bits=self.fraction_bits,
-        )
+def spu_runtime_config(ring: RingConfig) -> libspu.RuntimeConfig:
+    """SPU's configuration for one ABY3 runtime on `ring`."""
+    fields = {32: libspu.FieldType.FM32, 64: libspu.FieldType.FM64, 128: libspu.FieldType.FM128}
+    return libspu.RuntimeConfig(
+        protocol=libspu.ProtocolKind.ABY3,
+        field=fields[ring.field_bits],
+        fxp_fraction_bits=ring.fraction_bits,
+    )
 
 
 @dataclass
@@ -110,7 +98,7 @@ def run_secure(
     With `profile_log`, SPU's own per-op profiler writes every party's figures to
     that file (process-wide logging; lines do not say which party wrote them).
     """
-    config = ring.runtime_config()
+    config = spu_runtime_config(ring)
     if profile_log is not None:
         options = libspu.logging.LogOptions()
         options.system_log_path = profile_log

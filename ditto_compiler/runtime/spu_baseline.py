@@ -17,7 +17,8 @@ from jax.tree_util import tree_flatten, tree_unflatten
 from spu import libspu
 from spu.utils import frontend as spu_frontend
 
-from .executor import Cost, RingConfig, run_secure
+from ..ring import RingConfig
+from .executor import Cost, run_secure
 
 
 def run_with_spu_compiler(

@@ -1,5 +1,10 @@
 // RUN: ditto-opt %s -p legalize-to-pphlo --split-input-file --verify-diagnostics | filecheck %s
 // RUN: not ditto-opt %s -p legalize-to-pphlo --split-input-file 2>&1 | filecheck %s --check-prefix=EXIT
+// RUN: not ditto-opt %s -p 'legalize-to-pphlo{fraction_bits=60}' --split-input-file 2>&1 | filecheck %s --check-prefix=RING
+// RUN: not ditto-opt %s -p 'legalize-to-pphlo{field_bits=48}' --split-input-file 2>&1 | filecheck %s --check-prefix=RING48
+
+// RING: ditto-opt: error: a 64-bit ring cannot hold 60 fraction bits
+// RING48: ditto-opt: error: unsupported ring width 48; use 32, 64 or 128
 
 // An op with no PPHLO lowering is named, with its JAX location.
 func.func @unsupported(%arg0: tensor<4xf32>) -> tensor<4xf32> {

@@ -1,0 +1,42 @@
+"""A fixed-point ring: width k, fraction bits f, and the value range that follows."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .diagnostics import DittoError
+
+
+@dataclass(frozen=True)
+class RingConfig:
+    """Values are x * 2^f encoded in the integers mod 2^k (SPU's FM32/FM64/FM128)."""
+
+    field_bits: int = 64
+    fraction_bits: int = 18
+
+    def __post_init__(self) -> None:
+        if self.field_bits not in (32, 64, 128):
+            raise DittoError(f"unsupported ring width {self.field_bits}; use 32, 64 or 128")
+        if self.integer_bits < 4:
+            raise DittoError(f"a {self.field_bits}-bit ring cannot hold {self.fraction_bits} fraction bits")
+
+    @property
+    def integer_bits(self) -> int:
+        """Magnitude bits left after the fraction, the sign and one bit of headroom for sums."""
+        return self.field_bits - self.fraction_bits - 2
+
+    @property
+    def max_magnitude(self) -> float:
+        """Values must satisfy |x| < 2^(k-f-2)."""
+        return 2.0**self.integer_bits
+
+    @property
+    def saturation(self) -> float:
+        """Stand-in for +-infinity: half the integer bits, so a product of two still fits."""
+        return 2.0 ** (self.integer_bits // 2)
+
+    @property
+    def exp_floor(self) -> float:
+        """Below this, e^x is under half the least significant bit 2^-f."""
+        return -(self.fraction_bits + 1) * math.log(2.0)
