@@ -1,4 +1,4 @@
-"""Dialects of ditto-compiler: StableHLO (from xdsl-jax), a `chlo` subset and SPU's `pphlo`."""
+"""Dialects of ditto-compiler: StableHLO (from xdsl-jax), a `chlo` subset, SPU's `pphlo`, and `fxp` ring types."""
 
 from collections.abc import Callable
 
@@ -7,6 +7,7 @@ from xdsl.dialects.func import Func
 from xdsl.ir import Dialect
 
 from .chlo import CHLO
+from .fxp import FXP
 from .pphlo import PPHLO
 from .stablehlo import StableHLO
 
@@ -19,6 +20,7 @@ def all_dialects() -> dict[str, Callable[[], Dialect]]:
         "stablehlo": lambda: StableHLO,
         "chlo": lambda: CHLO,
         "pphlo": lambda: PPHLO,
+        "fxp": lambda: FXP,
     }
 
 

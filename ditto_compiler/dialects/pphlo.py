@@ -181,12 +181,19 @@ class BinaryOp(ElementwiseOp):
         super().__init__(operands=[lhs, rhs], result_types=[result_type])
 
 
+def is_boolean(element: Attribute) -> bool:
+    """i1, or a boolean held in a ring (`!fxp.int<k, 1>`)."""
+    from .fxp import IntType  # fxp builds on this module
+
+    return element == i1 or (isinstance(element, IntType) and element.w == 1)
+
+
 class CompareOp(BinaryOp):
     def verify_(self) -> None:
         super().verify_()
         assert isinstance(self.result.type, TensorType)
-        if base_element_type(self.result.type) != i1:
-            raise VerifyException(f"'{self.name}' must produce i1, got {self.result.type}")
+        if not is_boolean(base_element_type(self.result.type)):
+            raise VerifyException(f"'{self.name}' must produce a boolean, got {self.result.type}")
 
 
 @irdl_op_definition
@@ -511,13 +518,19 @@ class ConstantOp(IRDLOperation):
     output = result_def(TensorType)
     traits = traits_def(NoMemoryEffect())
 
-    def __init__(self, value: DenseIntOrFPElementsAttr):
-        super().__init__(properties={"value": value}, result_types=[value.type])
+    def __init__(self, value: DenseIntOrFPElementsAttr, result_type: Attribute | None = None):
+        super().__init__(properties={"value": value}, result_types=[result_type or value.type])
 
     def verify_(self) -> None:
+        from .fxp import ring_of  # fxp builds on this module
+
         if is_secret(self.output.type):
             raise VerifyException("'pphlo.constant' must be public")
-        if self.value.type != self.output.type:
+        # A ring-typed constant keeps its plain value; the ring says how it is encoded.
+        if ring_of(self.output.type) is not None:
+            if self.value.type.get_shape() != _shape(self.output):
+                raise VerifyException("'pphlo.constant' value shape must equal result shape")
+        elif self.value.type != self.output.type:
             raise VerifyException("'pphlo.constant' value type must equal result type")
 
 

@@ -41,7 +41,7 @@ func.func @compare_type(%arg0: tensor<4xf32>) -> tensor<4xf32> {
   %0 = "pphlo.less"(%arg0, %arg0) : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
   func.return %0 : tensor<4xf32>
 }
-// CHECK: 'pphlo.less' must produce i1, got tensor<4xf32>
+// CHECK: 'pphlo.less' must produce a boolean, got tensor<4xf32>
 
 // -----
 
