@@ -16,8 +16,8 @@ from .diagnostics import DittoError
 from .frontend.importer import parse_module
 from .frontend.jax_export import FlatSignature, export_stablehlo
 from .lowering.legalize_to_pphlo import VISIBILITY_ATTR
-from .lowering.spu_text import to_spu_text
-from .pipeline import DEFAULT_PIPELINE, run_pipeline
+from .lowering.spu_text import to_spu_program
+from .pipeline import default_pipeline, run_pipeline
 from .ring import RingConfig
 from .runtime.executor import Cost, run_secure
 
@@ -50,12 +50,15 @@ class Program:
     stablehlo: str
     """StableHLO text as JAX exported it."""
     ir: str
-    """The module after the pass pipeline (xDSL text)."""
-    pphlo: str
-    """Generic-form PPHLO handed to SPU."""
+    """The module after the pass pipeline (xDSL text, ring types included)."""
+    pphlo: str | None
+    """Generic-form PPHLO handed to SPU; None while the module mixes rings."""
     signature: FlatSignature
     compile_seconds: float
     ring: RingConfig = field(default_factory=RingConfig)
+    """The ring SPU's runtime is configured with."""
+    not_runnable: str | None = None
+    """Why `run` cannot execute this program yet, if it cannot."""
     cost: Cost | None = None
     """Cost of the latest `run`."""
 
@@ -89,6 +92,8 @@ class Program:
 
     def run(self, *args: Any) -> Any:
         """Run under 3-party ABY3 (parties as threads); returns outputs shaped like `fn`'s."""
+        if self.pphlo is None:
+            raise DittoError(f"cannot run this program: {self.not_runnable}")
         flat = self._flat_inputs(args)
         secret = [not p for p in self.signature.public]
         outputs, self.cost = run_secure(self.pphlo, flat, secret, self.signature.out_tree.num_leaves, self.ring)
@@ -99,23 +104,33 @@ def compile(  # noqa: A001 (the library's verb)
     fn: Callable[..., Any],
     *example_args: Any,
     public: Any = None,
-    pipeline: str = DEFAULT_PIPELINE,
+    policy: str = "fxp64",
+    pipeline: str | None = None,
 ) -> Program:
     """Compile `fn` at the shapes of `example_args` for secure execution.
 
     Every input leaf is secret unless `public` marks it: argument numbers, or a
-    pytree prefix of the arguments with booleans.
+    pytree prefix of the arguments with booleans. `policy` picks the rings
+    (`fxp64`, `ditto` or a JSON policy file); `pipeline` replaces the whole
+    default pipeline (xdsl-opt syntax) if given.
     """
     start = time.perf_counter()
     stablehlo, signature = export_stablehlo(fn, example_args, public)
     module = parse_module(stablehlo, "<jax>")
     _mark_public_arguments(module, signature.public)
-    run_pipeline(module, pipeline)
-    pphlo = to_spu_text(module)
+    run_pipeline(module, pipeline or default_pipeline(policy))
+    pphlo, ring, not_runnable = None, RingConfig(), None
+    try:
+        emitted = to_spu_program(module)
+        pphlo, ring = emitted.text, emitted.ring or RingConfig()
+    except DittoError as e:
+        not_runnable = str(e)
     return Program(
         stablehlo=stablehlo,
         ir=str(module),
         pphlo=pphlo,
         signature=signature,
         compile_seconds=time.perf_counter() - start,
+        ring=ring,
+        not_runnable=not_runnable,
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from .diagnostics import DittoError
 
 
@@ -40,3 +42,16 @@ class RingConfig:
     def exp_floor(self) -> float:
         """Below this, e^x is under half the least significant bit 2^-f."""
         return -(self.fraction_bits + 1) * math.log(2.0)
+
+    def saturate(self, values: np.ndarray) -> np.ndarray | None:
+        """`values` with what this ring cannot hold replaced, or None if all fit.
+
+        JAX writes minus infinity as -inf or float32's most negative value (causal
+        masks, max seeds); encoded as is they wrap around. Beyond the range they
+        become +-`saturation`; NaN (jnp.take's fill value) becomes 0.
+        """
+        data = np.asarray(values, dtype=np.float64)
+        if np.all(np.abs(data) < self.max_magnitude):
+            return None
+        data = np.where(np.isnan(data), 0.0, data)
+        return np.where(np.abs(data) >= self.max_magnitude, np.sign(data) * self.saturation, data)

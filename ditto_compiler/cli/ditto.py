@@ -100,6 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ditto: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:  # a bug in ditto-compiler, not in the input
+        print(f"ditto: internal error: {type(e).__name__}: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

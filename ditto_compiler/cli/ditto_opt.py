@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import IO
 
 from xdsl.parser import Parser
-from xdsl.utils.exceptions import DiagnosticException, ParseError
+from xdsl.utils.exceptions import ArgSpecParseError, DiagnosticException, ParseError
 from xdsl.xdsl_opt_main import xDSLOptMain
 
 from ..diagnostics import DittoError
@@ -51,9 +51,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DiagnosticException as e:
         print(f"ditto-opt: error: {e}", file=sys.stderr)
         return 1
-    except ValueError as e:  # unknown pass names and bad pass options
+    except (ValueError, ArgSpecParseError) as e:  # unknown pass names and bad pass options
         print(f"ditto-opt: error: {e}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # the reader (e.g. `head`) went away
+        return 0
+    except Exception as e:  # a bug in ditto-compiler, not in the input
+        print(f"ditto-opt: internal error: {type(e).__name__}: {e}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -169,27 +169,21 @@ class ExponentialToPPHLO(RewritePattern):
 
 @dataclass(frozen=True)
 class ConstantToPPHLO(RewritePattern):
-    """Public constants; float values a fixed-point ring cannot hold are saturated.
+    """Public constants; float values the ring cannot hold are saturated (see RingConfig.saturate)."""
 
-    JAX writes "minus infinity" as -inf or float32's most negative value (causal
-    masks, max-reduction seeds). Encoded into the ring these wrap around and the
-    answer is silently wrong, so any float constant beyond the ring's range
-    becomes +-`saturation` (NaN, e.g. jnp.take's fill value, becomes 0).
-    """
-
-    ring_limit: float
-    saturation: float
+    ring: RingConfig
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: shlo.ConstantOp, rewriter: PatternRewriter) -> None:
-        value = op.value
-        if isinstance(value.get_element_type(), AnyFloat):
-            data = np.asarray(value.get_values(), dtype=np.float64)
-            if not np.all(np.abs(data) < self.ring_limit):
-                data = np.where(np.isnan(data), 0.0, data)
-                data = np.where(np.abs(data) >= self.ring_limit, np.sign(data) * self.saturation, data)
-                value = DenseIntOrFPElementsAttr.from_list(value.type, data.tolist())
-        rewriter.replace(op, pphlo.ConstantOp(value))
+        rewriter.replace(op, pphlo.ConstantOp(saturated_constant(op.value, self.ring)))
+
+
+def saturated_constant(value: DenseIntOrFPElementsAttr, ring: RingConfig) -> DenseIntOrFPElementsAttr:
+    """`value`, with floats outside `ring`'s range saturated."""
+    if not isinstance(value.get_element_type(), AnyFloat):
+        return value
+    fixed = ring.saturate(np.asarray(value.get_values()))
+    return value if fixed is None else DenseIntOrFPElementsAttr.from_list(value.type, fixed.tolist())
 
 
 class IotaToPPHLO(RewritePattern):
@@ -437,7 +431,7 @@ class LegalizeToPPHLOPass(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         ring = RingConfig(self.field_bits, self.fraction_bits)
-        constants = ConstantToPPHLO(ring_limit=ring.max_magnitude, saturation=ring.saturation)
+        constants = ConstantToPPHLO(ring)
         exponential = ExponentialToPPHLO(floor=ring.exp_floor)
         functions = [f for f in op.ops if isinstance(f, func.FuncOp)]
         if not functions:
