@@ -13,6 +13,7 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, ModuleOp, StringAttr
 
 from .diagnostics import DittoError
+from .emulator import EmulationResult, emulate
 from .frontend.importer import parse_module
 from .frontend.jax_export import FlatSignature, export_stablehlo
 from .lowering.legalize_to_pphlo import VISIBILITY_ATTR
@@ -57,10 +58,14 @@ class Program:
     compile_seconds: float
     ring: RingConfig = field(default_factory=RingConfig)
     """The ring SPU's runtime is configured with."""
+    module: ModuleOp | None = None
+    """The ring-typed module itself (what `emulate` executes)."""
     not_runnable: str | None = None
     """Why `run` cannot execute this program yet, if it cannot."""
     cost: Cost | None = None
     """Cost of the latest `run`."""
+    emulation: EmulationResult | None = None
+    """Overflows and truncation count of the latest `emulate`."""
 
     def _flat_inputs(self, args: tuple[Any, ...]) -> list[np.ndarray]:
         leaves, tree = tree_flatten(args)
@@ -89,6 +94,17 @@ class Program:
                     )
             flat.append(value.astype(dtype, copy=False))
         return flat
+
+    def emulate(self, *args: Any, on_overflow: str = "raise") -> Any:
+        """Plaintext, bit-exact emulation of the ring-typed program (see `ditto_compiler.emulator`).
+
+        A value leaving its ring's safe range raises a DittoError naming the op, or
+        with `on_overflow="record"` is listed in `self.emulation.overflows`.
+        """
+        if self.module is None:
+            raise DittoError("this program has no ring-typed module to emulate")
+        self.emulation = emulate(self.module, self._flat_inputs(args), on_overflow)
+        return tree_unflatten(self.signature.out_tree, self.emulation.outputs)
 
     def run(self, *args: Any) -> Any:
         """Run under 3-party ABY3 (parties as threads); returns outputs shaped like `fn`'s."""
@@ -132,5 +148,6 @@ def compile(  # noqa: A001 (the library's verb)
         signature=signature,
         compile_seconds=time.perf_counter() - start,
         ring=ring,
+        module=module,
         not_runnable=not_runnable,
     )

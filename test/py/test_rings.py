@@ -2,8 +2,6 @@
 
 import json
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -18,7 +16,11 @@ def linear(w, b, x):
     return x @ w + b
 
 
-ARGS = (RNG.normal(size=(16, 8)).astype(np.float32) * 0.3, RNG.normal(size=8).astype(np.float32), RNG.normal(size=(4, 16)).astype(np.float32))
+ARGS = (
+    RNG.normal(size=(16, 8)).astype(np.float32) * 0.3,
+    RNG.normal(size=8).astype(np.float32),
+    RNG.normal(size=(4, 16)).astype(np.float32),
+)
 
 
 def test_fxp64_is_the_default_and_runs_in_one_64_bit_ring():

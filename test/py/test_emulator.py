@@ -1,0 +1,110 @@
+"""The bit-exact emulator: agreement with JAX and with SPU, overflow reporting."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import ditto_compiler
+from ditto_compiler import DittoError
+from ditto_compiler.models.transformer_block import attention, init_block, layer_norm, transformer_block
+
+RNG = np.random.default_rng(11)
+
+
+def normal(*shape, scale=1.0):
+    return (scale * RNG.normal(size=shape)).astype(np.float32)
+
+
+BLOCK = init_block(hidden=32, mlp=64, seed=2)
+CASES = {
+    "mlp": (lambda w, x: jax.nn.relu(x @ w) @ w.T, (normal(16, 16, scale=0.3), normal(4, 16))),
+    "layer_norm": (lambda x: layer_norm(x, jnp.ones(32), jnp.zeros(32)), (normal(4, 32, scale=2.0),)),
+    "softmax": (lambda x: jax.nn.softmax(x, axis=-1), (normal(4, 16, scale=3.0),)),
+    "gelu_erf": (lambda x: jax.nn.gelu(x, approximate=False), (np.linspace(-5, 5, 64, dtype=np.float32),)),
+    "gelu_tanh": (lambda x: jax.nn.gelu(x, approximate=True), (np.linspace(-5, 5, 64, dtype=np.float32),)),
+    "causal_attention": (lambda p, x: attention(x, p, 4, causal=True), (BLOCK, normal(8, 32))),
+    "block": (lambda p, x: transformer_block(p, x, heads=4), (BLOCK, normal(8, 32))),
+}
+# The small ring has 8 fraction bits (resolution 0.004, inputs truncated toward zero
+# as SPU encodes them): `ditto` is the coarser policy until distillation compensates.
+TOLERANCE = {"fxp64": (2e-3, 1e-3), "ditto": (0.15, 0.05)}  # (max abs error, relative norm error)
+
+
+def assert_close(got, want, max_abs, max_relative):
+    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+    assert np.abs(got - want).max() < max_abs
+    assert np.linalg.norm(got - want) < max_relative * np.linalg.norm(want)
+
+
+@pytest.mark.parametrize("policy", ["fxp64", "ditto"])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_emulation_agrees_with_jax(case, policy):
+    fn, args = CASES[case]
+    prog = ditto_compiler.compile(fn, *args, policy=policy)
+    assert_close(prog.emulate(*args), fn(*args), *TOLERANCE[policy])
+    assert prog.emulation.overflows == []
+
+
+def test_flax_bert_under_ditto_policy():
+    transformers = pytest.importorskip("transformers")
+    config = transformers.BertConfig(
+        vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=16,
+    )  # fmt: skip
+    model = transformers.FlaxBertModel(config, seed=0)
+    ids = np.array([[2, 17, 5, 33, 9, 60, 1, 4]], dtype=np.int32)
+
+    def bert(params, ids):
+        return model(ids, params=params).last_hidden_state
+
+    prog = ditto_compiler.compile(bert, model.params, ids, policy="ditto")
+    # BERT's initial embeddings have std 0.02, about 5 steps of the small ring's 2^-8,
+    # and LayerNorm divides by that std: the 7% error here is the format's, measured.
+    assert_close(prog.emulate(model.params, ids), bert(model.params, ids), 0.3, 0.1)
+    fxp64 = ditto_compiler.compile(bert, model.params, ids)
+    assert_close(fxp64.emulate(model.params, ids), bert(model.params, ids), 2e-3, 1e-3)
+
+
+def test_emulation_matches_spu_on_ring_arithmetic():
+    # No nonlinear kernels: SPU differs from the emulator only by its probabilistic
+    # truncation (at most 1 LSB per truncation; two truncations here). Inputs and
+    # constants are encoded exactly as SPU encodes them.
+    w, b, x = normal(32, 16, scale=0.2), normal(16), normal(8, 32)
+
+    def fn(w, b, x):
+        return (x @ w + b) * 0.75 - x[:, :16]
+
+    prog = ditto_compiler.compile(fn, w, b, x)
+    lsb = 2.0**-prog.ring.fraction_bits
+    np.testing.assert_allclose(prog.run(w, b, x), prog.emulate(w, b, x), atol=2 * lsb, rtol=0)
+
+
+def _square(x):
+    return (x @ jnp.eye(4)) * (x @ jnp.eye(4))
+
+
+def test_overflow_is_reported_with_op_and_location():
+    x = np.full((2, 4), 200.0, np.float32)  # 200^2 * 2^16 exceeds 2^30 in the 32-bit ring
+    prog = ditto_compiler.compile(_square, x, policy="ditto")
+    with pytest.raises(DittoError, match=r"'pphlo.multiply' overflows the 32-bit ring") as info:
+        prog.emulate(x)
+    assert "mul" in str(info.value)  # JAX's op name from the location
+    prog.emulate(x, on_overflow="record")
+    assert [o.op for o in prog.emulation.overflows] == ["pphlo.multiply"]
+
+
+def test_no_overflow_on_ordinary_inputs():
+    x = normal(2, 4)
+    prog = ditto_compiler.compile(_square, x, policy="ditto")
+    np.testing.assert_allclose(prog.emulate(x), _square(x), atol=0.05)
+    assert prog.emulation.overflows == []
+
+
+def test_upcast_bound_is_checked():
+    # exp upcasts its input from the 32-bit ring, which needs |x| < 2^(32-2) there.
+    w = np.eye(4, dtype=np.float32)
+    x = np.full((1, 4), 5e6, np.float32)
+    prog = ditto_compiler.compile(lambda w, x: jnp.exp(-jnp.abs(x @ w)), w, x, policy="ditto")
+    with pytest.raises(DittoError, match="overflows the 32-bit ring"):
+        prog.emulate(w, x)
