@@ -187,6 +187,8 @@ class Emulator:
             return [args[0] >> op.bits.value.data]
         if isinstance(op, fxp.CastOp):
             return [self.cast(op, args[0])]
+        if isinstance(op, fxp.RescaleOp):
+            return [args[0]]  # same ring elements, relabelled fraction bits
         out_element = self.ring(op.results[0]) if op.results else None
         k = out_element.k if out_element is not None else 64
         if name in ("pphlo.add", "pphlo.subtract"):

@@ -15,13 +15,22 @@ POLICIES = ("fxp64", "ditto")
 
 
 def default_pipeline(policy: str = "fxp64") -> str:
-    """The pipeline `ditto_compiler.compile` runs: one entry function, PPHLO, then rings.
+    """The pipeline `ditto_compiler.compile` runs (also `ditto-opt -p ditto-pipeline`):
+
+    inline-private-functions   one entry function
+    legalize-to-pphlo          StableHLO -> PPHLO, visibility decided
+    annotate-rings{policy}     ring types, explicit casts and truncations
+    fuse-scales                fewer truncations
+    eliminate-redundant-casts  fewer, smaller ring conversions
 
     `policy` is a built-in ring policy or the path of a JSON policy file.
     """
     if '"' in policy:
         raise DittoError(f"a ring policy name or path cannot contain a double quote: {policy}")
-    return f'inline-private-functions,legalize-to-pphlo,annotate-rings{{policy="{policy}"}}'
+    return (
+        f'inline-private-functions,legalize-to-pphlo,annotate-rings{{policy="{policy}"}},'
+        "fuse-scales,eliminate-redundant-casts"
+    )
 
 
 def all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
@@ -37,6 +46,21 @@ def all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return AnnotateRingsPass
 
+    def eliminate_redundant_casts():
+        from .passes.eliminate_redundant_casts import EliminateRedundantCastsPass
+
+        return EliminateRedundantCastsPass
+
+    def ditto_pipeline():
+        from .passes.ditto_pipeline import DittoPipelinePass
+
+        return DittoPipelinePass
+
+    def fuse_scales():
+        from .passes.fuse_scales import FuseScalesPass
+
+        return FuseScalesPass
+
     def legalize_to_pphlo():
         from .lowering.legalize_to_pphlo import LegalizeToPPHLOPass
 
@@ -46,6 +70,9 @@ def all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "inline-private-functions": inline_private_functions,
         "legalize-to-pphlo": legalize_to_pphlo,
         "annotate-rings": annotate_rings,
+        "fuse-scales": fuse_scales,
+        "eliminate-redundant-casts": eliminate_redundant_casts,
+        "ditto-pipeline": ditto_pipeline,
     }
 
 

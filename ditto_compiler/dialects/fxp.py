@@ -12,6 +12,8 @@ Every change of representation is an explicit op, so its cost is visible:
   protocol (the value must satisfy |x| < 2^(k-2) in the small ring); lowering the
   fraction bits is a truncation.
 * `fxp.truncate` drops `bits` fraction bits within a ring (a secure truncation).
+* `fxp.rescale` multiplies the real value by 2^-shift for free: the ring elements
+  stay, only the fraction bits are relabelled (f -> f + shift).
 """
 
 from __future__ import annotations
@@ -195,4 +197,31 @@ class TruncateOp(IRDLOperation):
             )
 
 
-FXP = Dialect("fxp", [CastOp, TruncateOp], [FixedType, IntType])
+@irdl_op_definition
+class RescaleOp(IRDLOperation):
+    """x * 2^-shift by relabelling: !fxp.fixed<k, f> -> !fxp.fixed<k, f + shift>, same ring elements."""
+
+    name = "fxp.rescale"
+    input = operand_def(TensorType)
+    shift = prop_def(IntegerAttr)
+    result = result_def(TensorType)
+    traits = traits_def(NoMemoryEffect())
+
+    def __init__(self, value: SSAValue, shift: int, result_type: Attribute):
+        super().__init__(operands=[value], result_types=[result_type], properties={"shift": IntegerAttr(shift, i64)})
+
+    def verify_(self) -> None:
+        _same_shape_and_visibility(self, self.input, self.result)
+        src, dst = ring_of(self.input.type), ring_of(self.result.type)
+        if not isinstance(src, FixedType) or not isinstance(dst, FixedType):
+            raise VerifyException("'fxp.rescale' works on !fxp.fixed values")
+        shift = self.shift.value.data
+        if shift == 0:
+            raise VerifyException("'fxp.rescale' by 0 does nothing")
+        if dst.k != src.k or dst.f != src.f + shift:
+            raise VerifyException(
+                f"'fxp.rescale' by {shift} turns {src} into !fxp.fixed<{src.k}, {src.f + shift}>, not {dst}"
+            )
+
+
+FXP = Dialect("fxp", [CastOp, TruncateOp, RescaleOp], [FixedType, IntType])

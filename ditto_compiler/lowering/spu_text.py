@@ -1,10 +1,12 @@
 """Print a legalized module as the PPHLO text SPU's runtime executes.
 
-SPU runs one ring with one number of fraction bits per runtime, and its multiply
-and dot truncate by themselves. A ring-typed module in a single ring therefore
-becomes plain PPHLO (fixed point as f32, ring integers as iN) once the explicit
-truncations after its products are dropped; the ring tells the runtime how to
-configure itself. A module that mixes rings needs the mixed-ring executor.
+SPU runs one ring with one number of fraction bits per runtime; its multiply and
+dot truncate by themselves. A ring-typed module in a single ring is emitted by
+its real-value semantics: truncations and fraction-bit casts keep the real value
+and disappear (SPU holds every value at its runtime's fraction bits), a rescale
+becomes a multiplication by the public constant 2^-shift, and ring types become
+f32 / iN. The ring of the entry arguments configures the runtime. A module that
+converts between rings needs the mixed-ring executor.
 """
 
 from __future__ import annotations
@@ -14,12 +16,20 @@ from dataclasses import dataclass
 
 from spu import version as spu_version
 from xdsl.dialects import func
-from xdsl.dialects.builtin import FunctionType, IntegerType, ModuleOp, StringAttr, TensorType, f32
-from xdsl.ir import Attribute, SSAValue
+from xdsl.dialects.builtin import (
+    DenseIntOrFPElementsAttr,
+    FunctionType,
+    IntegerType,
+    ModuleOp,
+    StringAttr,
+    TensorType,
+    f32,
+)
+from xdsl.ir import Attribute, Block, SSAValue
 from xdsl.printer import Printer
 from xdsl.rewriter import Rewriter
 
-from ..diagnostics import DittoError, op_error
+from ..diagnostics import DittoError
 from ..dialects import fxp, pphlo
 from ..ring import RingConfig
 
@@ -32,32 +42,29 @@ class SpuProgram:
 
 
 def _single_ring(module: ModuleOp) -> RingConfig | None:
-    """The one ring (k, f) of a ring-typed module; products may carry 2f before their truncation."""
-    settled: set[tuple[int, int]] = set()
-    int_rings: set[int] = set()
+    """The ring a ring-typed module runs in, or None for a module without ring types."""
+    widths: set[int] = set()
+    fractions: list[int] = []
     for op in module.walk():
-        if isinstance(op, fxp.CastOp):
-            raise DittoError(
-                f"the module converts between rings ({op.input.type} -> {op.result.type}); "
-                "running it needs the mixed-ring executor"
-            )
         values: list[SSAValue] = list(op.results) + [a for r in op.regions for b in r.blocks for a in b.args]
         for value in values:
             element = fxp.ring_of(value.type)
-            if isinstance(element, fxp.IntType):
-                int_rings.add(element.k)
-            elif isinstance(element, fxp.FixedType):
-                users = [use.operation for use in value.uses]
-                if users and all(isinstance(u, fxp.TruncateOp) for u in users):
-                    continue  # a product's wide intermediate
-                settled.add((element.k, element.f))
-    if not settled and not int_rings:
+            if element is not None:
+                widths.add(element.k)
+            if (
+                isinstance(element, fxp.FixedType)
+                and isinstance(value.owner, Block)
+                and isinstance(value.owner.parent_op(), func.FuncOp)
+            ):
+                fractions.append(element.f)
+    if not widths:
         return None
-    if len(settled) > 1 or len({k for k, _ in settled} | int_rings) > 1:
-        rings = ", ".join(f"!fxp.fixed<{k}, {f}>" for k, f in sorted(settled))
-        raise DittoError(f"the module mixes rings ({rings}); running it needs the mixed-ring executor")
-    k, f = next(iter(settled)) if settled else (next(iter(int_rings)), 0)
-    return RingConfig(k, f)
+    if len(widths) > 1:
+        raise DittoError(f"the module mixes rings of {sorted(widths)} bits; running it needs the mixed-ring executor")
+    if len(set(fractions)) > 1:
+        raise DittoError(f"the inputs use different fraction bits {sorted(set(fractions))}; SPU's runtime has one")
+    k = widths.pop()
+    return RingConfig(k, fractions[0] if fractions else (18 if k >= 64 else 8))
 
 
 def _plain(type_: Attribute) -> Attribute:
@@ -69,17 +76,16 @@ def _plain(type_: Attribute) -> Attribute:
     return pphlo.tensor_type(type_.get_shape(), base, pphlo.is_secret(type_))
 
 
-def _strip_ring_types(module: ModuleOp, ring: RingConfig) -> None:
+def _strip_ring_types(module: ModuleOp) -> None:
     for op in list(module.walk()):
-        if isinstance(op, fxp.TruncateOp):
-            src = fxp.ring_of(op.input.type)
-            assert isinstance(src, fxp.FixedType)
-            if op.input.owner.name not in ("pphlo.multiply", "pphlo.dot", "pphlo.dot_general") or (
-                src.f != 2 * ring.fraction_bits or op.bits.value.data != ring.fraction_bits
-            ):
-                raise op_error(op, "is not a product's own rescaling; running it needs the mixed-ring executor")
+        if isinstance(op, (fxp.TruncateOp, fxp.CastOp)):  # real value kept; SPU holds it at its own f
             op.result.replace_all_uses_with(op.input)
             Rewriter.erase_op(op)
+        elif isinstance(op, fxp.RescaleOp):
+            plain = TensorType(f32, op.result.type.get_shape())  # type: ignore[union-attr]
+            factor = pphlo.ConstantOp(DenseIntOrFPElementsAttr.from_list(plain, [2.0**-op.shift.value.data]))
+            scaled = pphlo.MulOp(op.input, factor.output, op.result.type)
+            Rewriter.replace_op(op, [factor, scaled])
     for op in module.walk():
         for value in [*op.results, *(a for r in op.regions for b in r.blocks for a in b.args)]:
             if fxp.ring_of(value.type) is not None:
@@ -109,7 +115,7 @@ def to_spu_program(module: ModuleOp) -> SpuProgram:
             op.sym_visibility = None
     ring = _single_ring(module)
     if ring is not None:
-        _strip_ring_types(module, ring)
+        _strip_ring_types(module)
     stream = io.StringIO()
     Printer(stream=stream, print_generic_format=True).print_op(module)
     return SpuProgram(stream.getvalue(), ring)

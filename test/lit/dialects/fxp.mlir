@@ -76,3 +76,20 @@ func.func @truncate_ring(%arg0: tensor<4x!fxp.fixed<64, 36>>) -> tensor<4x!fxp.f
   func.return %0 : tensor<4x!fxp.fixed<32, 18>>
 }
 // CHECK: 'fxp.truncate' by 18 bits turns !fxp.fixed<64, 36> into !fxp.fixed<64, 18>, not !fxp.fixed<32, 18>
+
+// -----
+
+// CHECK-LABEL: func.func @rescale
+// CHECK:         "fxp.rescale"(%arg0) <{shift = 3 : i64}> : (tensor<4x!pphlo.secret<!fxp.fixed<64, 36>>>) -> tensor<4x!pphlo.secret<!fxp.fixed<64, 39>>>
+func.func @rescale(%arg0: tensor<4x!pphlo.secret<!fxp.fixed<64, 36>>>) -> tensor<4x!pphlo.secret<!fxp.fixed<64, 39>>> {
+  %0 = "fxp.rescale"(%arg0) <{shift = 3 : i64}> : (tensor<4x!pphlo.secret<!fxp.fixed<64, 36>>>) -> tensor<4x!pphlo.secret<!fxp.fixed<64, 39>>>
+  func.return %0 : tensor<4x!pphlo.secret<!fxp.fixed<64, 39>>>
+}
+
+// -----
+
+func.func @bad_rescale(%arg0: tensor<4x!fxp.fixed<64, 18>>) -> tensor<4x!fxp.fixed<64, 18>> {
+  %0 = "fxp.rescale"(%arg0) <{shift = 3 : i64}> : (tensor<4x!fxp.fixed<64, 18>>) -> tensor<4x!fxp.fixed<64, 18>>
+  func.return %0 : tensor<4x!fxp.fixed<64, 18>>
+}
+// CHECK: 'fxp.rescale' by 3 turns !fxp.fixed<64, 18> into !fxp.fixed<64, 21>, not !fxp.fixed<64, 18>

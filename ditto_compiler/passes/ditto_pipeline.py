@@ -1,0 +1,21 @@
+"""`ditto-pipeline{policy=...}`: the whole default pipeline as one pass, for ditto-opt."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.passes import ModulePass
+
+
+@dataclass(frozen=True)
+class DittoPipelinePass(ModulePass):
+    name = "ditto-pipeline"
+
+    policy: str = "fxp64"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        from ..pipeline import default_pipeline, run_pipeline
+
+        run_pipeline(op, default_pipeline(self.policy))
