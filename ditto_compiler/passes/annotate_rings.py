@@ -50,8 +50,9 @@ class _Annotator:
     def __init__(self, policy: RingPolicy):
         self.policy = policy
         self.plain: dict[SSAValue, Attribute] = {}  # original element type of each value
-        # Entry arguments, and what only moves them around, wait untyped until a
-        # user that needs a particular ring settles them (so they need no cast).
+        # Entry arguments, constant-only computations, and what only moves them around
+        # wait untyped until a user that needs a particular ring settles them, so they
+        # are encoded straight into that ring (no cast, no double rounding).
         self.pending: set[SSAValue] = set()
         self.casts: dict[tuple[SSAValue, Attribute], SSAValue] = {}
         self.constants: dict[tuple[Operation, Attribute], SSAValue] = {}
@@ -147,8 +148,8 @@ class _Annotator:
             rings = [r for v in op.operands if (r := self.current_ring(v, kind)) is not None]
             if rings:
                 return max(rings, key=lambda r: r.field_bits)
-        if any(v in self.pending for v in op.operands):
-            return None
+        if op.operands and all(v in self.pending or isinstance(v.owner, FRESH_CONSTANTS) for v in op.operands):
+            return None  # moves only pending values and constants: its user decides the ring
         return self.policy.default
 
     def annotate_block(self, block: Block, inherited: RingConfig | None = None) -> None:

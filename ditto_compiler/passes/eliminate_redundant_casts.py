@@ -13,8 +13,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp, TensorType
+from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, ModuleOp, TensorType
 from xdsl.ir import SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
@@ -75,16 +76,27 @@ class ShareCasts(RewritePattern):
                 return
 
 
+def _cast_values(values: np.ndarray, src: fxp.FixedType, dst: fxp.FixedType) -> np.ndarray:
+    """The reals a cast src -> dst yields for constants encoded in src (as SPU encodes them)."""
+    raw = np.trunc(values * 2.0**src.f)
+    raw = np.floor(raw / 2.0 ** (src.f - dst.f)) if dst.f < src.f else raw * 2.0 ** (dst.f - src.f)
+    return raw / 2.0**dst.f
+
+
 class FoldConstantCast(RewritePattern):
+    """cast(constant) -> the constant the cast would produce, encoded in the target ring."""
+
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: fxp.CastOp, rewriter: PatternRewriter) -> None:
         constant = op.input.owner
         if not isinstance(constant, pphlo.ConstantOp):
             return
-        target = _ring(op.result)
+        src, dst = _ring(op.input), _ring(op.result)
         value = constant.value
-        if isinstance(target, fxp.FixedType):
-            value = saturated_constant(value, RingConfig(target.k, target.f))
+        if isinstance(src, fxp.FixedType) and isinstance(dst, fxp.FixedType):
+            encoded = saturated_constant(value, RingConfig(src.k, src.f))
+            reals = _cast_values(np.asarray(encoded.get_values(), dtype=np.float64), src, dst)
+            value = DenseIntOrFPElementsAttr.from_list(value.type, reals.tolist())
         rewriter.replace(op, pphlo.ConstantOp(value, op.result.type))
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
     GreedyRewritePatternApplier,
@@ -37,9 +38,20 @@ def _fixed(value) -> fxp.FixedType | None:
     return element if isinstance(element, fxp.FixedType) else None
 
 
-def _power_of_two_exponent(op: pphlo.ConstantOp) -> int | None:
-    """m if the constant is the splat 2^-m (m >= 1) and its ring encodes it exactly."""
-    element = _fixed(op.output)
+def _splat_constant(value: SSAValue) -> pphlo.ConstantOp | None:
+    """The constant behind `value`, looking through broadcasts and reshapes of it."""
+    owner = value.owner
+    while isinstance(owner, (pphlo.BroadcastOp, pphlo.ReshapeOp)):
+        owner = owner.operand.owner
+    return owner if isinstance(owner, pphlo.ConstantOp) else None
+
+
+def _power_of_two_exponent(value: SSAValue) -> int | None:
+    """m if `value` is the public splat 2^-m (m >= 1), encoded exactly in its ring."""
+    op = _splat_constant(value)
+    element = _fixed(value)
+    if op is None:
+        return None
     values = np.unique(np.asarray(op.value.get_values(), dtype=np.float64))
     if element is None or values.size != 1 or values[0] <= 0:
         return None
@@ -58,10 +70,7 @@ class FoldPowerOfTwoMultiply(RewritePattern):
         if not isinstance(product, pphlo.MulOp) or not op.input.has_one_use():
             return
         for x, c in ((product.lhs, product.rhs), (product.rhs, product.lhs)):
-            constant = c.owner
-            if not isinstance(constant, pphlo.ConstantOp):
-                continue
-            m, x_type, c_type = _power_of_two_exponent(constant), _fixed(x), _fixed(c)
+            m, x_type, c_type = _power_of_two_exponent(c), _fixed(x), _fixed(c)
             if m is None or x_type is None or c_type is None or op.bits.value.data != c_type.f:
                 continue
             shape = x.type.get_shape()  # type: ignore[union-attr]
