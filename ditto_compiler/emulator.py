@@ -89,12 +89,17 @@ def _wrap(raw: np.ndarray, k: int) -> np.ndarray:
     return (raw << shift) >> shift
 
 
+Observer = Callable[[Operation, list[np.ndarray]], None]
+
+
 class Emulator:
-    def __init__(self, module: ModuleOp, on_overflow: str = "raise"):
+    def __init__(self, module: ModuleOp, on_overflow: str = "raise", observe: Observer | None = None):
+        """`observe(op, reals)` is called after each op with its results' real values."""
         if on_overflow not in ("raise", "record"):
             raise DittoError("on_overflow must be 'raise' or 'record'")
         self.module = module
         self.on_overflow = on_overflow
+        self.observe = observe
         entries = [op for op in module.ops if isinstance(op, func.FuncOp)]
         if len(entries) != 1:
             raise DittoError("the emulator runs modules with exactly one function")
@@ -168,6 +173,8 @@ class Emulator:
             results = self.run_op(op, env)
             for value, raw in zip(op.results, results):
                 env[value] = raw
+            if self.observe is not None and op.results:
+                self.observe(op, [self.decode(raw, self.ring(v)) for raw, v in zip(results, op.results)])
         raise DittoError("block without terminator")
 
     def run_op(self, op: Operation, env: dict[SSAValue, np.ndarray]) -> list[np.ndarray]:
@@ -327,6 +334,8 @@ class Emulator:
         raise op_error(op, "is not supported by the emulator")
 
 
-def emulate(module: ModuleOp, inputs: Sequence[np.ndarray], on_overflow: str = "raise") -> EmulationResult:
+def emulate(
+    module: ModuleOp, inputs: Sequence[np.ndarray], on_overflow: str = "raise", observe: Observer | None = None
+) -> EmulationResult:
     """Run the ring-typed `module` on plaintext `inputs`."""
-    return Emulator(module, on_overflow).run(inputs)
+    return Emulator(module, on_overflow, observe).run(inputs)

@@ -14,7 +14,7 @@ from .dialects import make_context
 POLICIES = ("fxp64", "ditto")
 
 
-def default_pipeline(policy: str = "fxp64") -> str:
+def default_pipeline(policy: str = "fxp64", calibration: str = "", report: str = "") -> str:
     """The pipeline `ditto_compiler.compile` runs (also `ditto-opt -p ditto-pipeline`):
 
     inline-private-functions   one entry function
@@ -23,13 +23,16 @@ def default_pipeline(policy: str = "fxp64") -> str:
     fuse-scales                fewer truncations
     eliminate-redundant-casts  fewer, smaller ring conversions
 
-    `policy` is a built-in ring policy or the path of a JSON policy file.
+    `policy` is `fxp64`, `ditto`, `auto` (with `calibration`, an .npz of inputs, and
+    optionally a `report` path) or the path of a JSON policy file.
     """
-    if '"' in policy:
-        raise DittoError(f"a ring policy name or path cannot contain a double quote: {policy}")
+    options = {"policy": policy, "calibration": calibration, "report": report}
+    for value in options.values():
+        if '"' in value:
+            raise DittoError(f"a ring policy option cannot contain a double quote: {value}")
+    annotate = " ".join(f'{key}="{value}"' for key, value in options.items() if value)
     return (
-        f'inline-private-functions,legalize-to-pphlo,annotate-rings{{policy="{policy}"}},'
-        "fuse-scales,eliminate-redundant-casts"
+        f"inline-private-functions,legalize-to-pphlo,annotate-rings{{{annotate}}},fuse-scales,eliminate-redundant-casts"
     )
 
 

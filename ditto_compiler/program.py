@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -66,6 +69,8 @@ class Program:
     """Cost of the latest `run`."""
     emulation: EmulationResult | None = None
     """Overflows and truncation count of the latest `emulate`."""
+    ring_choices: list[dict[str, Any]] | None = None
+    """What the `auto` policy chose for each op: op, location, ring, max_abs seen."""
 
     def _flat_inputs(self, args: tuple[Any, ...]) -> list[np.ndarray]:
         leaves, tree = tree_flatten(args)
@@ -121,20 +126,40 @@ def compile(  # noqa: A001 (the library's verb)
     *example_args: Any,
     public: Any = None,
     policy: str = "fxp64",
+    calibration: tuple[Any, ...] | None = None,
+    margin: float = 4.0,
+    precision: int = 6,
     pipeline: str | None = None,
 ) -> Program:
     """Compile `fn` at the shapes of `example_args` for secure execution.
 
     Every input leaf is secret unless `public` marks it: argument numbers, or a
     pytree prefix of the arguments with booleans. `policy` picks the rings
-    (`fxp64`, `ditto` or a JSON policy file); `pipeline` replaces the whole
-    default pipeline (xdsl-opt syntax) if given.
+    (`fxp64`, `ditto`, `auto` or a JSON policy file). `auto` calibrates on
+    `calibration` (arguments like `example_args`; by default `example_args`
+    themselves): a matmul goes to the small ring when every value it touches stays
+    within 1/`margin` of that ring's range and has an RMS of 2^`precision` steps.
+    `pipeline` replaces the whole default pipeline (xdsl-opt syntax) if given.
     """
     start = time.perf_counter()
     stablehlo, signature = export_stablehlo(fn, example_args, public)
     module = parse_module(stablehlo, "<jax>")
     _mark_public_arguments(module, signature.public)
-    run_pipeline(module, pipeline or default_pipeline(policy))
+    ring_choices = None
+    if policy == "auto" and pipeline is None:
+        with tempfile.TemporaryDirectory() as scratch:
+            inputs, report = f"{scratch}/calibration.npz", f"{scratch}/choices.json"
+            flat, _ = tree_flatten(example_args if calibration is None else tuple(calibration))
+            if len(flat) != len(signature.paths):
+                raise DittoError("calibration inputs must have the structure of the example arguments")
+            np.savez(inputs, *[np.asarray(x) for x in flat])
+            spec = default_pipeline("auto", calibration=inputs, report=report).replace(
+                "annotate-rings{", f"annotate-rings{{margin={float(margin)} precision={int(precision)} ", 1
+            )
+            run_pipeline(module, spec)
+            ring_choices = json.loads(Path(report).read_text())
+    else:
+        run_pipeline(module, pipeline or default_pipeline(policy))
     pphlo, ring, not_runnable = None, RingConfig(), None
     try:
         emitted = to_spu_program(module)
@@ -150,4 +175,5 @@ def compile(  # noqa: A001 (the library's verb)
         ring=ring,
         module=module,
         not_runnable=not_runnable,
+        ring_choices=ring_choices,
     )

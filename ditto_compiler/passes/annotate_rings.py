@@ -14,8 +14,11 @@ merge and fuse.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import AnyFloat, FunctionType, IntegerType, ModuleOp, TensorType
@@ -28,6 +31,7 @@ from ..dialects import fxp, pphlo
 from ..dialects.pphlo import base_element_type, is_secret, tensor_type
 from ..lowering.legalize_to_pphlo import saturated_constant
 from ..ring import RingConfig
+from .auto_policy import calibrate
 from .ring_policy import RingPolicy, load_policy
 
 PRODUCTS = frozenset({"pphlo.multiply", "pphlo.dot", "pphlo.dot_general"})
@@ -225,24 +229,62 @@ def _erase_dead_constants(module: ModuleOp) -> None:
             Rewriter.erase_op(op)
 
 
+def annotate(module: ModuleOp, policy: RingPolicy) -> None:
+    """Give every value of the legalized `module` a ring type under `policy`."""
+    annotator = _Annotator(policy)
+    for fn in module.ops:
+        if not isinstance(fn, func.FuncOp):
+            continue
+        annotator.pending.update(fn.args)
+        annotator.annotate_block(fn.body.block)
+        for arg in list(fn.args):  # arguments nothing used
+            if arg in annotator.pending:
+                annotator.settle(arg, annotator.policy.default)
+        ret = fn.body.block.last_op
+        assert isinstance(ret, func.ReturnOp)
+        fn.function_type = FunctionType.from_lists([a.type for a in fn.args], [v.type for v in ret.arguments])
+    _erase_dead_constants(module)
+
+
+def _load_calibration(path: str) -> list[np.ndarray]:
+    """Inputs saved with `numpy.savez(path, *flat_inputs)` (entry-argument order)."""
+    try:
+        with np.load(path) as data:
+            return [data[f"arr_{i}"] for i in range(len(data.files))]
+    except (OSError, ValueError, KeyError) as e:
+        raise DittoError(f"cannot read calibration inputs from {path}: {e}") from None
+
+
 @dataclass(frozen=True)
 class AnnotateRingsPass(ModulePass):
     name = "annotate-rings"
 
     policy: str = "fxp64"
-    """`fxp64`, `ditto`, or the path of a JSON policy file."""
+    """`fxp64`, `ditto`, `auto`, or the path of a JSON policy file."""
+    calibration: str = ""
+    """For `auto`: an .npz of the entry function's inputs (numpy.savez(path, *inputs))."""
+    margin: float = 4.0
+    """For `auto`: a value may use at most 1/margin of the small ring's range."""
+    precision: int = 6
+    """For `auto`: a real value needs an RMS of at least 2^precision steps of the small ring."""
+    report: str = ""
+    """For `auto`: write the per-op choices here as JSON."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        annotator = _Annotator(load_policy(self.policy))
-        for fn in op.ops:
-            if not isinstance(fn, func.FuncOp):
-                continue
-            annotator.pending.update(fn.args)
-            annotator.annotate_block(fn.body.block)
-            for arg in list(fn.args):  # arguments nothing used
-                if arg in annotator.pending:
-                    annotator.settle(arg, annotator.policy.default)
-            ret = fn.body.block.last_op
-            assert isinstance(ret, func.ReturnOp)
-            fn.function_type = FunctionType.from_lists([a.type for a in fn.args], [v.type for v in ret.arguments])
-        _erase_dead_constants(op)
+        if any(fxp.ring_of(v.type) is not None for o in op.walk() for v in o.results):
+            raise DittoError("the module already has ring types; annotate-rings runs once")
+        if any(o.dialect_name() in ("stablehlo", "chlo") or isinstance(o, func.CallOp) for o in op.walk()):
+            # Ring types live on PPHLO values: StableHLO (as JAX exports it) is legalized first.
+            from ..pipeline import run_pipeline
+
+            run_pipeline(op, "inline-private-functions,legalize-to-pphlo")
+        if self.policy == "auto":
+            if not self.calibration:
+                raise DittoError("policy auto needs calibration inputs (annotate-rings{policy=auto calibration=FILE})")
+            inputs = _load_calibration(self.calibration)
+            policy, choices = calibrate(op, inputs, self.margin, self.precision, load_policy("fxp64"))
+            if self.report:
+                Path(self.report).write_text(json.dumps([c.as_dict() for c in choices], indent=1))
+        else:
+            policy = load_policy(self.policy)
+        annotate(op, policy)

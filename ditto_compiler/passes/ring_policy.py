@@ -78,6 +78,8 @@ class RingPolicy:
     linear: RingConfig
     nonlinear: RingConfig
     rules: tuple[Rule, ...] = field(default=())
+    decided: dict[Operation, RingConfig] = field(default_factory=dict, compare=False, hash=False)
+    """Per-op choices made for one module (the `auto` policy)."""
 
     @property
     def default(self) -> RingConfig:
@@ -92,6 +94,8 @@ class RingPolicy:
         return RingConfig(field_bits, LARGE.fraction_bits if field_bits >= 64 else SMALL.fraction_bits)
 
     def ring_for(self, op: Operation) -> RingConfig | None:
+        if op in self.decided:
+            return self.decided[op]
         for rule in self.rules:
             if rule.matches(op):
                 return rule.ring
@@ -117,12 +121,12 @@ def _ring(spec: object, named: dict[str, RingConfig], where: str) -> RingConfig:
 
 
 def load_policy(spec: str) -> RingPolicy:
-    """A built-in policy by name, or a JSON policy file."""
+    """A built-in policy by name, or a JSON policy file (`auto` needs calibration: see annotate-rings)."""
     if spec in BUILTIN:
         return BUILTIN[spec]
     path = Path(spec)
     if not path.is_file():
-        raise DittoError(f"unknown ring policy '{spec}': use {', '.join(BUILTIN)} or a JSON policy file")
+        raise DittoError(f"unknown ring policy '{spec}': use {', '.join(BUILTIN)}, auto or a JSON policy file")
     try:
         data = json.loads(path.read_text())
     except json.JSONDecodeError as e:

@@ -73,3 +73,45 @@ def test_policy_file_errors_name_the_file(tmp_path):
     bad.write_text(json.dumps({"base": "ditto", "extra": 1}))
     with pytest.raises(DittoError, match=r"bad.json: unknown keys \['extra'\]"):
         ditto_compiler.compile(linear, *ARGS, policy=str(bad))
+
+
+def test_auto_policy_reports_and_is_more_accurate_than_ditto():
+    p = init_block(hidden=32, mlp=64, seed=2)
+    x = RNG.normal(size=(8, 32)).astype(np.float32)
+
+    def block(p, x):
+        return transformer_block(p, x, heads=4)
+
+    want = np.asarray(block(p, x))
+    auto = ditto_compiler.compile(block, p, x, policy="auto")
+    ditto = ditto_compiler.compile(block, p, x, policy="ditto")
+    auto_error = np.abs(auto.emulate(p, x) - want).max()
+    ditto_error = np.abs(ditto.emulate(p, x) - want).max()
+    assert auto_error < ditto_error
+    choices = auto.ring_choices
+    assert choices and all(c["op"] in ("pphlo.dot", "pphlo.dot_general") for c in choices)
+    assert {tuple(c["ring"]) for c in choices} <= {(32, 8), (64, 18)}
+    # A looser precision guard moves more matmuls into the small ring.
+    loose = ditto_compiler.compile(block, p, x, policy="auto", precision=4)
+    small = sum(c["ring"][0] == 32 for c in loose.ring_choices)
+    assert small > sum(c["ring"][0] == 32 for c in choices)
+
+
+def test_auto_policy_keeps_large_values_out_of_the_small_ring():
+    w = np.eye(8, dtype=np.float32)
+    small_x = RNG.normal(size=(2, 8)).astype(np.float32)
+    large_x = small_x * 2000  # the product would not fit 2^14 / margin in the 32-bit ring
+
+    def fn(w, x):
+        return x @ w
+
+    assert ditto_compiler.compile(fn, w, small_x, policy="auto").ring_choices[0]["ring"] == [32, 8]
+    calibrated_large = ditto_compiler.compile(fn, w, small_x, policy="auto", calibration=(w, large_x))
+    assert calibrated_large.ring_choices[0]["ring"] == [64, 18]
+
+
+def test_auto_policy_argument_errors():
+    with pytest.raises(DittoError, match="guard margin must be at least 1"):
+        ditto_compiler.compile(linear, *ARGS, policy="auto", margin=0.5)
+    with pytest.raises(DittoError, match="structure of the example arguments"):
+        ditto_compiler.compile(linear, *ARGS, policy="auto", calibration=(ARGS[0],))

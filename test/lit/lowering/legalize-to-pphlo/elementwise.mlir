@@ -52,3 +52,19 @@ func.func @all_public(%arg0: tensor<3xf32> {ditto.visibility = "public"}) -> ten
   %0 = "stablehlo.add"(%arg0, %arg0) : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>
   "func.return"(%0) : (tensor<3xf32>) -> ()
 }
+
+// -----
+
+// Division by a public constant is a multiplication by its reciprocal; division by a
+// secret stays a division.
+// CHECK-LABEL: func.func @divide
+// CHECK:         [[R:%.*]] = "pphlo.constant"() <{value = dense<2.500000e-01> : tensor<4xf32>}>
+// CHECK-NEXT:    [[Q:%.*]] = "pphlo.multiply"(%arg0, [[R]]) : (tensor<4x!pphlo.secret<f32>>, tensor<4xf32>) -> tensor<4x!pphlo.secret<f32>>
+// CHECK-NEXT:    "pphlo.divide"([[Q]], %arg0)
+func.func @divide(%arg0: tensor<4xf32>) -> tensor<4xf32> {
+  %c = "stablehlo.constant"() <{value = dense<4.0> : tensor<f32>}> : () -> tensor<f32>
+  %b = "stablehlo.broadcast_in_dim"(%c) <{broadcast_dimensions = array<i64>}> : (tensor<f32>) -> tensor<4xf32>
+  %0 = "stablehlo.divide"(%arg0, %b) : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  %1 = "stablehlo.divide"(%0, %arg0) : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  "func.return"(%1) : (tensor<4xf32>) -> ()
+}

@@ -1,0 +1,136 @@
+"""The `auto` ring policy: rings chosen from value ranges seen on calibration inputs.
+
+The legalized module is emulated in the 64-bit ring on the user's inputs, recording
+each op's largest |value| and its RMS. A matmul (where the small ring pays off)
+goes to the 32-bit ring when its result and its operands both
+
+* fit: largest |value| x margin stays below the ring's bound, 2^(k-2-f) for a
+  value and 2^(k-2-2f) for a product (whose raw form carries 2f fraction bits), and
+* are resolved: a real value's RMS is at least 2^precision of the ring's steps
+  2^-f (precision 6: about 1.5% relative error), so small values such as
+  LayerNorm's squared deviations or freshly initialised embeddings stay large.
+
+Other ops follow the `ditto` rules: nonlinear functions, comparisons and
+reductions in the 64-bit ring, the arithmetic around matmuls with its operands.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from xdsl.dialects import func
+from xdsl.dialects.builtin import AnyFloat, ModuleOp
+from xdsl.ir import Operation
+
+from ..diagnostics import DittoError, describe_location
+from ..dialects.pphlo import base_element_type
+from ..emulator import emulate
+from ..ring import RingConfig
+from .ring_policy import CONTRACTIONS, SMALL, RingPolicy
+
+PRODUCTS = frozenset({"pphlo.multiply", "pphlo.dot", "pphlo.dot_general"})
+ADAPTS = frozenset({"pphlo.constant", "pphlo.iota"})
+
+
+@dataclass(frozen=True)
+class Stats:
+    max_abs: float
+    rms: float
+    real: bool
+    """Whether the values are real (fixed point), so precision matters."""
+
+    def merge(self, other: Stats) -> Stats:
+        return Stats(max(self.max_abs, other.max_abs), max(self.rms, other.rms), self.real)
+
+
+@dataclass(frozen=True)
+class Choice:
+    op: str
+    location: str | None
+    ring: tuple[int, int]
+    max_abs: float
+    rms: float
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "op": self.op,
+            "location": self.location,
+            "ring": list(self.ring),
+            "max_abs": self.max_abs,
+            "rms": self.rms,
+        }
+
+
+def _stats(values: np.ndarray, real: bool) -> Stats:
+    values = np.asarray(values, dtype=np.float64)
+    if not values.size:
+        return Stats(0.0, 0.0, real)
+    return Stats(float(np.max(np.abs(values))), float(np.sqrt(np.mean(values * values))), real)
+
+
+def _limit(op: Operation, ring: RingConfig) -> float:
+    scale = 2 * ring.fraction_bits if op.name in PRODUCTS else ring.fraction_bits
+    return 2.0 ** (ring.field_bits - 2 - scale)
+
+
+def _fits(op: Operation, stats: Stats, margin: float, precision: int) -> bool:
+    resolved = not stats.real or stats.rms * 2.0**SMALL.fraction_bits >= 2.0**precision
+    return stats.max_abs * margin < _limit(op, SMALL) and resolved
+
+
+def calibrate(
+    module: ModuleOp, calibration: Sequence[np.ndarray], margin: float, precision: int, large: RingPolicy
+) -> tuple[RingPolicy, list[Choice]]:
+    """An `auto` policy for the legalized `module`, and what it chose for each op."""
+    from .annotate_rings import annotate  # annotate_rings builds on policies
+
+    if margin < 1:
+        raise DittoError(f"the guard margin must be at least 1, got {margin}")
+    if not 0 <= precision <= SMALL.fraction_bits + 8:
+        raise DittoError(f"precision must be between 0 and {SMALL.fraction_bits + 8} bits, got {precision}")
+    entry = next((op for op in module.ops if isinstance(op, func.FuncOp)), None)
+    if entry is None:
+        raise DittoError("module has no function to calibrate")
+    if len(calibration) != len(entry.args):
+        raise DittoError(f"calibration has {len(calibration)} inputs, the function takes {len(entry.args)}")
+
+    probe = module.clone()
+    originals = {clone: original for clone, original in zip(probe.walk(), module.walk())}
+    annotate(probe, large)
+    seen: dict[object, Stats] = {}  # by op (its first result) or by entry argument
+
+    def observe(op: Operation, reals: list[np.ndarray]) -> None:
+        if op in originals:
+            original = originals[op]
+            real = isinstance(base_element_type(original.results[0].type), AnyFloat)  # type: ignore[arg-type]
+            stats = _stats(reals[0], real)
+            seen[original] = seen[original].merge(stats) if original in seen else stats
+
+    emulate(probe, calibration, on_overflow="record", observe=observe)
+    for arg, x in zip(entry.args, calibration):
+        seen[arg] = _stats(x, np.issubdtype(np.asarray(x).dtype, np.floating))  # type: ignore[index]
+
+    unknown = Stats(math.inf, 0.0, True)
+    decided: dict[Operation, RingConfig] = {}
+    choices: list[Choice] = []
+    for op in entry.body.block.ops:
+        if op.name not in CONTRACTIONS:
+            continue
+        stats = seen.get(op, unknown)
+        operands = []
+        for value in op.operands:
+            owner = value.owner
+            if isinstance(owner, Operation):
+                if owner.name not in ADAPTS:  # constants are encoded in whatever ring uses them
+                    operands.append(seen.get(owner, unknown))
+            else:
+                operands.append(seen.get(value, unknown))
+        small = all(_fits(op, s, margin, precision) for s in [stats, *operands])
+        ring = SMALL if small else large.nonlinear
+        decided[op] = ring
+        where = describe_location(op.location)
+        choices.append(Choice(op.name, where, (ring.field_bits, ring.fraction_bits), stats.max_abs, stats.rms))
+    return RingPolicy("auto", SMALL, large.nonlinear, decided=decided), choices

@@ -1,0 +1,17 @@
+// The ring passes run on StableHLO exactly as JAX exports it (generic form, outlined
+// helpers, hex floats, location aliases): annotate-rings legalizes it first.
+// RUN: ditto-opt %S/inputs/jax-layer.mlir -p 'annotate-rings{policy=ditto},fuse-scales,eliminate-redundant-casts' | filecheck %s
+// RUN: ditto-opt %S/inputs/jax-layer.mlir -p 'ditto-pipeline{policy=fxp64}' | filecheck %s --check-prefix=FXP64
+
+// CHECK-LABEL: func.func public @main
+// CHECK-SAME:    tensor<3x8x!pphlo.secret<!fxp.fixed<32, 8>>>
+// CHECK:         "pphlo.dot"{{.*}} -> tensor<3x16x!pphlo.secret<!fxp.fixed<32, 16>>>
+// CHECK:         "fxp.cast"{{.*}}!fxp.fixed<32, 8>{{.*}} -> tensor<3x16x!pphlo.secret<!fxp.fixed<64, 18>>>
+// CHECK:         "pphlo.divide"
+// The softmax's division by 4 is a multiplication by 2^-2: a free rescale, and no truncation of its own.
+// CHECK:         "fxp.rescale"({{.*}}) <{shift = 2 : i64}>
+// CHECK:         "pphlo.exponential"{{.*}}!fxp.fixed<64, 18>
+// CHECK-NOT:     stablehlo.
+// CHECK-NOT:     chlo.
+// FXP64-NOT:     fxp.cast
+// FXP64:         "pphlo.exponential"{{.*}}!fxp.fixed<64, 18>
