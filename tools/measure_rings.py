@@ -14,7 +14,7 @@ import sys
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
-import transformers  # noqa: E402
+from measure_spine import bert_case  # noqa: E402  (tools/ is on sys.path when run as a script)
 from xdsl.dialects.builtin import ModuleOp  # noqa: E402
 
 import ditto_compiler  # noqa: E402
@@ -23,20 +23,6 @@ from ditto_compiler.dialects.pphlo import is_secret  # noqa: E402
 from ditto_compiler.pipeline import default_pipeline  # noqa: E402
 
 BASE = 'inline-private-functions,legalize-to-pphlo,annotate-rings{{policy="{}"}}'
-
-
-def bert_case(hidden, heads, intermediate, seq, vocab):
-    config = transformers.BertConfig(
-        vocab_size=vocab, hidden_size=hidden, num_hidden_layers=2, num_attention_heads=heads,
-        intermediate_size=intermediate, max_position_embeddings=max(seq, 16),
-    )  # fmt: skip
-    model = transformers.FlaxBertModel(config, seed=0)
-    ids = np.random.default_rng(2).integers(0, vocab, size=(1, seq), dtype=np.int32)
-
-    def bert(params, ids):
-        return model(ids, params=params).last_hidden_state
-
-    return f"2-layer BERT (hidden {hidden}, seq {seq})", bert, (model.params, ids)
 
 
 def counts(module: ModuleOp) -> dict[str, int]:

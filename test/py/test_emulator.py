@@ -46,24 +46,14 @@ def test_emulation_agrees_with_jax(case, policy):
     assert prog.emulation.overflows == []
 
 
-def test_flax_bert_under_ditto_policy():
-    transformers = pytest.importorskip("transformers")
-    config = transformers.BertConfig(
-        vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=16,
-    )  # fmt: skip
-    model = transformers.FlaxBertModel(config, seed=0)
-    ids = np.array([[2, 17, 5, 33, 9, 60, 1, 4]], dtype=np.int32)
-
-    def bert(params, ids):
-        return model(ids, params=params).last_hidden_state
-
-    prog = ditto_compiler.compile(bert, model.params, ids, policy="ditto")
+def test_flax_bert_under_ditto_policy(tiny_bert):
+    bert, params, ids = tiny_bert
+    prog = ditto_compiler.compile(bert, params, ids, policy="ditto")
     # BERT's initial embeddings have std 0.02, about 5 steps of the small ring's 2^-8,
     # and LayerNorm divides by that std: the 7% error here is the format's, measured.
-    assert_close(prog.emulate(model.params, ids), bert(model.params, ids), 0.3, 0.1)
-    fxp64 = ditto_compiler.compile(bert, model.params, ids)
-    assert_close(fxp64.emulate(model.params, ids), bert(model.params, ids), 2e-3, 1e-3)
+    assert_close(prog.emulate(params, ids), bert(params, ids), 0.3, 0.1)
+    fxp64 = ditto_compiler.compile(bert, params, ids)
+    assert_close(fxp64.emulate(params, ids), bert(params, ids), 2e-3, 1e-3)
 
 
 def test_emulation_matches_spu_on_ring_arithmetic():

@@ -117,23 +117,13 @@ def test_auto_policy_argument_errors():
         ditto_compiler.compile(linear, *ARGS, policy="auto", calibration=(ARGS[0],))
 
 
-def test_fuse_scales_removes_truncations_on_bert():
-    transformers = pytest.importorskip("transformers")
-    config = transformers.BertConfig(
-        vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=16,
-    )  # fmt: skip
-    model = transformers.FlaxBertModel(config, seed=0)
-    ids = np.array([[2, 17, 5, 33, 9, 60, 1, 4]], dtype=np.int32)
-
-    def bert(params, ids):
-        return model(ids, params=params).last_hidden_state
-
+def test_fuse_scales_removes_truncations_on_bert(tiny_bert):
+    bert, params, ids = tiny_bert
     base = 'inline-private-functions,legalize-to-pphlo,annotate-rings{policy="ditto"}'
-    before = ditto_compiler.compile(bert, model.params, ids, pipeline=base)
-    after = ditto_compiler.compile(bert, model.params, ids, pipeline=base + ",fuse-scales")
-    before.emulate(model.params, ids)
-    after.emulate(model.params, ids)
+    before = ditto_compiler.compile(bert, params, ids, pipeline=base)
+    after = ditto_compiler.compile(bert, params, ids, pipeline=base + ",fuse-scales")
+    before.emulate(params, ids)
+    after.emulate(params, ids)
     # erf's x^2 / 16 merges into the square's truncation, once per layer (GeLU's 0.5 and
     # LayerNorm's 1/32 follow a bias add and a reduction: their truncations only shrink).
     assert before.ir.count('"fxp.truncate"') - after.ir.count('"fxp.truncate"') == 2
