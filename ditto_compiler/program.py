@@ -16,14 +16,17 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, ModuleOp, StringAttr
 
 from .diagnostics import DittoError
+from .dialects import fxp
 from .emulator import EmulationResult, emulate
 from .frontend.importer import parse_module
 from .frontend.jax_export import FlatSignature, export_stablehlo
 from .lowering.legalize_to_pphlo import VISIBILITY_ATTR
+from .lowering.split_rings import RingPlan, plan_rings
 from .lowering.spu_text import to_spu_program
 from .pipeline import default_pipeline, run_pipeline
 from .ring import RingConfig
 from .runtime.executor import Cost, run_secure
+from .runtime.mixed import run_mixed
 
 
 def _entry_function(module: ModuleOp) -> func.FuncOp:
@@ -47,6 +50,16 @@ def _mark_public_arguments(module: ModuleOp, public: tuple[bool, ...]) -> None:
     entry.arg_attrs = ArrayAttr(new)
 
 
+def _ring_types(module: ModuleOp) -> list[fxp.FixedType | fxp.IntType]:
+    found = []
+    for op in module.walk():
+        for value in op.results:
+            element = fxp.ring_of(value.type)
+            if element is not None:
+                found.append(element)
+    return found
+
+
 @dataclass
 class Program:
     """A compiled function: its IR at each stage, and a secure `run`."""
@@ -56,15 +69,15 @@ class Program:
     ir: str
     """The module after the pass pipeline (xDSL text, ring types included)."""
     pphlo: str | None
-    """Generic-form PPHLO handed to SPU; None while the module mixes rings."""
+    """Generic-form PPHLO handed to SPU (a single-ring program; see `plan` otherwise)."""
     signature: FlatSignature
     compile_seconds: float
     ring: RingConfig = field(default_factory=RingConfig)
     """The ring SPU's runtime is configured with."""
     module: ModuleOp | None = None
     """The ring-typed module itself (what `emulate` executes)."""
-    not_runnable: str | None = None
-    """Why `run` cannot execute this program yet, if it cannot."""
+    plan: RingPlan | None = None
+    """For a mixed-ring program: the per-ring SPU programs and the conversions between them."""
     cost: Cost | None = None
     """Cost of the latest `run`."""
     emulation: EmulationResult | None = None
@@ -113,11 +126,13 @@ class Program:
 
     def run(self, *args: Any) -> Any:
         """Run under 3-party ABY3 (parties as threads); returns outputs shaped like `fn`'s."""
-        if self.pphlo is None:
-            raise DittoError(f"cannot run this program: {self.not_runnable}")
         flat = self._flat_inputs(args)
-        secret = [not p for p in self.signature.public]
-        outputs, self.cost = run_secure(self.pphlo, flat, secret, self.signature.out_tree.num_leaves, self.ring)
+        if self.plan is not None:
+            outputs, self.cost = run_mixed(self.plan, flat)
+        else:
+            assert self.pphlo is not None
+            secret = [not p for p in self.signature.public]
+            outputs, self.cost = run_secure(self.pphlo, flat, secret, self.signature.out_tree.num_leaves, self.ring)
         return tree_unflatten(self.signature.out_tree, outputs)
 
 
@@ -160,12 +175,13 @@ def compile(  # noqa: A001 (the library's verb)
             ring_choices = json.loads(Path(report).read_text())
     else:
         run_pipeline(module, pipeline or default_pipeline(policy))
-    pphlo, ring, not_runnable = None, RingConfig(), None
-    try:
+    pphlo, ring, plan = None, RingConfig(), None
+    if len({e.k for e in _ring_types(module)}) > 1:
+        plan = plan_rings(module)
+        ring = plan.rings[max(plan.rings)]
+    else:
         emitted = to_spu_program(module)
         pphlo, ring = emitted.text, emitted.ring or RingConfig()
-    except DittoError as e:
-        not_runnable = str(e)
     return Program(
         stablehlo=stablehlo,
         ir=str(module),
@@ -174,6 +190,6 @@ def compile(  # noqa: A001 (the library's verb)
         compile_seconds=time.perf_counter() - start,
         ring=ring,
         module=module,
-        not_runnable=not_runnable,
+        plan=plan,
         ring_choices=ring_choices,
     )

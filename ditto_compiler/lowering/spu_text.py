@@ -67,6 +67,15 @@ def _single_ring(module: ModuleOp) -> RingConfig | None:
     return RingConfig(k, fractions[0] if fractions else (18 if k >= 64 else 8))
 
 
+def _check_width(module: ModuleOp, ring: RingConfig) -> RingConfig:
+    for op in module.walk():
+        for value in [*op.results, *(a for r in op.regions for b in r.blocks for a in b.args)]:
+            element = fxp.ring_of(value.type)
+            if element is not None and element.k != ring.field_bits:
+                raise DittoError(f"a {element.k}-bit value in a program for the {ring.field_bits}-bit ring")
+    return ring
+
+
 def _plain(type_: Attribute) -> Attribute:
     element = fxp.ring_of(type_)
     if element is None:
@@ -97,8 +106,12 @@ def _strip_ring_types(module: ModuleOp) -> None:
             op.function_type = FunctionType.from_lists([a.type for a in op.args], [v.type for v in ret.arguments])
 
 
-def to_spu_program(module: ModuleOp) -> SpuProgram:
-    """SPU's text for `module` (stamped with the SPU version) and the ring it runs in."""
+def to_spu_program(module: ModuleOp, ring: RingConfig | None = None) -> SpuProgram:
+    """SPU's text for `module` (stamped with the SPU version) and the ring it runs in.
+
+    `ring` fixes the runtime's ring (as the mixed-ring executor does for each segment);
+    by default it is derived from the module's types.
+    """
     module = module.clone()
     for name in list(module.attributes):
         del module.attributes[name]
@@ -113,9 +126,10 @@ def to_spu_program(module: ModuleOp) -> SpuProgram:
             op.arg_attrs = None
             op.res_attrs = None
             op.sym_visibility = None
-    ring = _single_ring(module)
-    if ring is not None:
+    found = _single_ring(module) if ring is None else _check_width(module, ring)
+    if found is not None:
         _strip_ring_types(module)
+    ring = found
     stream = io.StringIO()
     Printer(stream=stream, print_generic_format=True).print_op(module)
     return SpuProgram(stream.getvalue(), ring)

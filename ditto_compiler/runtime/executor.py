@@ -47,6 +47,8 @@ class Cost:
     """
 
     parties: list[PartyCost] = field(default_factory=list)
+    by_ring: dict[str, Cost] = field(default_factory=dict)
+    """For mixed-ring runs: the same figures for each ring's runtime and for the conversions."""
 
     @property
     def send_bytes(self) -> int:
@@ -71,6 +73,7 @@ class Cost:
             "rounds": self.rounds,
             "seconds": self.seconds,
             "parties": [p.__dict__ for p in self.parties],
+            **({"by_ring": {k: c.as_dict() for k, c in self.by_ring.items()}} if self.by_ring else {}),
         }
 
 

@@ -35,11 +35,7 @@ def arithmetic_ring(share: libspu.Share) -> int:
 def share_words(share: libspu.Share) -> np.ndarray:
     """This party's words, shape (elements, 2): (s_i, s_{i+1})."""
     k = arithmetic_ring(share)
-    content = b""
-    for chunk_bytes in share.share_chunks:
-        chunk = libspu.ValueChunk()
-        chunk.ParseFromString(chunk_bytes)
-        content += chunk.content
+    content = b"".join(_chunk_content(c) for c in share.share_chunks)
     return np.frombuffer(content, dtype=_WORD[k]).reshape(-1, 2).copy()
 
 
@@ -53,14 +49,7 @@ def with_words(share: libspu.Share, words: np.ndarray, data_type: libspu.DataTyp
     meta.storage_type = f"aby3.AShr<FM{k}>"
     if data_type is not None:
         meta.data_type = data_type
-    chunk = libspu.ValueChunk()
-    chunk.content = np.ascontiguousarray(words).tobytes()
-    chunk.total_bytes = len(chunk.content)
-    chunk.chunk_offset = 0
-    out = libspu.Share()
-    out.meta = meta.SerializeToString()
-    out.share_chunks = [chunk.SerializeToString()]
-    return out
+    return _share(meta, words)
 
 
 def reduce_words(words: np.ndarray, k: int) -> np.ndarray:
@@ -71,3 +60,43 @@ def reduce_words(words: np.ndarray, k: int) -> np.ndarray:
 def lift_words(words: np.ndarray, k: int) -> np.ndarray:
     """Each word zero-extended to 2^k: the local part of an upcast (the sum may now wrap 2^k' up to twice)."""
     return words.astype(_WORD[k])
+
+
+def public_words(share: libspu.Share) -> tuple[int, np.ndarray]:
+    """(ring width, raw values) of a public share: every party holds the encoded value itself."""
+    meta = libspu.ValueMeta()
+    meta.ParseFromString(share.meta)
+    for k in _WORD:
+        if meta.storage_type == f"Pub2k<FM{k}>":
+            content = b"".join(_chunk_content(c) for c in share.share_chunks)
+            return k, np.frombuffer(content, dtype=np.int32 if k == 32 else np.int64).copy()
+    raise DittoError(f"expected a public share, got storage {meta.storage_type}")
+
+
+def with_public_words(
+    share: libspu.Share, raw: np.ndarray, k: int, data_type: libspu.DataType | None = None
+) -> libspu.Share:
+    """A public share like `share` holding the raw ring values `raw` in the 2^k ring."""
+    meta = libspu.ValueMeta()
+    meta.ParseFromString(share.meta)
+    meta.storage_type = f"Pub2k<FM{k}>"
+    if data_type is not None:
+        meta.data_type = data_type
+    return _share(meta, np.asarray(raw).astype(np.int32 if k == 32 else np.int64))
+
+
+def _chunk_content(chunk_bytes: bytes) -> bytes:
+    chunk = libspu.ValueChunk()
+    chunk.ParseFromString(chunk_bytes)
+    return chunk.content
+
+
+def _share(meta: libspu.ValueMeta, words: np.ndarray) -> libspu.Share:
+    chunk = libspu.ValueChunk()
+    chunk.content = np.ascontiguousarray(words).tobytes()
+    chunk.total_bytes = len(chunk.content)
+    chunk.chunk_offset = 0
+    out = libspu.Share()
+    out.meta = meta.SerializeToString()
+    out.share_chunks = [chunk.SerializeToString()]
+    return out

@@ -1,0 +1,248 @@
+"""Mixed-ring secure execution: one SPU runtime per ring per party, conversions on shares.
+
+Every party runs the plan's steps in the same order: a segment runs on the runtime
+of its ring; a conversion moves a value between the runtimes.
+
+* Downcast (large -> small ring): the large runtime drops the surplus fraction bits
+  (one secure truncation), then each party reduces its share words mod 2^k locally.
+* Upcast (small -> large ring), the generic method: the small runtime adds the
+  integer bias 2^(k-2) to the raw value (so it is non-negative, given Ditto's bound
+  |x| < 2^(k-2)); each party lifts its words; the large runtime masks the lifted
+  value to k bits (SPU's `and`: an exact A2B/B2A round trip that removes the wrap),
+  removes the bias and adds the fraction bits.
+* Booleans are XOR-shared bits in SPU, independent of the ring: they move unchanged.
+* Public values are re-encoded locally.
+
+No step reveals anything: every message is one of SPU's own protocol messages, and
+the local steps only reinterpret a party's own words.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import spu.api as spu_api
+from spu import libspu
+from spu import version as spu_version
+
+from ..diagnostics import DittoError
+from ..lowering.split_rings import Conversion, RingPlan, Segment, Variable
+from ..ring import RingConfig
+from .channels import MemoryHub
+from .executor import WORLD_SIZE, Cost, PartyCost, _first_line, spu_runtime_config
+from .shares import lift_words, public_words, reduce_words, share_words, with_public_words, with_words
+
+_INT_TYPES = {
+    8: libspu.DataType.DT_I8,
+    16: libspu.DataType.DT_I16,
+    32: libspu.DataType.DT_I32,
+    64: libspu.DataType.DT_I64,
+}
+
+
+def _tensor(shape: Sequence[int], element: str, secret: bool = True) -> str:
+    element = f"!pphlo.secret<{element}>" if secret else element
+    return f"tensor<{'x'.join(map(str, shape))}{'x' if shape else ''}{element}>"
+
+
+def _constant(name: str, shape: Sequence[int], value: str, element: str) -> str:
+    t = _tensor(shape, element, secret=False)
+    return f'%{name} = "pphlo.constant"() <{{value = dense<{value}> : {t}}}> : () -> {t}'
+
+
+def _program(arg: str, result: str, body: list[str]) -> str:
+    lines = "\n    ".join(body)
+    return (
+        f'"builtin.module"() ({{\n  "func.func"() <{{function_type = ({arg}) -> {result}, sym_name = "main"}}> ({{\n'
+        f"  ^bb0(%x: {arg}):\n    {lines}\n  }}) : () -> ()\n"
+        f'}}) {{pphlo.version = "{spu_version.__version__}"}} : () -> ()\n'
+    )
+
+
+def _int_element(variable: Variable) -> str:
+    return f"i{variable.width}"
+
+
+class _ConversionPrograms:
+    """The small SPU programs a conversion runs before and after its local step."""
+
+    def __init__(self, conversion: Conversion, rings: dict[int, RingConfig]):
+        src, dst = conversion.source, conversion.target
+        self.src_ring, self.dst_ring = rings[src.field_bits], rings[dst.field_bits]
+        self.prepare: libspu.Executable | None = None
+        self.finish: libspu.Executable | None = None
+        self.staged = f"{src.name}.to{dst.field_bits}"
+        if not src.secret or src.kind == "bool":
+            return
+        if dst.field_bits not in (32, 64) or src.field_bits not in (32, 64):
+            raise DittoError(f"ring conversion {src.field_bits} -> {dst.field_bits} bits is not supported")
+        shape, k_s = src.shape, src.field_bits
+        if dst.field_bits < k_s:
+            surplus = self.src_ring.fraction_bits - self.dst_ring.fraction_bits
+            if src.kind == "fixed" and surplus:
+                f = _tensor(shape, "f32")
+                body = [
+                    _constant("c", shape, repr(2.0**-surplus), "f32"),
+                    f'%y = "pphlo.multiply"(%x, %c) : ({f}, {_tensor(shape, "f32", False)}) -> {f}',
+                    f'"func.return"(%y) : ({f}) -> ()',
+                ]
+                self.prepare = self._executable(_program(f, f, body), src.name, self.staged)
+            return
+        bias = str(2 ** (k_s - 2))
+        raw = f"i{k_s}"
+        source_type = _tensor(shape, "f32" if src.kind == "fixed" else _int_element(src))
+        biased = _tensor(shape, raw)
+        prepare, value = [], "%x"
+        if src.kind == "fixed":  # the raw ring element
+            prepare.append(f'%r = "pphlo.bitcast_convert"(%x) : ({source_type}) -> {biased}')
+            value = "%r"
+        elif _int_element(src) != raw:
+            prepare.append(f'%r = "pphlo.convert"(%x) : ({source_type}) -> {biased}')
+            value = "%r"
+        prepare += [
+            _constant("b", shape, bias, raw),
+            f'%y = "pphlo.add"({value}, %b) : ({biased}, {_tensor(shape, raw, False)}) -> {biased}',
+            f'"func.return"(%y) : ({biased}) -> ()',
+        ]
+        self.prepare = self._executable(_program(source_type, biased, prepare), src.name, self.staged)
+        lifted = _tensor(shape, "i64")
+        public64 = _tensor(shape, "i64", False)
+        finish = [
+            _constant("m", shape, str(2**k_s - 1), "i64"),
+            f'%a = "pphlo.and"(%x, %m) : ({lifted}, {public64}) -> {lifted}',
+            _constant("b", shape, bias, "i64"),
+            f'%u = "pphlo.subtract"(%a, %b) : ({lifted}, {public64}) -> {lifted}',
+        ]
+        if src.kind == "fixed":
+            extra = self.dst_ring.fraction_bits - self.src_ring.fraction_bits
+            if extra < 0:
+                raise DittoError("an upcast that lowers the fraction bits is not supported")
+            result_type = _tensor(shape, "f32")
+            finish += [
+                _constant("s", shape, str(2**extra), "i64"),
+                f'%w = "pphlo.multiply"(%u, %s) : ({lifted}, {public64}) -> {lifted}',
+                f'%y = "pphlo.bitcast_convert"(%w) : ({lifted}) -> {result_type}',
+            ]
+        else:
+            result_type = _tensor(shape, _int_element(dst))
+            finish.append(f'%y = "pphlo.convert"(%u) : ({lifted}) -> {result_type}')
+        finish.append(f'"func.return"(%y) : ({result_type}) -> ()')
+        self.finish = self._executable(_program(lifted, result_type, finish), self.staged, dst.name)
+
+    @staticmethod
+    def _executable(code: str, source: str, target: str) -> libspu.Executable:
+        return libspu.Executable(
+            name=f"convert:{source}", input_names=[source], output_names=[target], code=code.encode()
+        )
+
+
+def _convert(conversion: Conversion, programs: _ConversionPrograms, runtimes: dict[int, spu_api.Runtime]) -> None:
+    src, dst = conversion.source, conversion.target
+    source, target = runtimes[src.field_bits], runtimes[dst.field_bits]
+    if not src.secret:
+        share = source.get_var(src.name)
+        _, raw = public_words(share)
+        raw = raw.astype(np.int64)
+        if src.kind == "fixed":
+            shift = programs.dst_ring.fraction_bits - programs.src_ring.fraction_bits
+            raw = raw << shift if shift >= 0 else raw >> -shift
+        target.set_var(dst.name, with_public_words(share, raw, dst.field_bits))
+        return
+    if src.kind == "bool":
+        target.set_var(dst.name, source.get_var(src.name))  # XOR-shared bits: ring-independent
+        return
+    if dst.field_bits < src.field_bits:
+        staged = programs.staged if programs.prepare is not None else src.name
+        if programs.prepare is not None:
+            source.run(programs.prepare)
+        share = source.get_var(staged)
+        data_type = libspu.DataType.DT_F32 if src.kind == "fixed" else _INT_TYPES[dst.width]
+        target.set_var(dst.name, with_words(share, reduce_words(share_words(share), dst.field_bits), data_type))
+        return
+    assert programs.prepare is not None and programs.finish is not None
+    source.run(programs.prepare)
+    share = source.get_var(programs.staged)
+    target.set_var(
+        programs.staged, with_words(share, lift_words(share_words(share), dst.field_bits), libspu.DataType.DT_I64)
+    )
+    target.run(programs.finish)
+
+
+def run_mixed(
+    plan: RingPlan, inputs: Sequence[np.ndarray], recv_timeout_s: float = 60.0
+) -> tuple[list[np.ndarray], Cost]:
+    """Execute `plan` under ABY3 with three parties as threads; return outputs and cost."""
+    configs = {k: spu_runtime_config(ring) for k, ring in plan.rings.items()}
+    ios = {k: spu_api.Io(WORLD_SIZE, config) for k, config in configs.items()}
+    shares = []
+    for variable, value in zip(plan.inputs, inputs):
+        visibility = libspu.Visibility.VIS_SECRET if variable.secret else libspu.Visibility.VIS_PUBLIC
+        shares.append(ios[variable.field_bits].make_shares(np.asarray(value), visibility))
+    segments = {
+        index: libspu.Executable(
+            name=f"segment{index}", input_names=list(s.inputs), output_names=list(s.outputs), code=s.code.encode()
+        )
+        for index, s in enumerate(plan.steps)
+        if isinstance(s, Segment)
+    }
+    conversions = {
+        index: _ConversionPrograms(s, plan.rings) for index, s in enumerate(plan.steps) if isinstance(s, Conversion)
+    }
+    hubs = {k: MemoryHub(WORLD_SIZE, recv_timeout_s) for k in plan.rings}
+    categories = [*(f"{k}-bit" for k in plan.rings), "conversions"]
+    spent = {c: [[0, 0, 0.0] for _ in range(WORLD_SIZE)] for c in categories}
+    outputs: list[list[libspu.Share] | None] = [None] * WORLD_SIZE
+
+    def sent(rank: int) -> tuple[int, int]:
+        totals = [hub.counters[rank].snapshot() for hub in hubs.values()]
+        return sum(b for b, _ in totals), sum(a for _, a in totals)
+
+    def party(rank: int) -> None:
+        try:
+            runtimes = {k: spu_api.Runtime(hubs[k].context(rank), configs[k]) for k in plan.rings}
+            for variable, share in zip(plan.inputs, shares):
+                runtimes[variable.field_bits].set_var(variable.name, share[rank])
+            for index, step in enumerate(plan.steps):
+                bytes0, actions0 = sent(rank)
+                start = time.perf_counter()
+                if isinstance(step, Segment):
+                    runtimes[step.field_bits].run(segments[index])
+                    category = f"{step.field_bits}-bit"
+                else:
+                    _convert(step, conversions[index], runtimes)
+                    category = "conversions"
+                bytes1, actions1 = sent(rank)
+                record = spent[category][rank]
+                record[0] += bytes1 - bytes0
+                record[1] += actions1 - actions0
+                record[2] += time.perf_counter() - start
+            outputs[rank] = [runtimes[v.field_bits].get_var(v.name) for v in plan.outputs]
+        except BaseException as e:  # reported below with the party's rank
+            for hub in hubs.values():
+                hub.abort(rank, _first_line(e))
+
+    threads = [threading.Thread(target=party, args=(r,), name=f"spu-party-{r}") for r in range(WORLD_SIZE)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    failed = next((hub for hub in hubs.values() if hub.failed is not None), None)
+    if failed is not None:
+        raise DittoError(f"secure execution failed in party {failed.failed_rank}: {failed.failed}")
+    results = [
+        ios[v.field_bits].reconstruct([outputs[r][i] for r in range(WORLD_SIZE)])  # type: ignore[index]
+        for i, v in enumerate(plan.outputs)
+    ]
+    by_ring = {c: Cost([PartyCost(b, a, s) for b, a, s in spent[c]]) for c in categories}
+    parties = [
+        PartyCost(
+            sum(spent[c][r][0] for c in categories),
+            sum(spent[c][r][1] for c in categories),
+            sum(spent[c][r][2] for c in categories),
+        )
+        for r in range(WORLD_SIZE)
+    ]
+    return results, Cost(parties, by_ring)
