@@ -124,11 +124,15 @@ class Program:
         self.emulation = emulate(self.module, self._flat_inputs(args), on_overflow)
         return tree_unflatten(self.signature.out_tree, self.emulation.outputs)
 
-    def run(self, *args: Any) -> Any:
-        """Run under 3-party ABY3 (parties as threads); returns outputs shaped like `fn`'s."""
+    def run(self, *args: Any, upcast: str = "ditto") -> Any:
+        """Run under 3-party ABY3 (parties as threads); returns outputs shaped like `fn`'s.
+
+        A mixed-ring program converts between rings with Ditto's upcast protocol, or
+        with `upcast="generic"` through SPU's own A2B/B2A round trip.
+        """
         flat = self._flat_inputs(args)
         if self.plan is not None:
-            outputs, self.cost = run_mixed(self.plan, flat)
+            outputs, self.cost = run_mixed(self.plan, flat, upcast)
         else:
             assert self.pphlo is not None
             secret = [not p for p in self.signature.public]

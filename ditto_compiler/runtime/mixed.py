@@ -5,9 +5,10 @@ of its ring; a conversion moves a value between the runtimes.
 
 * Downcast (large -> small ring): the large runtime drops the surplus fraction bits
   (one secure truncation), then each party reduces its share words mod 2^k locally.
-* Upcast (small -> large ring), the generic method: the small runtime adds the
-  integer bias 2^(k-2) to the raw value (so it is non-negative, given Ditto's bound
-  |x| < 2^(k-2)); each party lifts its words; the large runtime masks the lifted
+* Upcast (small -> large ring): the small runtime adds the integer bias 2^(k-2) to the
+  raw value (non-negative, given Ditto's bound |x| < 2^(k-2)). Then either Ditto's
+  protocol (`runtime/upcast.py`: two online rounds on the parties' own words), or the
+  generic method: each party lifts its words and the large runtime masks the lifted
   value to k bits (SPU's `and`: an exact A2B/B2A round trip that removes the wrap),
   removes the bias and adds the fraction bits.
 * Booleans are XOR-shared bits in SPU, independent of the ring: they move unchanged.
@@ -19,9 +20,11 @@ the local steps only reinterpret a party's own words.
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import spu.api as spu_api
@@ -31,9 +34,10 @@ from spu import version as spu_version
 from ..diagnostics import DittoError
 from ..lowering.split_rings import Conversion, RingPlan, Segment, Variable
 from ..ring import RingConfig
-from .channels import MemoryHub
+from .channels import CountingChannel, MemoryHub
 from .executor import WORLD_SIZE, Cost, PartyCost, _first_line, spu_runtime_config
 from .shares import lift_words, public_words, reduce_words, share_words, with_public_words, with_words
+from .upcast import PairSeeds, ditto_upcast
 
 _INT_TYPES = {
     8: libspu.DataType.DT_I8,
@@ -139,7 +143,29 @@ class _ConversionPrograms:
         )
 
 
-def _convert(conversion: Conversion, programs: _ConversionPrograms, runtimes: dict[int, spu_api.Runtime]) -> None:
+@dataclass
+class _ProtocolLink:
+    """What Ditto's upcast needs from a party: its rank, pairwise seeds and a message link."""
+
+    rank: int
+    seeds: PairSeeds
+    channels: dict[int, CountingChannel]
+
+    def send(self, peer: int, key: str, data: bytes) -> None:
+        self.channels[peer].SendAsync(key, data)
+
+    def recv(self, peer: int, key: str) -> bytes:
+        return self.channels[peer].Recv(key)
+
+
+def _convert(
+    index: int,
+    conversion: Conversion,
+    programs: _ConversionPrograms,
+    runtimes: dict[int, spu_api.Runtime],
+    link: _ProtocolLink,
+    upcast: str,
+) -> None:
     src, dst = conversion.source, conversion.target
     source, target = runtimes[src.field_bits], runtimes[dst.field_bits]
     if not src.secret:
@@ -163,18 +189,42 @@ def _convert(conversion: Conversion, programs: _ConversionPrograms, runtimes: di
         target.set_var(dst.name, with_words(share, reduce_words(share_words(share), dst.field_bits), data_type))
         return
     assert programs.prepare is not None and programs.finish is not None
-    source.run(programs.prepare)
+    source.run(programs.prepare)  # y = raw x + 2^(k-2)
     share = source.get_var(programs.staged)
-    target.set_var(
-        programs.staged, with_words(share, lift_words(share_words(share), dst.field_bits), libspu.DataType.DT_I64)
-    )
+    if upcast == "ditto":
+        shift = programs.dst_ring.fraction_bits - programs.src_ring.fraction_bits if src.kind == "fixed" else 0
+        words = ditto_upcast(
+            link.rank,
+            share_words(share),
+            src.field_bits,
+            dst.field_bits,
+            shift,
+            link.seeds,
+            index,
+            link.send,
+            link.recv,
+        )
+        data_type = libspu.DataType.DT_F32 if src.kind == "fixed" else _INT_TYPES[dst.width]
+        target.set_var(dst.name, with_words(share, words, data_type))
+        return
+    lifted = with_words(share, lift_words(share_words(share), dst.field_bits), libspu.DataType.DT_I64)
+    target.set_var(programs.staged, lifted)
     target.run(programs.finish)
 
 
+UPCASTS = ("ditto", "generic")
+
+
 def run_mixed(
-    plan: RingPlan, inputs: Sequence[np.ndarray], recv_timeout_s: float = 60.0
+    plan: RingPlan, inputs: Sequence[np.ndarray], upcast: str = "ditto", recv_timeout_s: float = 60.0
 ) -> tuple[list[np.ndarray], Cost]:
-    """Execute `plan` under ABY3 with three parties as threads; return outputs and cost."""
+    """Execute `plan` under ABY3 with three parties as threads; return outputs and cost.
+
+    `upcast` picks Ditto's protocol (two online rounds, a few words per element) or the
+    generic method (SPU's A2B/B2A round trip), which needs no protocol code of ours.
+    """
+    if upcast not in UPCASTS:
+        raise DittoError(f"upcast must be one of {', '.join(UPCASTS)}, not {upcast!r}")
     configs = {k: spu_runtime_config(ring) for k, ring in plan.rings.items()}
     ios = {k: spu_api.Io(WORLD_SIZE, config) for k, config in configs.items()}
     shares = []
@@ -192,17 +242,22 @@ def run_mixed(
         index: _ConversionPrograms(s, plan.rings) for index, s in enumerate(plan.steps) if isinstance(s, Conversion)
     }
     hubs = {k: MemoryHub(WORLD_SIZE, recv_timeout_s) for k in plan.rings}
+    protocol_hub = MemoryHub(WORLD_SIZE, recv_timeout_s)
+    # Setup: each pair of parties agrees on a seed (here dealt by the simulation's driver).
+    seeds = PairSeeds({pair: secrets.randbits(63) for pair in ((0, 1), (0, 2), (1, 2))})
     categories = [*(f"{k}-bit" for k in plan.rings), "conversions"]
     spent = {c: [[0, 0, 0.0] for _ in range(WORLD_SIZE)] for c in categories}
     outputs: list[list[libspu.Share] | None] = [None] * WORLD_SIZE
 
     def sent(rank: int) -> tuple[int, int]:
-        totals = [hub.counters[rank].snapshot() for hub in hubs.values()]
+        totals = [hub.counters[rank].snapshot() for hub in (*hubs.values(), protocol_hub)]
         return sum(b for b, _ in totals), sum(a for _, a in totals)
 
     def party(rank: int) -> None:
         try:
             runtimes = {k: spu_api.Runtime(hubs[k].context(rank), configs[k]) for k in plan.rings}
+            peers = {peer: CountingChannel(protocol_hub, rank, peer) for peer in range(WORLD_SIZE) if peer != rank}
+            link = _ProtocolLink(rank, seeds, peers)
             for variable, share in zip(plan.inputs, shares):
                 runtimes[variable.field_bits].set_var(variable.name, share[rank])
             for index, step in enumerate(plan.steps):
@@ -212,7 +267,7 @@ def run_mixed(
                     runtimes[step.field_bits].run(segments[index])
                     category = f"{step.field_bits}-bit"
                 else:
-                    _convert(step, conversions[index], runtimes)
+                    _convert(index, step, conversions[index], runtimes, link, upcast)
                     category = "conversions"
                 bytes1, actions1 = sent(rank)
                 record = spent[category][rank]
@@ -221,7 +276,7 @@ def run_mixed(
                 record[2] += time.perf_counter() - start
             outputs[rank] = [runtimes[v.field_bits].get_var(v.name) for v in plan.outputs]
         except BaseException as e:  # reported below with the party's rank
-            for hub in hubs.values():
+            for hub in (*hubs.values(), protocol_hub):
                 hub.abort(rank, _first_line(e))
 
     threads = [threading.Thread(target=party, args=(r,), name=f"spu-party-{r}") for r in range(WORLD_SIZE)]
@@ -229,7 +284,7 @@ def run_mixed(
         t.start()
     for t in threads:
         t.join()
-    failed = next((hub for hub in hubs.values() if hub.failed is not None), None)
+    failed = next((hub for hub in (*hubs.values(), protocol_hub) if hub.failed is not None), None)
     if failed is not None:
         raise DittoError(f"secure execution failed in party {failed.failed_rank}: {failed.failed}")
     results = [

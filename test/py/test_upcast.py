@@ -1,0 +1,125 @@
+"""Ditto's upcast protocol: exact at the bounds, equal to the generic method, and private."""
+
+import threading
+
+import numpy as np
+import pytest
+
+import ditto_compiler
+from ditto_compiler.models.transformer_block import init_block, transformer_block
+from ditto_compiler.runtime.channels import CountingChannel, MemoryHub
+from ditto_compiler.runtime.upcast import PairSeeds, ditto_upcast
+
+K_SMALL, K_LARGE = 32, 64
+
+
+def replicated(values, rng, bits):
+    """Replicated shares (party i holds s_i, s_{i+1}) of `values` mod 2^bits."""
+    dtype = np.uint32 if bits == 32 else np.uint64
+    s0, s1 = (rng.integers(0, 2**bits, size=values.size, dtype=np.uint64).astype(dtype) for _ in range(2))
+    s2 = values.astype(dtype) - s0 - s1
+    s = [s0, s1, s2]
+    return [np.stack([s[i], s[(i + 1) % 3]], axis=1) for i in range(3)]
+
+
+def run_protocol(y, shift, seed, counter=0):
+    """All three parties on shares of y (small ring); returns large words and each party's received messages."""
+    rng = np.random.default_rng(seed)
+    shares = replicated(y, rng, K_SMALL)
+    seeds = PairSeeds({pair: int(rng.integers(0, 2**62)) for pair in ((0, 1), (0, 2), (1, 2))})
+    hub = MemoryHub(3, recv_timeout_s=10.0)
+    results, views = [None] * 3, [[] for _ in range(3)]
+
+    def party(rank):
+        channels = {p: CountingChannel(hub, rank, p) for p in range(3) if p != rank}
+
+        def recv(peer, key):
+            data = channels[peer].Recv(key)
+            views[rank].append(data)
+            return data
+
+        def send(peer, key, data):
+            channels[peer].SendAsync(key, data)
+
+        results[rank] = ditto_upcast(rank, shares[rank], K_SMALL, K_LARGE, shift, seeds, counter, send, recv)
+
+    threads = [threading.Thread(target=party, args=(r,)) for r in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    words = results
+    assert all((words[i][:, 1] == words[(i + 1) % 3][:, 0]).all() for i in range(3)), "not replicated"
+    value = (words[0][:, 0] + words[1][:, 0] + words[2][:, 0]).astype(np.int64)
+    return value, views, hub
+
+
+BOUND = 2 ** (K_SMALL - 2)
+
+
+@pytest.mark.parametrize("shift", [0, 10])
+def test_upcast_is_exact_across_the_whole_range(shift):
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.integers(-BOUND, BOUND, 2000), [0, 1, -1, BOUND - 1, -BOUND, BOUND // 2, -BOUND // 2]])
+    y = (x + BOUND).astype(np.uint64)  # the bias the small runtime adds
+    got, _, _ = run_protocol(y, shift, seed=2)
+    np.testing.assert_array_equal(got, x.astype(np.int64) << shift)
+
+
+def test_upcast_cost_is_a_few_words_per_element():
+    n = 1000
+    _, _, hub = run_protocol(np.full(n, BOUND, np.uint64), 10, seed=3)
+    sent = [c.snapshot() for c in hub.counters]
+    total_bytes = sum(b for b, _ in sent)
+    # P0<->P1: one 32-bit word each; P2->P1: two 64-bit words; P0,P1->P2: one 64-bit word each.
+    assert total_bytes == n * (4 + 4 + 16 + 8 + 8)
+    assert max(a for _, a in sent) <= 2  # two online rounds (P2's deal can run ahead)
+
+
+def test_messages_are_independent_of_the_secret():
+    n = 4000
+    zeros = np.full(n, BOUND, np.uint64)  # x = 0
+    large = (np.random.default_rng(4).integers(-BOUND, BOUND, n) + BOUND).astype(np.uint64)
+    _, views_a, _ = run_protocol(zeros, 10, seed=5)
+    _, views_b, _ = run_protocol(large, 10, seed=6)
+    for rank in range(3):
+        for message_a, message_b in zip(views_a[rank], views_b[rank]):
+            dtype = np.uint32 if len(message_a) == 4 * n else np.uint64
+            a = np.frombuffer(message_a, dtype) / float(np.iinfo(dtype).max)
+            b = np.frombuffer(message_b, dtype) / float(np.iinfo(dtype).max)
+            # Both look uniform on [0, 1): same mean, spread and histogram, whatever the secret.
+            for words in (a, b):
+                assert abs(words.mean() - 0.5) < 0.03 and abs(words.std() - 12**-0.5) < 0.03
+            hist_a, _ = np.histogram(a, bins=10, range=(0, 1))
+            hist_b, _ = np.histogram(b, bins=10, range=(0, 1))
+            assert np.abs(hist_a - hist_b).max() < 0.1 * n / 10 + 60
+
+
+def test_no_view_contains_the_plaintext():
+    n = 500
+    x = np.random.default_rng(7).integers(1, BOUND, n)
+    _, views, _ = run_protocol((x + BOUND).astype(np.uint64), 0, seed=8)
+    for view in views:
+        for message in view:
+            for dtype in (np.uint32, np.uint64):
+                if len(message) % np.dtype(dtype).itemsize == 0:
+                    words = np.frombuffer(message, dtype).astype(np.int64)
+                    assert np.mean(np.isin(words, x)) < 0.01
+
+
+def test_mixed_ring_block_with_both_upcasts():
+    p = init_block(hidden=32, mlp=64, seed=3)
+    x = np.random.default_rng(9).normal(size=(8, 32)).astype(np.float32)
+
+    def block(p, x):
+        return transformer_block(p, x, heads=4)
+
+    prog = ditto_compiler.compile(block, p, x, policy="ditto")
+    emulated = prog.emulate(p, x)
+    ditto = prog.run(p, x)
+    ditto_conversions = prog.cost.by_ring["conversions"].send_bytes
+    generic = prog.run(p, x, upcast="generic")
+    generic_conversions = prog.cost.by_ring["conversions"].send_bytes
+    for secure in (ditto, generic):
+        np.testing.assert_allclose(secure, emulated, atol=16 * 2.0**-8, rtol=0)
+    assert ditto_conversions * 5 < generic_conversions
