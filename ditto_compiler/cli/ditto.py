@@ -37,34 +37,38 @@ def demo(args: argparse.Namespace) -> int:
         return transformer_block(p, x, heads=args.heads)
 
     reference = np.asarray(block(params, x))
+    rings = "64-bit ring, 18 fraction bits" if args.policy == "fxp64" else f"ring policy {args.policy}"
     print(
         f"ditto demo: causal Transformer block (seq {args.seq}, hidden {args.hidden}, {args.heads} heads, "
         f"MLP {args.mlp}; fixed-seed weights)\n"
-        "3-party ABY3 on SPU, 64-bit ring, 18 fraction bits; weights and input secret\n"
+        f"3-party ABY3 on SPU, {rings}; weights and input secret\n"
     )
-    prog = ditto_compile(block, params, x)
+    prog = ditto_compile(block, params, x, policy=args.policy)
     out = prog.run(params, x)
-    rows = [_row("ditto-compiler", np.abs(out - reference).max(), prog.cost, prog.compile_seconds)]
+    rows = [_row(f"ditto-compiler ({args.policy})", np.abs(out - reference).max(), prog.cost, prog.compile_seconds)]
     if not args.no_spu:
         from ..runtime.spu_baseline import run_with_spu_compiler
 
         spu_out, spu_cost, spu_compile_s = run_with_spu_compiler(block, params, x)
         rows.append(_row("SPU's compiler", np.abs(spu_out - reference).max(), spu_cost, spu_compile_s))
 
-    header = f"{'compiler':<16} {'max|err|':>10} {'send bytes':>12} {'rounds':>7} {'run s':>7} {'compile s':>9}"
+    header = f"{'compiler':<24} {'max|err|':>10} {'send bytes':>12} {'rounds':>7} {'run s':>7} {'compile s':>9}"
     print(header)
     print("-" * len(header))
     for r in rows:
         print(
-            f"{r['name']:<16} {r['max_abs_err']:>10.2e} {r['send_bytes']:>12,} {r['rounds']:>7.1f} "
+            f"{r['name']:<24} {r['max_abs_err']:>10.2e} {r['send_bytes']:>12,} {r['rounds']:>7.1f} "
             f"{r['seconds']:>7.3f} {r['compile_seconds']:>9.3f}"
         )
     if len(rows) == 2:
         ours, spu = rows
         print(
-            f"{'ditto / SPU':<16} {'':>10} {ours['send_bytes'] / spu['send_bytes']:>11.2f}x "
+            f"{'ditto / SPU':<24} {'':>10} {ours['send_bytes'] / spu['send_bytes']:>11.2f}x "
             f"{ours['rounds'] / spu['rounds']:>6.2f}x {ours['seconds'] / spu['seconds']:>6.2f}x"
         )
+    if prog.cost.by_ring:
+        parts = ", ".join(f"{k} {c.send_bytes:,}" for k, c in prog.cost.by_ring.items())
+        print(f"\nditto-compiler bytes by ring: {parts}")
     print("\nsend bytes: all parties together; rounds: send actions per party (mean of 3); run s: slowest party")
     if args.json:
         with open(args.json, "w") as f:
@@ -80,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hidden", type=int, default=64, help="hidden size (default 64)")
     p.add_argument("--heads", type=int, default=4, help="attention heads (default 4)")
     p.add_argument("--mlp", type=int, default=256, help="MLP width (default 256)")
+    p.add_argument("--policy", default="fxp64", help="ring policy: fxp64 (default), ditto, auto or a JSON file")
     p.add_argument("--no-spu", action="store_true", help="skip the comparison with SPU's own compiler")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     p.set_defaults(handler=demo)
