@@ -27,6 +27,7 @@ from .pipeline import default_pipeline, run_pipeline
 from .ring import RingConfig
 from .runtime.executor import Cost, run_secure
 from .runtime.mixed import run_mixed
+from .runtime.processes import run_processes
 
 
 def _entry_function(module: ModuleOp) -> func.FuncOp:
@@ -124,14 +125,22 @@ class Program:
         self.emulation = emulate(self.module, self._flat_inputs(args), on_overflow)
         return tree_unflatten(self.signature.out_tree, self.emulation.outputs)
 
-    def run(self, *args: Any, upcast: str = "ditto") -> Any:
-        """Run under 3-party ABY3 (parties as threads); returns outputs shaped like `fn`'s.
+    def run(self, *args: Any, mode: str = "threads", upcast: str = "ditto") -> Any:
+        """Run under 3-party ABY3; returns outputs shaped like `fn`'s.
 
-        A mixed-ring program converts between rings with Ditto's upcast protocol, or
-        with `upcast="generic"` through SPU's own A2B/B2A round trip.
+        `mode="threads"` runs the parties in this process; `mode="processes"` runs one
+        process per party over SPU's brpc links on loopback. A mixed-ring program
+        converts between rings with Ditto's upcast protocol, or with `upcast="generic"`
+        through SPU's own A2B/B2A round trip.
         """
         flat = self._flat_inputs(args)
-        if self.plan is not None:
+        if mode not in ("threads", "processes"):
+            raise DittoError(f"mode must be 'threads' or 'processes', not {mode!r}")
+        if mode == "processes":
+            if self.module is None:
+                raise DittoError("this program has no ring-typed module to run in processes")
+            outputs, self.cost = run_processes(self.plan or plan_rings(self.module), flat, upcast)
+        elif self.plan is not None:
             outputs, self.cost = run_mixed(self.plan, flat, upcast)
         else:
             assert self.pphlo is not None

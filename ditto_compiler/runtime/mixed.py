@@ -23,8 +23,10 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import spu.api as spu_api
@@ -145,11 +147,14 @@ class _ConversionPrograms:
 
 @dataclass
 class _ProtocolLink:
-    """What Ditto's upcast needs from a party: its rank, pairwise seeds and a message link."""
+    """What Ditto's upcast needs from a party: its rank, pairwise seeds and a message link.
+
+    `channels` map a peer to an object with `SendAsync(key, data)` and `Recv(key)`.
+    """
 
     rank: int
     seeds: PairSeeds
-    channels: dict[int, CountingChannel]
+    channels: dict[int, Any]
 
     def send(self, peer: int, key: str, data: bytes) -> None:
         self.channels[peer].SendAsync(key, data)
@@ -213,24 +218,10 @@ def _convert(
 
 
 UPCASTS = ("ditto", "generic")
+SEED_PAIRS = ((0, 1), (0, 2), (1, 2))
 
 
-def run_mixed(
-    plan: RingPlan, inputs: Sequence[np.ndarray], upcast: str = "ditto", recv_timeout_s: float = 60.0
-) -> tuple[list[np.ndarray], Cost]:
-    """Execute `plan` under ABY3 with three parties as threads; return outputs and cost.
-
-    `upcast` picks Ditto's protocol (two online rounds, a few words per element) or the
-    generic method (SPU's A2B/B2A round trip), which needs no protocol code of ours.
-    """
-    if upcast not in UPCASTS:
-        raise DittoError(f"upcast must be one of {', '.join(UPCASTS)}, not {upcast!r}")
-    configs = {k: spu_runtime_config(ring) for k, ring in plan.rings.items()}
-    ios = {k: spu_api.Io(WORLD_SIZE, config) for k, config in configs.items()}
-    shares = []
-    for variable, value in zip(plan.inputs, inputs):
-        visibility = libspu.Visibility.VIS_SECRET if variable.secret else libspu.Visibility.VIS_PUBLIC
-        shares.append(ios[variable.field_bits].make_shares(np.asarray(value), visibility))
+def _executables(plan: RingPlan) -> tuple[dict[int, libspu.Executable], dict[int, _ConversionPrograms]]:
     segments = {
         index: libspu.Executable(
             name=f"segment{index}", input_names=list(s.inputs), output_names=list(s.outputs), code=s.code.encode()
@@ -241,40 +232,112 @@ def run_mixed(
     conversions = {
         index: _ConversionPrograms(s, plan.rings) for index, s in enumerate(plan.steps) if isinstance(s, Conversion)
     }
+    return segments, conversions
+
+
+def spu_runs(plan: RingPlan, upcast: str) -> list[int]:
+    """How many SPU program runs each step makes (for attributing a party's profiler log)."""
+    _, conversions = _executables(plan)
+    runs = []
+    for index, step in enumerate(plan.steps):
+        if isinstance(step, Segment):
+            runs.append(1)
+        else:
+            programs = conversions[index]
+            finish = programs.finish is not None and upcast == "generic"
+            runs.append(int(programs.prepare is not None) + int(finish))
+    return runs
+
+
+def execute_steps(
+    rank: int,
+    plan: RingPlan,
+    runtimes: dict[int, spu_api.Runtime],
+    link: _ProtocolLink,
+    input_shares: Sequence[libspu.Share],
+    upcast: str,
+    measure: Callable[[str], AbstractContextManager[None]],
+) -> list[libspu.Share]:
+    """One party's whole run: inputs in, every step in order, its output shares out."""
+    segments, conversions = _executables(plan)
+    for variable, share in zip(plan.inputs, input_shares):
+        runtimes[variable.field_bits].set_var(variable.name, share)
+    for index, step in enumerate(plan.steps):
+        if isinstance(step, Segment):
+            with measure(f"{step.field_bits}-bit"):
+                runtimes[step.field_bits].run(segments[index])
+        else:
+            with measure("conversions"):
+                _convert(index, step, conversions[index], runtimes, link, upcast)
+    return [runtimes[v.field_bits].get_var(v.name) for v in plan.outputs]
+
+
+def categories(plan: RingPlan) -> list[str]:
+    return [*(f"{k}-bit" for k in plan.rings), "conversions"]
+
+
+def share_inputs(plan: RingPlan, inputs: Sequence[np.ndarray]) -> list[list[libspu.Share]]:
+    """Per input, the three parties' shares, in the ring each input lives in."""
+    ios = {k: spu_api.Io(WORLD_SIZE, spu_runtime_config(ring)) for k, ring in plan.rings.items()}
+    shares = []
+    for variable, value in zip(plan.inputs, inputs):
+        visibility = libspu.Visibility.VIS_SECRET if variable.secret else libspu.Visibility.VIS_PUBLIC
+        shares.append(ios[variable.field_bits].make_shares(np.asarray(value), visibility))
+    return shares
+
+
+def reconstruct(plan: RingPlan, outputs: Sequence[Sequence[libspu.Share]]) -> list[np.ndarray]:
+    """Plaintext outputs from the three parties' output shares."""
+    ios = {k: spu_api.Io(WORLD_SIZE, spu_runtime_config(ring)) for k, ring in plan.rings.items()}
+    return [
+        ios[v.field_bits].reconstruct([outputs[r][i] for r in range(WORLD_SIZE)]) for i, v in enumerate(plan.outputs)
+    ]
+
+
+def check_upcast(upcast: str) -> None:
+    if upcast not in UPCASTS:
+        raise DittoError(f"upcast must be one of {', '.join(UPCASTS)}, not {upcast!r}")
+
+
+def run_mixed(
+    plan: RingPlan, inputs: Sequence[np.ndarray], upcast: str = "ditto", recv_timeout_s: float = 60.0
+) -> tuple[list[np.ndarray], Cost]:
+    """Execute `plan` under ABY3 with three parties as threads; return outputs and cost.
+
+    `upcast` picks Ditto's protocol (two online rounds, a few words per element) or the
+    generic method (SPU's A2B/B2A round trip), which needs no protocol code of ours.
+    """
+    check_upcast(upcast)
+    configs = {k: spu_runtime_config(ring) for k, ring in plan.rings.items()}
+    shares = share_inputs(plan, inputs)
     hubs = {k: MemoryHub(WORLD_SIZE, recv_timeout_s) for k in plan.rings}
     protocol_hub = MemoryHub(WORLD_SIZE, recv_timeout_s)
     # Setup: each pair of parties agrees on a seed (here dealt by the simulation's driver).
-    seeds = PairSeeds({pair: secrets.randbits(63) for pair in ((0, 1), (0, 2), (1, 2))})
-    categories = [*(f"{k}-bit" for k in plan.rings), "conversions"]
-    spent = {c: [[0, 0, 0.0] for _ in range(WORLD_SIZE)] for c in categories}
+    seeds = PairSeeds({pair: secrets.randbits(63) for pair in SEED_PAIRS})
+    spent = {c: [[0, 0, 0.0] for _ in range(WORLD_SIZE)] for c in categories(plan)}
     outputs: list[list[libspu.Share] | None] = [None] * WORLD_SIZE
 
-    def sent(rank: int) -> tuple[int, int]:
-        totals = [hub.counters[rank].snapshot() for hub in (*hubs.values(), protocol_hub)]
-        return sum(b for b, _ in totals), sum(a for _, a in totals)
-
     def party(rank: int) -> None:
+        def sent() -> tuple[int, int]:
+            totals = [hub.counters[rank].snapshot() for hub in (*hubs.values(), protocol_hub)]
+            return sum(b for b, _ in totals), sum(a for _, a in totals)
+
+        @contextmanager
+        def measure(category: str) -> Iterator[None]:
+            bytes0, actions0 = sent()
+            start = time.perf_counter()
+            yield
+            bytes1, actions1 = sent()
+            record = spent[category][rank]
+            record[0] += bytes1 - bytes0
+            record[1] += actions1 - actions0
+            record[2] += time.perf_counter() - start
+
         try:
             runtimes = {k: spu_api.Runtime(hubs[k].context(rank), configs[k]) for k in plan.rings}
             peers = {peer: CountingChannel(protocol_hub, rank, peer) for peer in range(WORLD_SIZE) if peer != rank}
             link = _ProtocolLink(rank, seeds, peers)
-            for variable, share in zip(plan.inputs, shares):
-                runtimes[variable.field_bits].set_var(variable.name, share[rank])
-            for index, step in enumerate(plan.steps):
-                bytes0, actions0 = sent(rank)
-                start = time.perf_counter()
-                if isinstance(step, Segment):
-                    runtimes[step.field_bits].run(segments[index])
-                    category = f"{step.field_bits}-bit"
-                else:
-                    _convert(index, step, conversions[index], runtimes, link, upcast)
-                    category = "conversions"
-                bytes1, actions1 = sent(rank)
-                record = spent[category][rank]
-                record[0] += bytes1 - bytes0
-                record[1] += actions1 - actions0
-                record[2] += time.perf_counter() - start
-            outputs[rank] = [runtimes[v.field_bits].get_var(v.name) for v in plan.outputs]
+            outputs[rank] = execute_steps(rank, plan, runtimes, link, [s[rank] for s in shares], upcast, measure)
         except BaseException as e:  # reported below with the party's rank
             for hub in (*hubs.values(), protocol_hub):
                 hub.abort(rank, _first_line(e))
@@ -287,17 +350,19 @@ def run_mixed(
     failed = next((hub for hub in (*hubs.values(), protocol_hub) if hub.failed is not None), None)
     if failed is not None:
         raise DittoError(f"secure execution failed in party {failed.failed_rank}: {failed.failed}")
-    results = [
-        ios[v.field_bits].reconstruct([outputs[r][i] for r in range(WORLD_SIZE)])  # type: ignore[index]
-        for i, v in enumerate(plan.outputs)
-    ]
-    by_ring = {c: Cost([PartyCost(b, a, s) for b, a, s in spent[c]]) for c in categories}
+    return reconstruct(plan, outputs), cost_from(plan, spent)  # type: ignore[arg-type]
+
+
+def cost_from(plan: RingPlan, spent: dict[str, list[list[float]]]) -> Cost:
+    """Cost totals and per-category figures from each party's [bytes, actions, seconds]."""
+    names = categories(plan)
+    by_ring = {c: Cost([PartyCost(int(b), int(a), s) for b, a, s in spent[c]]) for c in names}
     parties = [
         PartyCost(
-            sum(spent[c][r][0] for c in categories),
-            sum(spent[c][r][1] for c in categories),
-            sum(spent[c][r][2] for c in categories),
+            int(sum(spent[c][r][0] for c in names)),
+            int(sum(spent[c][r][1] for c in names)),
+            sum(spent[c][r][2] for c in names),
         )
         for r in range(WORLD_SIZE)
     ]
-    return results, Cost(parties, by_ring)
+    return Cost(parties, by_ring)
