@@ -312,8 +312,9 @@ def run_mixed(
     shares = share_inputs(plan, inputs)
     hubs = {k: MemoryHub(WORLD_SIZE, recv_timeout_s) for k in plan.rings}
     protocol_hub = MemoryHub(WORLD_SIZE, recv_timeout_s)
-    # Setup: each pair of parties agrees on a seed (here dealt by the simulation's driver).
-    seeds = PairSeeds({pair: secrets.randbits(63) for pair in SEED_PAIRS})
+    # Setup: a seed per pair of parties (dealt here by the in-process simulation; in
+    # process mode each pair agrees on its own). Each party gets only its two pairs.
+    seeds = {pair: secrets.randbits(63) for pair in SEED_PAIRS}
     spent = {c: [[0, 0, 0.0] for _ in range(WORLD_SIZE)] for c in categories(plan)}
     outputs: list[list[libspu.Share] | None] = [None] * WORLD_SIZE
 
@@ -336,7 +337,8 @@ def run_mixed(
         try:
             runtimes = {k: spu_api.Runtime(hubs[k].context(rank), configs[k]) for k in plan.rings}
             peers = {peer: CountingChannel(protocol_hub, rank, peer) for peer in range(WORLD_SIZE) if peer != rank}
-            link = _ProtocolLink(rank, seeds, peers)
+            own = PairSeeds({pair: seed for pair, seed in seeds.items() if rank in pair})
+            link = _ProtocolLink(rank, own, peers)
             outputs[rank] = execute_steps(rank, plan, runtimes, link, [s[rank] for s in shares], upcast, measure)
         except BaseException as e:  # reported below with the party's rank
             for hub in (*hubs.values(), protocol_hub):

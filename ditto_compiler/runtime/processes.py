@@ -97,7 +97,6 @@ def _party_process(
     plan: RingPlan,
     inputs: list[tuple[bytes, list[bytes]]],
     ports: dict[str, list[int]],
-    seeds: dict[tuple[int, int], int],
     upcast: str,
     recv_timeout_ms: int,
     log_path: str,
@@ -114,6 +113,14 @@ def _party_process(
             config.enable_pphlo_profile = True  # the log is this party's traffic record
             runtimes[k] = libspu_runtime(_brpc(f"ditto-ring{k}", ports[f"ring{k}"], rank, recv_timeout_ms), config)
         protocol = _brpc("ditto-protocol", ports["protocol"], rank, recv_timeout_ms)
+        # Setup: each pair agrees on its own seed over its link; nobody else learns it.
+        seeds = {}
+        for low, high in SEED_PAIRS:
+            if rank == low:
+                seeds[(low, high)] = secrets.randbits(63)
+                protocol.send(high, seeds[(low, high)].to_bytes(8, "little"))
+            elif rank == high:
+                seeds[(low, high)] = int.from_bytes(bytes(protocol.recv(low)), "little")
         counts = [0, 0]
         peers = {peer: _BrpcChannel(protocol, peer, counts) for peer in range(WORLD_SIZE) if peer != rank}
         link = _ProtocolLink(rank, PairSeeds(seeds), peers)
@@ -152,7 +159,6 @@ def run_processes(
     check_upcast(upcast)
     shares = share_inputs(plan, inputs)
     ports = {name: _free_ports(WORLD_SIZE) for name in [*(f"ring{k}" for k in plan.rings), "protocol"]}
-    seeds = {pair: secrets.randbits(63) for pair in SEED_PAIRS}
     context = mp.get_context("spawn")
     results = context.Queue()
     with tempfile.TemporaryDirectory(prefix="ditto-parties-") as logs:
@@ -164,7 +170,6 @@ def run_processes(
                     plan,
                     [_serialize(s[rank]) for s in shares],
                     ports,
-                    seeds,
                     upcast,
                     int(recv_timeout_s * 1000),
                     f"{logs}/party{rank}.log",
