@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import tempfile
 import time
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from typing import Any
 
 import numpy as np
 from jax.tree_util import tree_flatten, tree_unflatten
+from spu import version as spu_version
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ArrayAttr, DictionaryAttr, ModuleOp, StringAttr
 
@@ -49,6 +51,22 @@ def _mark_public_arguments(module: ModuleOp, public: tuple[bool, ...]) -> None:
             entries[VISIBILITY_ATTR] = StringAttr("public")
         new.append(DictionaryAttr(entries))
     entry.arg_attrs = ArrayAttr(new)
+
+
+PROGRAM_FORMAT = "ditto-program/1"
+
+
+def load_plan(path: str) -> RingPlan:
+    """The plan `Program.save` wrote (only load files you trust: this unpickles)."""
+    try:
+        data = pickle.loads(Path(path).read_bytes())
+    except (OSError, pickle.UnpicklingError, EOFError) as e:
+        raise DittoError(f"cannot read program {path}: {e}") from None
+    if not isinstance(data, dict) or data.get("format") != PROGRAM_FORMAT:
+        raise DittoError(f"{path} is not a ditto-compiler program file")
+    if data["spu"] != spu_version.__version__:
+        raise DittoError(f"{path} was compiled for SPU {data['spu']}, this runtime is {spu_version.__version__}")
+    return data["plan"]
 
 
 def _ring_types(module: ModuleOp) -> list[fxp.FixedType | fxp.IntType]:
@@ -113,6 +131,13 @@ class Program:
                     )
             flat.append(value.astype(dtype, copy=False))
         return flat
+
+    def save(self, path: str) -> None:
+        """Write the executable plan (per-ring SPU programs and conversions) for `ditto drive`."""
+        if self.module is None:
+            raise DittoError("this program has no ring-typed module to save")
+        plan = self.plan or plan_rings(self.module)
+        Path(path).write_bytes(pickle.dumps({"format": PROGRAM_FORMAT, "spu": spu_version.__version__, "plan": plan}))
 
     def emulate(self, *args: Any, on_overflow: str = "raise") -> Any:
         """Plaintext, bit-exact emulation of the ring-typed program (see `ditto_compiler.emulator`).

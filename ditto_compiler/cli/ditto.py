@@ -76,6 +76,37 @@ def demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def party(args: argparse.Namespace) -> int:
+    from ..runtime.deployment import load_cluster, serve_party
+
+    cluster = load_cluster(args.config)
+    print(f"ditto party {args.rank}: waiting for the driver on {cluster.hosts[args.rank]}:{cluster.ports[args.rank]}")
+    serve_party(cluster, args.rank)
+    print(f"ditto party {args.rank}: done")
+    return 0
+
+
+def drive(args: argparse.Namespace) -> int:
+    from ..program import load_plan
+    from ..runtime.deployment import drive as run_on_cluster
+    from ..runtime.deployment import load_cluster
+
+    cluster, plan = load_cluster(args.config), load_plan(args.program)
+    try:
+        with np.load(args.inputs) as data:
+            inputs = [data[f"arr_{i}"] for i in range(len(data.files))]
+    except (OSError, ValueError, KeyError) as e:
+        raise DittoError(f"cannot read inputs {args.inputs}: {e}") from None
+    if len(inputs) != len(plan.inputs):
+        raise DittoError(f"the program takes {len(plan.inputs)} inputs, {args.inputs} has {len(inputs)}")
+    outputs, cost = run_on_cluster(cluster, plan, inputs, args.upcast)
+    np.savez(args.out, *outputs)
+    print(f"outputs written to {args.out}; sent {cost.send_bytes:,} bytes, {cost.rounds:.1f} rounds per party")
+    for name, part in cost.by_ring.items():
+        print(f"  {name}: {part.send_bytes:,} bytes")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ditto", description="Secure Transformer inference over 3-party MPC.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -88,6 +119,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-spu", action="store_true", help="skip the comparison with SPU's own compiler")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     p.set_defaults(handler=demo)
+    p = sub.add_parser("party", help="serve as one party of a cluster (see runtime/deployment.py for the config)")
+    p.add_argument("--config", required=True, help="cluster config JSON")
+    p.add_argument("--rank", type=int, required=True, choices=(0, 1, 2))
+    p.set_defaults(handler=party)
+    p = sub.add_parser("drive", help="run a saved program on a cluster's parties with inputs from an .npz")
+    p.add_argument("--config", required=True, help="cluster config JSON")
+    p.add_argument("--program", required=True, help="file written by Program.save")
+    p.add_argument("--inputs", required=True, help=".npz with the flat inputs (numpy.savez(path, *inputs))")
+    p.add_argument("--out", required=True, help=".npz to write the outputs to")
+    p.add_argument("--upcast", default="ditto", choices=("ditto", "generic"))
+    p.set_defaults(handler=drive)
     return parser
 
 

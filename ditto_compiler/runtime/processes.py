@@ -56,25 +56,29 @@ def _free_ports(count: int) -> list[int]:
     return ports
 
 
-def _serialize(share: libspu.Share) -> tuple[bytes, list[bytes]]:
+def serialize(share: libspu.Share) -> tuple[bytes, list[bytes]]:
     return bytes(share.meta), [bytes(c) for c in share.share_chunks]
 
 
-def _deserialize(data: tuple[bytes, list[bytes]]) -> libspu.Share:
+def deserialize(data: tuple[bytes, list[bytes]]) -> libspu.Share:
     share = libspu.Share()
     share.meta, share.share_chunks = data[0], list(data[1])
     return share
 
 
-def _brpc(link_id: str, ports: Sequence[int], rank: int, recv_timeout_ms: int) -> libspu.link.Context:
+def _brpc(link_id: str, addresses: Sequence[str], rank: int, recv_timeout_ms: int) -> libspu.link.Context:
     desc = libspu.link.Desc()
     desc.id = link_id
     desc.recv_timeout_ms = recv_timeout_ms
     desc.connect_retry_times = 40
     desc.connect_retry_interval_ms = 250
-    for r, port in enumerate(ports):
-        desc.add_party(f"party{r}", f"127.0.0.1:{port}")
+    for r, address in enumerate(addresses):
+        desc.add_party(f"party{r}", address)
     return libspu.link.create_brpc(desc, rank)
+
+
+def loopback(ports: dict[str, list[int]]) -> dict[str, list[str]]:
+    return {name: [f"127.0.0.1:{port}" for port in group] for name, group in ports.items()}
 
 
 class _BrpcChannel:
@@ -92,49 +96,67 @@ class _BrpcChannel:
         return bytes(self.context.recv(self.peer))
 
 
+def run_party(
+    rank: int,
+    plan: RingPlan,
+    inputs: list[tuple[bytes, list[bytes]]],
+    addresses: dict[str, list[str]],
+    upcast: str,
+    recv_timeout_ms: int,
+    log_path: str,
+) -> tuple[list[tuple[bytes, list[bytes]]], list[tuple[str, int, int, float]]]:
+    """One party's run over brpc: its serialized output shares and per-step protocol traffic.
+
+    `addresses` maps each link ("ring32", "ring64", "protocol") to the parties' host:port.
+    SPU's own traffic goes to this party's profiler log at `log_path`.
+    """
+    options = libspu.logging.LogOptions()
+    options.system_log_path = log_path
+    options.enable_console_logger = False
+    libspu.logging.setup_logging(options)
+    runtimes = {}
+    for k, ring in plan.rings.items():
+        config = spu_runtime_config(ring)
+        config.enable_pphlo_profile = True  # the log is this party's traffic record
+        runtimes[k] = libspu_runtime(_brpc(f"ditto-ring{k}", addresses[f"ring{k}"], rank, recv_timeout_ms), config)
+    protocol = _brpc("ditto-protocol", addresses["protocol"], rank, recv_timeout_ms)
+    # Setup: each pair agrees on its own seed over its link; nobody else learns it.
+    seeds = {}
+    for low, high in SEED_PAIRS:
+        if rank == low:
+            seeds[(low, high)] = secrets.randbits(63)
+            protocol.send(high, seeds[(low, high)].to_bytes(8, "little"))
+        elif rank == high:
+            seeds[(low, high)] = int.from_bytes(bytes(protocol.recv(low)), "little")
+    counts = [0, 0]
+    peers = {peer: _BrpcChannel(protocol, peer, counts) for peer in range(WORLD_SIZE) if peer != rank}
+    link = _ProtocolLink(rank, PairSeeds(seeds), peers)
+    steps: list[tuple[str, int, int, float]] = []
+
+    @contextmanager
+    def measure(category: str) -> Iterator[None]:
+        bytes0, actions0, start = counts[0], counts[1], time.perf_counter()
+        yield
+        steps.append((category, counts[0] - bytes0, counts[1] - actions0, time.perf_counter() - start))
+
+    shares = [deserialize(s) for s in inputs]
+    outputs = execute_steps(rank, plan, runtimes, link, shares, upcast, measure)
+    return [serialize(s) for s in outputs], steps
+
+
 def _party_process(
     rank: int,
     plan: RingPlan,
     inputs: list[tuple[bytes, list[bytes]]],
-    ports: dict[str, list[int]],
+    addresses: dict[str, list[str]],
     upcast: str,
     recv_timeout_ms: int,
     log_path: str,
     results: Any,
 ) -> None:
     try:
-        options = libspu.logging.LogOptions()
-        options.system_log_path = log_path
-        options.enable_console_logger = False
-        libspu.logging.setup_logging(options)
-        runtimes = {}
-        for k, ring in plan.rings.items():
-            config = spu_runtime_config(ring)
-            config.enable_pphlo_profile = True  # the log is this party's traffic record
-            runtimes[k] = libspu_runtime(_brpc(f"ditto-ring{k}", ports[f"ring{k}"], rank, recv_timeout_ms), config)
-        protocol = _brpc("ditto-protocol", ports["protocol"], rank, recv_timeout_ms)
-        # Setup: each pair agrees on its own seed over its link; nobody else learns it.
-        seeds = {}
-        for low, high in SEED_PAIRS:
-            if rank == low:
-                seeds[(low, high)] = secrets.randbits(63)
-                protocol.send(high, seeds[(low, high)].to_bytes(8, "little"))
-            elif rank == high:
-                seeds[(low, high)] = int.from_bytes(bytes(protocol.recv(low)), "little")
-        counts = [0, 0]
-        peers = {peer: _BrpcChannel(protocol, peer, counts) for peer in range(WORLD_SIZE) if peer != rank}
-        link = _ProtocolLink(rank, PairSeeds(seeds), peers)
-        steps: list[tuple[str, int, int, float]] = []
-
-        @contextmanager
-        def measure(category: str) -> Iterator[None]:
-            bytes0, actions0, start = counts[0], counts[1], time.perf_counter()
-            yield
-            steps.append((category, counts[0] - bytes0, counts[1] - actions0, time.perf_counter() - start))
-
-        shares = [_deserialize(s) for s in inputs]
-        outputs = execute_steps(rank, plan, runtimes, link, shares, upcast, measure)
-        results.put((rank, "ok", [_serialize(s) for s in outputs], steps))
+        outputs, steps = run_party(rank, plan, inputs, addresses, upcast, recv_timeout_ms, log_path)
+        results.put((rank, "ok", outputs, steps))
     except BaseException as e:  # the driver reports it with this party's rank
         results.put((rank, "error", _first_line(e), None))
 
@@ -168,8 +190,8 @@ def run_processes(
                 args=(
                     rank,
                     plan,
-                    [_serialize(s[rank]) for s in shares],
-                    ports,
+                    [serialize(s[rank]) for s in shares],
+                    loopback(ports),
                     upcast,
                     int(recv_timeout_s * 1000),
                     f"{logs}/party{rank}.log",
@@ -215,17 +237,15 @@ def run_processes(
     failed = [r for r, (status, _, _) in reports.items() if status == "error"]
     if failed:
         raise DittoError(f"secure execution failed in party {failed[0]}: {reports[failed[0]][1]}")
-    outputs = [[_deserialize(s) for s in reports[r][1]] for r in range(WORLD_SIZE)]
-    return reconstruct(plan, outputs), _process_cost(
-        plan, upcast, [reports[r][2] for r in range(WORLD_SIZE)], logs_text
-    )
+    outputs = [[deserialize(s) for s in reports[r][1]] for r in range(WORLD_SIZE)]
+    return reconstruct(plan, outputs), process_cost(plan, upcast, [reports[r][2] for r in range(WORLD_SIZE)], logs_text)
 
 
 def _read(path: Path) -> str:
     return path.read_text() if path.exists() else ""
 
 
-def _process_cost(plan: RingPlan, upcast: str, steps: list[list[Any]], logs: list[str]) -> Cost:
+def process_cost(plan: RingPlan, upcast: str, steps: list[list[Any]], logs: list[str]) -> Cost:
     """Attribute each party's logged SPU runs to the steps that made them, plus protocol messages."""
     runs_per_step = spu_runs(plan, upcast)
     spent = {c: [[0, 0, 0.0] for _ in range(WORLD_SIZE)] for c in categories(plan)}
