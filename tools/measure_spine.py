@@ -36,13 +36,13 @@ def demo_case():
     return "demo block (seq 16, hidden 64, 4 heads)", (lambda p, x: transformer_block(p, x, heads=4)), (params, x)
 
 
-def bert_case(hidden, heads, intermediate, seq, vocab=1000):
+def bert_case(hidden, heads, intermediate, seq, vocab=1000, layers=2):
     import transformers
 
     config = transformers.BertConfig(
         vocab_size=vocab,
         hidden_size=hidden,
-        num_hidden_layers=2,
+        num_hidden_layers=layers,
         num_attention_heads=heads,
         intermediate_size=intermediate,
         max_position_embeddings=max(seq, 16),
@@ -55,7 +55,7 @@ def bert_case(hidden, heads, intermediate, seq, vocab=1000):
     def bert(params, ids, mask):
         return model(ids, attention_mask=mask, params=params).last_hidden_state
 
-    name = f"2-layer BERT (hidden {hidden}, {heads} heads, seq {seq}, vocab {vocab})"
+    name = f"{layers}-layer BERT (hidden {hidden}, {heads} heads, seq {seq}, vocab {vocab})"
     return name, bert, (model.params, ids, mask)
 
 
