@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -86,6 +86,15 @@ def _first_line(error: BaseException) -> str:
     return type(error).__name__
 
 
+def run_threads(party: Callable[[int], None]) -> None:
+    """Run `party(rank)` for the three parties as threads and wait for all of them."""
+    threads = [threading.Thread(target=party, args=(r,), name=f"spu-party-{r}") for r in range(WORLD_SIZE)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def run_secure(
     code: str,
     inputs: Sequence[np.ndarray],
@@ -123,7 +132,6 @@ def run_secure(
     hub = MemoryHub(WORLD_SIZE, recv_timeout_s)
     outputs: list[list[libspu.Share] | None] = [None] * WORLD_SIZE
     costs: list[PartyCost | None] = [None] * WORLD_SIZE
-    errors: list[BaseException | None] = [None] * WORLD_SIZE
 
     def party(rank: int) -> None:
         try:
@@ -138,14 +146,9 @@ def run_secure(
             outputs[rank] = [runtime.get_var(n) for n in output_names]
             costs[rank] = PartyCost(bytes1 - bytes0, actions1 - actions0, seconds)
         except BaseException as e:  # reported below, with the party's rank
-            errors[rank] = e
             hub.abort(rank, _first_line(e))
 
-    threads = [threading.Thread(target=party, args=(r,), name=f"spu-party-{r}") for r in range(WORLD_SIZE)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_threads(party)
 
     if hub.failed is not None:
         # The first party to fail is the root cause; its peers were stopped by it.

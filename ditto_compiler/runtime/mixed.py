@@ -21,7 +21,6 @@ the local steps only reinterpret a party's own words.
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -37,7 +36,7 @@ from ..diagnostics import DittoError
 from ..lowering.split_rings import Conversion, RingPlan, Segment, Variable
 from ..ring import RingConfig
 from .channels import CountingChannel, MemoryHub
-from .executor import WORLD_SIZE, Cost, PartyCost, _first_line, spu_runtime_config
+from .executor import WORLD_SIZE, Cost, PartyCost, _first_line, run_threads, spu_runtime_config
 from .shares import lift_words, public_words, reduce_words, share_words, with_public_words, with_words
 from .upcast import PairSeeds, ditto_upcast
 
@@ -344,11 +343,7 @@ def run_mixed(
             for hub in (*hubs.values(), protocol_hub):
                 hub.abort(rank, _first_line(e))
 
-    threads = [threading.Thread(target=party, args=(r,), name=f"spu-party-{r}") for r in range(WORLD_SIZE)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_threads(party)
     failed = next((hub for hub in (*hubs.values(), protocol_hub) if hub.failed is not None), None)
     if failed is not None:
         raise DittoError(f"secure execution failed in party {failed.failed_rank}: {failed.failed}")
