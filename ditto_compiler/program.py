@@ -69,16 +69,6 @@ def load_plan(path: str) -> RingPlan:
     return data["plan"]
 
 
-def _ring_types(module: ModuleOp) -> list[fxp.FixedType | fxp.IntType]:
-    found = []
-    for op in module.walk():
-        for value in op.results:
-            element = fxp.ring_of(value.type)
-            if element is not None:
-                found.append(element)
-    return found
-
-
 @dataclass
 class Program:
     """A compiled function: its IR at each stage, and a secure `run`."""
@@ -214,7 +204,7 @@ def compile(  # noqa: A001 (the library's verb)
     else:
         run_pipeline(module, pipeline or default_pipeline(policy))
     pphlo, ring, plan = None, RingConfig(), None
-    if len({e.k for e in _ring_types(module)}) > 1:
+    if len({element.k for _, element in fxp.ring_values(module)}) > 1:
         plan = plan_rings(module)
         ring = plan.rings[max(plan.rings)]
     else:

@@ -18,10 +18,10 @@ Every change of representation is an explicit op, so its cost is visible:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from xdsl.dialects.builtin import IntAttr, IntegerAttr, TensorType, i64
-from xdsl.ir import Attribute, Dialect, ParametrizedAttribute, SSAValue, TypeAttribute
+from xdsl.ir import Attribute, Dialect, Operation, ParametrizedAttribute, SSAValue, TypeAttribute
 from xdsl.irdl import (
     IRDLOperation,
     irdl_attr_definition,
@@ -129,6 +129,16 @@ def ring_of(type_: Attribute) -> RingType | None:
         return None
     element = base_element_type(type_)
     return element if isinstance(element, (FixedType, IntType)) else None
+
+
+def ring_values(root: Operation) -> Iterator[tuple[SSAValue, FixedType | IntType]]:
+    """Every result and block argument under `root` (included) that has a ring type."""
+    for op in root.walk():
+        values = [*op.results, *(arg for region in op.regions for block in region.blocks for arg in block.args)]
+        for value in values:
+            element = ring_of(value.type)
+            if element is not None:
+                yield value, element
 
 
 def _same_shape_and_visibility(op: IRDLOperation, src: SSAValue, dst: SSAValue) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from xdsl.dialects.builtin import (
+    AnyFloat,
     ArrayAttr,
     BoolAttr,
     DenseArrayBase,
@@ -72,6 +73,17 @@ def tensor_type(shape: Sequence[int], element: Attribute, secret: bool) -> Tenso
 
 def with_visibility(type_: TensorType, secret: bool) -> TensorType:
     return tensor_type(type_.get_shape(), base_element_type(type_), secret)
+
+
+def splat_value(value: SSAValue) -> float | None:
+    """The single float of a public constant splat behind `value`, through broadcasts and reshapes."""
+    owner = value.owner
+    while isinstance(owner, (BroadcastOp, ReshapeOp)):
+        owner = owner.operand.owner
+    if not isinstance(owner, ConstantOp) or not isinstance(owner.value.get_element_type(), AnyFloat):
+        return None
+    values = set(owner.value.get_values())
+    return float(values.pop()) if len(values) == 1 else None
 
 
 def _shape(value: SSAValue | Attribute) -> tuple[int, ...]:

@@ -120,17 +120,6 @@ def _result_type(op: Operation, index: int = 0) -> TensorType:
     return with_visibility(original, any(is_secret(v.type) for v in op.operands))
 
 
-def _public_splat(value: SSAValue) -> float | None:
-    """The value of a public float constant splat behind `value` (through broadcasts/reshapes)."""
-    owner = value.owner
-    while isinstance(owner, (pphlo.BroadcastOp, pphlo.ReshapeOp)):
-        owner = owner.operand.owner
-    if not isinstance(owner, pphlo.ConstantOp) or not isinstance(owner.value.get_element_type(), AnyFloat):
-        return None
-    values = np.unique(np.asarray(owner.value.get_values(), dtype=np.float64))
-    return float(values[0]) if values.size == 1 else None
-
-
 class DivideByConstantToPPHLO(RewritePattern):
     """x / c for a public constant c is x * (1/c): a multiply instead of a secure division
     (exact when c is a power of two, otherwise within the constant's own rounding)."""
@@ -139,7 +128,7 @@ class DivideByConstantToPPHLO(RewritePattern):
     def match_and_rewrite(self, op: shlo.DivideOp, rewriter: PatternRewriter) -> None:
         if not _ready(op):
             return
-        divisor = _public_splat(op.rhs)
+        divisor = pphlo.splat_value(op.rhs)
         if divisor is None or divisor == 0 or not np.isfinite(divisor):
             return
         result_type = _result_type(op)

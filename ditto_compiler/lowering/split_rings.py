@@ -73,14 +73,10 @@ def _runtime_rings(entry: func.FuncOp) -> dict[int, RingConfig]:
     """Per ring width, the fraction bits most values use (products' wide forms aside)."""
     fractions: dict[int, Counter[int]] = {}
     widths: set[int] = set()
-    for op in entry.walk():
-        for value in [*op.results, *(a for r in op.regions for b in r.blocks for a in b.args)]:
-            element = fxp.ring_of(value.type)
-            if element is None:
-                continue
-            widths.add(element.k)
-            if isinstance(element, fxp.FixedType) and op.name not in PRODUCTS:
-                fractions.setdefault(element.k, Counter())[element.f] += 1
+    for value, element in fxp.ring_values(entry):
+        widths.add(element.k)
+        if isinstance(element, fxp.FixedType) and getattr(value.owner, "name", None) not in PRODUCTS:
+            fractions.setdefault(element.k, Counter())[element.f] += 1
     return {
         k: RingConfig(k, fractions[k].most_common(1)[0][0] if k in fractions else (18 if k >= 64 else 8))
         for k in sorted(widths)

@@ -25,7 +25,7 @@ from xdsl.dialects.builtin import (
     TensorType,
     f32,
 )
-from xdsl.ir import Attribute, Block, SSAValue
+from xdsl.ir import Attribute, Block
 from xdsl.printer import Printer
 from xdsl.rewriter import Rewriter
 
@@ -44,19 +44,16 @@ class SpuProgram:
 def _single_ring(module: ModuleOp) -> RingConfig | None:
     """The ring a ring-typed module runs in, or None for a module without ring types."""
     widths: set[int] = set()
-    fractions: list[int] = []
-    for op in module.walk():
-        values: list[SSAValue] = list(op.results) + [a for r in op.regions for b in r.blocks for a in b.args]
-        for value in values:
-            element = fxp.ring_of(value.type)
-            if element is not None:
-                widths.add(element.k)
-            if (
-                isinstance(element, fxp.FixedType)
-                and isinstance(value.owner, Block)
-                and isinstance(value.owner.parent_op(), func.FuncOp)
-            ):
-                fractions.append(element.f)
+    fractions: list[int] = []  # of the entry arguments: the runtime encodes inputs with them
+    for value, element in fxp.ring_values(module):
+        widths.add(element.k)
+        owner = value.owner
+        if (
+            isinstance(element, fxp.FixedType)
+            and isinstance(owner, Block)
+            and isinstance(owner.parent_op(), func.FuncOp)
+        ):
+            fractions.append(element.f)
     if not widths:
         return None
     if len(widths) > 1:
@@ -68,11 +65,9 @@ def _single_ring(module: ModuleOp) -> RingConfig | None:
 
 
 def _check_width(module: ModuleOp, ring: RingConfig) -> RingConfig:
-    for op in module.walk():
-        for value in [*op.results, *(a for r in op.regions for b in r.blocks for a in b.args)]:
-            element = fxp.ring_of(value.type)
-            if element is not None and element.k != ring.field_bits:
-                raise DittoError(f"a {element.k}-bit value in a program for the {ring.field_bits}-bit ring")
+    for _, element in fxp.ring_values(module):
+        if element.k != ring.field_bits:
+            raise DittoError(f"a {element.k}-bit value in a program for the {ring.field_bits}-bit ring")
     return ring
 
 
@@ -95,10 +90,8 @@ def _strip_ring_types(module: ModuleOp) -> None:
             factor = pphlo.ConstantOp(DenseIntOrFPElementsAttr.from_list(plain, [2.0**-op.shift.value.data]))
             scaled = pphlo.MulOp(op.input, factor.output, op.result.type)
             Rewriter.replace_op(op, [factor, scaled])
-    for op in module.walk():
-        for value in [*op.results, *(a for r in op.regions for b in r.blocks for a in b.args)]:
-            if fxp.ring_of(value.type) is not None:
-                Rewriter.replace_value_with_new_type(value, _plain(value.type))
+    for value, _ in list(fxp.ring_values(module)):
+        Rewriter.replace_value_with_new_type(value, _plain(value.type))
     for op in module.ops:
         if isinstance(op, func.FuncOp):
             ret = op.body.block.last_op

@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
@@ -38,24 +37,12 @@ def _fixed(value) -> fxp.FixedType | None:
     return element if isinstance(element, fxp.FixedType) else None
 
 
-def _splat_constant(value: SSAValue) -> pphlo.ConstantOp | None:
-    """The constant behind `value`, looking through broadcasts and reshapes of it."""
-    owner = value.owner
-    while isinstance(owner, (pphlo.BroadcastOp, pphlo.ReshapeOp)):
-        owner = owner.operand.owner
-    return owner if isinstance(owner, pphlo.ConstantOp) else None
-
-
 def _power_of_two_exponent(value: SSAValue) -> int | None:
     """m if `value` is the public splat 2^-m (m >= 1), encoded exactly in its ring."""
-    op = _splat_constant(value)
-    element = _fixed(value)
-    if op is None:
+    constant, element = pphlo.splat_value(value), _fixed(value)
+    if constant is None or element is None or constant <= 0:
         return None
-    values = np.unique(np.asarray(op.value.get_values(), dtype=np.float64))
-    if element is None or values.size != 1 or values[0] <= 0:
-        return None
-    exponent = -math.log2(values[0])
+    exponent = -math.log2(constant)
     if exponent != int(exponent) or not 1 <= exponent <= element.f:
         return None
     return int(exponent)
