@@ -12,6 +12,7 @@ process, so every line is that party's); protocol messages are counted as sent.
 
 from __future__ import annotations
 
+import faulthandler
 import multiprocessing as mp
 import queue as queue_module
 import re
@@ -114,12 +115,14 @@ def run_party(
     options.system_log_path = log_path
     options.enable_console_logger = False
     libspu.logging.setup_logging(options)
-    runtimes = {}
+    runtimes, links = {}, []
     for k, ring in plan.rings.items():
         config = spu_runtime_config(ring)
         config.enable_pphlo_profile = True  # the log is this party's traffic record
-        runtimes[k] = libspu_runtime(_brpc(f"ditto-ring{k}", addresses[f"ring{k}"], rank, recv_timeout_ms), config)
+        links.append(_brpc(f"ditto-ring{k}", addresses[f"ring{k}"], rank, recv_timeout_ms))
+        runtimes[k] = libspu_runtime(links[-1], config)
     protocol = _brpc("ditto-protocol", addresses["protocol"], rank, recv_timeout_ms)
+    links.append(protocol)
     # Setup: each pair agrees on its own seed over its link; nobody else learns it.
     seeds = {}
     for low, high in SEED_PAIRS:
@@ -141,6 +144,10 @@ def run_party(
 
     shares = [deserialize(s) for s in inputs]
     outputs = execute_steps(rank, plan, runtimes, link, shares, upcast, measure)
+    # Async sends may still be queued; closing a link before its peers have them loses
+    # their last messages. stop_link waits until every party's sends are delivered.
+    for context in links:
+        context.stop_link()
     return [serialize(s) for s in outputs], steps
 
 
@@ -154,11 +161,15 @@ def _party_process(
     log_path: str,
     results: Any,
 ) -> None:
+    crash_log = open(f"{log_path}.crash", "w")  # noqa: SIM115 (open until the process ends)
+    faulthandler.enable(crash_log)
     try:
         outputs, steps = run_party(rank, plan, inputs, addresses, upcast, recv_timeout_ms, log_path)
         results.put((rank, "ok", outputs, steps))
     except BaseException as e:  # the driver reports it with this party's rank
         results.put((rank, "error", _first_line(e), None))
+    results.close()
+    results.join_thread()  # the report is in the pipe before the process can exit
 
 
 def libspu_runtime(context: libspu.link.Context, config: libspu.RuntimeConfig) -> Any:
@@ -215,9 +226,14 @@ def run_processes(
                 rank, status, payload, steps = results.get(timeout=0.25)
                 reports[rank] = (status, payload, steps)
             except queue_module.Empty:
-                for rank, process in enumerate(processes):
-                    if rank not in reports and process.exitcode is not None:
-                        reports[rank] = ("died", f"party {rank} exited with code {process.exitcode}", None)
+                exited = [r for r, p in enumerate(processes) if r not in reports and p.exitcode is not None]
+                if exited:
+                    _drain(results, reports)  # a report sent just before exiting is not a death
+                for rank in exited:
+                    if rank not in reports:
+                        crash = _read(Path(logs) / f"party{rank}.log.crash").strip().splitlines()
+                        where = f" ({crash[0]})" if crash else ""
+                        reports[rank] = ("died", f"party {rank} exited with code {processes[rank].exitcode}{where}", None)
             if first_death is None and any(status == "died" for status, _, _ in reports.values()):
                 first_death = time.monotonic()
             # A dead party: the others fail on their next receive; don't wait longer than that.
@@ -239,6 +255,15 @@ def run_processes(
         raise DittoError(f"secure execution failed in party {failed[0]}: {reports[failed[0]][1]}")
     outputs = [[deserialize(s) for s in reports[r][1]] for r in range(WORLD_SIZE)]
     return reconstruct(plan, outputs), process_cost(plan, upcast, [reports[r][2] for r in range(WORLD_SIZE)], logs_text)
+
+
+def _drain(results: Any, reports: dict[int, tuple[str, Any, Any]]) -> None:
+    while True:
+        try:
+            rank, status, payload, steps = results.get(timeout=0.5)
+        except queue_module.Empty:
+            return
+        reports[rank] = (status, payload, steps)
 
 
 def _read(path: Path) -> str:
