@@ -232,8 +232,8 @@ def run_processes(
                 for rank in exited:
                     if rank not in reports:
                         crash = _read(Path(logs) / f"party{rank}.log.crash").strip().splitlines()
-                        where = f" ({crash[0]})" if crash else ""
-                        reports[rank] = ("died", f"party {rank} exited with code {processes[rank].exitcode}{where}", None)
+                        why = f"party {rank} exited with code {processes[rank].exitcode}"
+                        reports[rank] = ("died", f"{why} ({crash[0]})" if crash else why, None)
             if first_death is None and any(status == "died" for status, _, _ in reports.values()):
                 first_death = time.monotonic()
             # A dead party: the others fail on their next receive; don't wait longer than that.
