@@ -14,25 +14,30 @@ from .dialects import make_context
 POLICIES = ("fxp64", "ditto")
 
 
-def default_pipeline(policy: str = "fxp64", calibration: str = "", report: str = "") -> str:
+def default_pipeline(
+    policy: str = "fxp64", calibration: str = "", report: str = "", gelu: str = "exact", softmax: str = "exact"
+) -> str:
     """The pipeline `ditto_compiler.compile` runs (also `ditto-opt -p ditto-pipeline`):
 
-    inline-private-functions   one entry function
-    legalize-to-pphlo          StableHLO -> PPHLO, visibility decided
-    annotate-rings{policy}     ring types, explicit casts and truncations
-    fuse-scales                fewer truncations
-    eliminate-redundant-casts  fewer, smaller ring conversions
+    inline-private-functions           one entry function
+    approximate-nonlinear{gelu,softmax} MPC-friendly GeLU and Softmax (exact: unchanged)
+    row-reciprocals                    one reciprocal / rsqrt per row, not per element
+    legalize-to-pphlo                  StableHLO -> PPHLO, visibility decided
+    annotate-rings{policy}             ring types, explicit casts and truncations
+    fuse-scales                        fewer truncations
+    eliminate-redundant-casts          fewer, smaller ring conversions
 
     `policy` is `fxp64`, `ditto`, `auto` (with `calibration`, an .npz of inputs, and
     optionally a `report` path) or the path of a JSON policy file.
     """
-    options = {"policy": policy, "calibration": calibration, "report": report}
+    options = {"policy": policy, "calibration": calibration, "report": report, "gelu": gelu, "softmax": softmax}
     for value in options.values():
         if '"' in value:
-            raise DittoError(f"a ring policy option cannot contain a double quote: {value}")
-    annotate = " ".join(f'{key}="{value}"' for key, value in options.items() if value)
+            raise DittoError(f"a pipeline option cannot contain a double quote: {value}")
+    annotate = " ".join(f'{key}="{options[key]}"' for key in ("policy", "calibration", "report") if options[key])
     return (
-        f"inline-private-functions,legalize-to-pphlo,annotate-rings{{{annotate}}},fuse-scales,eliminate-redundant-casts"
+        f'inline-private-functions,approximate-nonlinear{{gelu="{gelu}" softmax="{softmax}"}},row-reciprocals,'
+        f"legalize-to-pphlo,annotate-rings{{{annotate}}},fuse-scales,eliminate-redundant-casts"
     )
 
 
@@ -43,6 +48,16 @@ def all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         from .passes.inline_private_functions import InlinePrivateFunctionsPass
 
         return InlinePrivateFunctionsPass
+
+    def approximate_nonlinear():
+        from .passes.approximate_nonlinear import ApproximateNonlinearPass
+
+        return ApproximateNonlinearPass
+
+    def row_reciprocals():
+        from .passes.row_reciprocals import RowReciprocalsPass
+
+        return RowReciprocalsPass
 
     def annotate_rings():
         from .passes.annotate_rings import AnnotateRingsPass
@@ -71,6 +86,8 @@ def all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
     return {
         "inline-private-functions": inline_private_functions,
+        "approximate-nonlinear": approximate_nonlinear,
+        "row-reciprocals": row_reciprocals,
         "legalize-to-pphlo": legalize_to_pphlo,
         "annotate-rings": annotate_rings,
         "fuse-scales": fuse_scales,

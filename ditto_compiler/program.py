@@ -172,6 +172,8 @@ def compile(  # noqa: A001 (the library's verb)
     calibration: tuple[Any, ...] | None = None,
     margin: float = 4.0,
     precision: int = 6,
+    gelu: str = "exact",
+    softmax: str = "exact",
     pipeline: str | None = None,
 ) -> Program:
     """Compile `fn` at the shapes of `example_args` for secure execution.
@@ -182,6 +184,8 @@ def compile(  # noqa: A001 (the library's verb)
     `calibration` (arguments like `example_args`; by default `example_args`
     themselves): a matmul goes to the small ring when every value it touches stays
     within 1/`margin` of that ring's range and has an RMS of 2^`precision` steps.
+    `gelu` (`exact`, `quad`, `puma`) and `softmax` (`exact`, `2quad`, `ditto`) pick
+    MPC-friendly approximations (see passes/approximate_nonlinear.py).
     `pipeline` replaces the whole default pipeline (xdsl-opt syntax) if given.
     """
     start = time.perf_counter()
@@ -196,13 +200,13 @@ def compile(  # noqa: A001 (the library's verb)
             if len(flat) != len(signature.paths):
                 raise DittoError("calibration inputs must have the structure of the example arguments")
             np.savez(inputs, *[np.asarray(x) for x in flat])
-            spec = default_pipeline("auto", calibration=inputs, report=report).replace(
+            spec = default_pipeline("auto", inputs, report, gelu, softmax).replace(
                 "annotate-rings{", f"annotate-rings{{margin={float(margin)} precision={int(precision)} ", 1
             )
             run_pipeline(module, spec)
             ring_choices = json.loads(Path(report).read_text())
     else:
-        run_pipeline(module, pipeline or default_pipeline(policy))
+        run_pipeline(module, pipeline or default_pipeline(policy, gelu=gelu, softmax=softmax))
     pphlo, ring, plan = None, RingConfig(), None
     if len({element.k for _, element in fxp.ring_values(module)}) > 1:
         plan = plan_rings(module)

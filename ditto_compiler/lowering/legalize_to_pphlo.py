@@ -157,6 +157,36 @@ class ElementwiseToPPHLO(RewritePattern):
         rewriter.replace(op, new)
 
 
+SPU_EXP_LOWEST = -20.0
+"""Inputs at or above this are within SPU's fixed-point exp's valid range (its Taylor
+form (1 + x/2^n)^(2^n) breaks down only where 1 + x/2^n turns negative)."""
+
+
+def _bounded_below(x: SSAValue, lowest: float) -> bool:
+    """Whether `x` is max(y, c) or select(y < c, c, y) with a constant c >= `lowest`."""
+    owner = x.owner
+    if isinstance(owner, pphlo.MaxOp):
+        return any((c := pphlo.splat_value(v)) is not None and c >= lowest for v in owner.operands)
+    if isinstance(owner, pphlo.SelectOp) and isinstance(less := owner.pred.owner, pphlo.LessOp):
+        bound = pphlo.splat_value(owner.on_true)
+        return (
+            bound is not None
+            and bound >= lowest
+            and less.lhs is owner.on_false
+            and pphlo.splat_value(less.rhs) == bound
+        )
+    return False
+
+
+class ReciprocalToPPHLO(RewritePattern):
+    """1 / x for secret x is SPU's reciprocal (row-reciprocals emits it as a divide)."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: shlo.DivideOp, rewriter: PatternRewriter) -> None:
+        if _ready(op) and is_secret(op.rhs.type) and pphlo.splat_value(op.lhs) == 1.0:
+            rewriter.replace(op, pphlo.ReciprocalOp(op.rhs, _result_type(op)))
+
+
 @dataclass(frozen=True)
 class ExponentialToPPHLO(RewritePattern):
     """Secret e^x as e^max(x, floor).
@@ -164,7 +194,9 @@ class ExponentialToPPHLO(RewritePattern):
     SPU's fixed-point exp is only valid for moderate inputs: e^-1000 comes back
     as -6e7, and masked attention scores are that negative. Below `floor`, e^x is
     under half the ring's least significant bit, so clamping there is exact in
-    fixed point; it costs one secure comparison per element.
+    fixed point; it costs one secure comparison per element. An input already
+    bounded below (a max with a constant, or approximate-nonlinear's
+    `select(x < t, t, x)`) needs no second clamp.
     """
 
     floor: float
@@ -175,7 +207,7 @@ class ExponentialToPPHLO(RewritePattern):
             return
         x = op.operand
         result_type = _result_type(op)
-        if not is_secret(x.type):
+        if not is_secret(x.type) or _bounded_below(x, SPU_EXP_LOWEST):
             rewriter.replace(op, pphlo.ExpOp(x, result_type))
             return
         plain = TensorType(pphlo.base_element_type(result_type), result_type.get_shape())
@@ -465,6 +497,7 @@ class LegalizeToPPHLOPass(ModulePass):
                 exponential,
                 IotaToPPHLO(),
                 DivideByConstantToPPHLO(),
+                ReciprocalToPPHLO(),
                 ElementwiseToPPHLO(),
                 DataMovementToPPHLO(),
                 DotGeneralToPPHLO(),

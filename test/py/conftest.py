@@ -24,3 +24,17 @@ def tiny_bert():
         return model(ids, params=params).last_hidden_state
 
     return bert, model.params, ids
+
+
+@pytest.fixture(scope="session")
+def tiny_gpt2():
+    """A 2-layer Flax GPT-2 LM (random init, hidden 32): (forward, params, token ids)."""
+    transformers = pytest.importorskip("transformers")
+    config = transformers.GPT2Config(vocab_size=64, n_positions=16, n_embd=32, n_layer=2, n_head=2)
+    model = transformers.FlaxGPT2LMHeadModel(config, seed=0)
+    ids = np.array([[2, 17, 5, 33, 9, 60, 1, 4]], dtype=np.int32)
+
+    def gpt2(params, ids):
+        return model(ids, params=params).logits
+
+    return gpt2, model.params, ids

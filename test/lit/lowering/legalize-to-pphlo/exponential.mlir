@@ -24,3 +24,29 @@ func.func @public_exp(%arg0: tensor<2xf32> {ditto.visibility = "public"}) -> ten
   %0 = "stablehlo.exponential"(%arg0) : (tensor<2xf32>) -> tensor<2xf32>
   "func.return"(%0) : (tensor<2xf32>) -> ()
 }
+
+// -----
+
+// An input already bounded below (as approximate-nonlinear's ditto softmax writes it)
+// gets no second clamp; a bound below SPU's valid range still does.
+// CHECK-LABEL: func.func @bounded_exp
+// CHECK:         [[LOW:%.*]] = "pphlo.less"(%arg0, {{%.*}})
+// CHECK-NEXT:    [[FLOOR:%.*]] = "pphlo.constant"() <{value = dense<-1.400000e+01> : tensor<2xf32>}>
+// CHECK-NEXT:    [[X:%.*]] = "pphlo.select"([[LOW]], [[FLOOR]], %arg0)
+// CHECK-NEXT:    "pphlo.exponential"([[X]])
+// CHECK:         [[C:%.*]] = "pphlo.constant"() <{value = dense<-1.000000e+02> : tensor<2xf32>}>
+// CHECK-NEXT:    [[Y:%.*]] = "pphlo.maximum"(%arg0, [[C]])
+// CHECK-NEXT:    "pphlo.constant"() <{value = dense<-13.169796{{[0-9]*}}> : tensor<2xf32>}>
+// CHECK-NEXT:    "pphlo.maximum"([[Y]]
+// CHECK-NEXT:    "pphlo.exponential"
+func.func @bounded_exp(%arg0: tensor<2xf32>) -> (tensor<2xf32>, tensor<2xf32>) {
+  %t = "stablehlo.constant"() <{value = dense<-1.400000e+01> : tensor<2xf32>}> : () -> tensor<2xf32>
+  %low = "stablehlo.compare"(%arg0, %t) <{comparison_direction = #stablehlo<comparison_direction LT>}> : (tensor<2xf32>, tensor<2xf32>) -> tensor<2xi1>
+  %t2 = "stablehlo.constant"() <{value = dense<-1.400000e+01> : tensor<2xf32>}> : () -> tensor<2xf32>
+  %x = "stablehlo.select"(%low, %t2, %arg0) : (tensor<2xi1>, tensor<2xf32>, tensor<2xf32>) -> tensor<2xf32>
+  %0 = "stablehlo.exponential"(%x) : (tensor<2xf32>) -> tensor<2xf32>
+  %c = "stablehlo.constant"() <{value = dense<-1.000000e+02> : tensor<2xf32>}> : () -> tensor<2xf32>
+  %y = "stablehlo.maximum"(%arg0, %c) : (tensor<2xf32>, tensor<2xf32>) -> tensor<2xf32>
+  %1 = "stablehlo.exponential"(%y) : (tensor<2xf32>) -> tensor<2xf32>
+  "func.return"(%0, %1) : (tensor<2xf32>, tensor<2xf32>) -> ()
+}

@@ -1,0 +1,206 @@
+"""`approximate-nonlinear{gelu=..., softmax=...}`: MPC-friendly GeLU and Softmax, in StableHLO.
+
+GeLU (erf or tanh form) and Softmax are found by what they compute (see
+nonlinear_recognition) and replaced by:
+
+  gelu=exact     unchanged
+  gelu=quad      0.125 x^2 + 0.25 x + 0.5 (MPCFormer's Quad, used by Ditto): one secure multiply
+  gelu=puma      PUMA's piecewise polynomial: 0 below -4, a cubic on [-4, -1.95),
+                 a degree-6 polynomial on [-1.95, 3], x above 3 (max error 0.02)
+  softmax=exact     unchanged
+  softmax=2quad     (x + c)^2 normalised by its row sum, c = 5 (MPCFormer); entries below -c
+                    count as 0, so masked entries (the most negative float) are dropped
+                    instead of dominating the row
+  softmax=ditto     max-subtracted exp, entries more than 14 below the row max zeroed
+
+Runs after inline-private-functions and before legalize-to-pphlo. The rewrites
+are plain StableHLO, so the ring policy places them like any other arithmetic
+(quad GeLU is ring arithmetic and stays in the small ring under `ditto`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import DenseArrayBase, DenseIntOrFPElementsAttr, ModuleOp, TensorType, i1, i64
+from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
+from xdsl.passes import ModulePass
+from xdsl.rewriter import InsertPoint, Rewriter
+from xdsl_jax.dialects import stablehlo as shlo
+from xdsl_jax.dialects.stablehlo.attributes import ComparisonDirection, ComparisonDirectionAttr
+
+from ..diagnostics import DittoError
+from ..dialects import chlo
+from ..dialects.stablehlo import CompareOp
+from .nonlinear_recognition import Match, match_gelu, match_softmax, shape_of
+
+GELU_MODES = ("exact", "quad", "puma")
+SOFTMAX_MODES = ("exact", "2quad", "ditto")
+
+QUAD = (0.5, 0.25, 0.125)
+"""MPCFormer's Quad GeLU, lowest degree first."""
+PUMA_LOW = (-0.5054031199708174, -0.42226581151983866, -0.11807612951181953, -0.011034134030615728)
+"""PUMA's GeLU on [-4, -1.95): a cubic, lowest degree first."""
+PUMA_MID = (0.008526321541038084, 0.5, 0.3603292692789629, 0.0, -0.037688200365904236, 0.0, 0.0018067462606141187)
+"""PUMA's GeLU on [-1.95, 3]: a degree-6 polynomial, lowest degree first."""
+TWO_QUAD_SHIFT = 5.0
+DITTO_EXP_FLOOR = -14.0
+
+
+class _Builder:
+    """StableHLO ops inserted before one op, all with the element type of the value they replace."""
+
+    def __init__(self, before: Operation, element: Attribute):
+        self.at = InsertPoint.before(before)
+        self.element = element
+
+    def _insert(self, op: Operation) -> SSAValue:
+        Rewriter.insert_op(op, self.at)
+        return op.results[0]
+
+    def _type(self, shape: tuple[int, ...], element: Attribute | None = None) -> TensorType:
+        return TensorType(element or self.element, shape)
+
+    def constant(self, value: float, shape: tuple[int, ...]) -> SSAValue:
+        return self._insert(shlo.ConstantOp(DenseIntOrFPElementsAttr.from_list(self._type(shape), [value])))
+
+    def binary(self, kind: type[Operation], lhs: SSAValue, rhs: SSAValue) -> SSAValue:
+        return self._insert(kind(lhs, rhs, lhs.type))  # type: ignore[call-arg]
+
+    def add(self, lhs: SSAValue, rhs: SSAValue) -> SSAValue:
+        return self.binary(shlo.AddOp, lhs, rhs)
+
+    def mul(self, lhs: SSAValue, rhs: SSAValue) -> SSAValue:
+        return self.binary(shlo.MultiplyOp, lhs, rhs)
+
+    def scalar(self, kind: type[Operation], x: SSAValue, value: float) -> SSAValue:
+        return self.binary(kind, x, self.constant(value, shape_of(x)))
+
+    def compare(self, direction: ComparisonDirection, x: SSAValue, value: float) -> SSAValue:
+        op = CompareOp.create(
+            operands=[x, self.constant(value, shape_of(x))],
+            result_types=[self._type(shape_of(x), i1)],
+            properties={"comparison_direction": ComparisonDirectionAttr(direction)},
+        )
+        return self._insert(op)
+
+    def less(self, x: SSAValue, value: float) -> SSAValue:
+        return self.compare(ComparisonDirection.LT, x, value)
+
+    def select(self, predicate: SSAValue, on_true: SSAValue, on_false: SSAValue) -> SSAValue:
+        return self._insert(shlo.SelectOp.create(operands=[predicate, on_true, on_false], result_types=[on_true.type]))
+
+    def polynomial(self, x: SSAValue, coefficients: tuple[float, ...]) -> SSAValue:
+        """Horner's rule: degree-many secure multiplies."""
+        *rest, last = coefficients
+        acc = self.constant(last, shape_of(x))
+        for c in reversed(rest):
+            acc = self.mul(acc, x)
+            if c:
+                acc = self.scalar(shlo.AddOp, acc, c)
+        return acc
+
+    def even_polynomial(self, x: SSAValue, coefficients: tuple[float, ...]) -> SSAValue:
+        """c0 + c1 x + sum of even powers, evaluated in x^2 (half the secure multiplies)."""
+        c0, c1, *higher = coefficients
+        assert all(c == 0 for c in higher[1::2]), "odd powers above 1 are not supported"
+        square = self.mul(x, x)
+        even = self.polynomial(square, (0.0, *higher[0::2]))  # c2 x^2 + c4 x^4 + ...
+        return self.add(even, self.add(self.scalar(shlo.MultiplyOp, x, c1), self.constant(c0, shape_of(x))))
+
+    def reduce(self, kind: type[Operation], x: SSAValue, axes: tuple[int, ...], init: float) -> SSAValue:
+        """Reduce `x` over `axes` with `kind` (add or maximum), then broadcast back to x's shape."""
+        shape = shape_of(x)
+        kept = [d for d in range(len(shape)) if d not in axes]
+        scalar = self._type(())
+        body = Block(arg_types=[scalar, scalar])
+        combined = kind(body.args[0], body.args[1], scalar)  # type: ignore[call-arg]
+        body.add_ops([combined, shlo.ReturnOp([combined.results[0]])])
+        reduced = self._insert(
+            shlo.ReduceOp.create(
+                operands=[x, self.constant(init, ())],
+                result_types=[self._type(tuple(shape[d] for d in kept))],
+                properties={"dimensions": DenseArrayBase.from_list(i64, list(axes))},
+                regions=[Region(body)],
+            )
+        )
+        return self._insert(
+            shlo.BroadcastInDimOp.create(
+                operands=[reduced],
+                result_types=[x.type],
+                properties={"broadcast_dimensions": DenseArrayBase.from_list(i64, kept)},
+            )
+        )
+
+
+def quad_gelu(b: _Builder, x: SSAValue) -> SSAValue:
+    return b.polynomial(x, QUAD)
+
+
+def puma_gelu(b: _Builder, x: SSAValue) -> SSAValue:
+    low = b.polynomial(x, PUMA_LOW)
+    mid = b.even_polynomial(x, PUMA_MID)
+    below_minus_4, below_minus_195 = b.less(x, -4.0), b.less(x, -1.95)
+    above_3 = b.compare(ComparisonDirection.GT, x, 3.0)
+    left = b.select(below_minus_4, b.constant(0.0, shape_of(x)), low)
+    return b.select(above_3, x, b.select(below_minus_195, left, mid))
+
+
+def two_quad_softmax(b: _Builder, x: SSAValue, axes: tuple[int, ...]) -> SSAValue:
+    shifted = b.scalar(shlo.MaximumOp, b.scalar(shlo.AddOp, x, TWO_QUAD_SHIFT), 0.0)
+    square = b.mul(shifted, shifted)
+    return b.binary(shlo.DivideOp, square, b.reduce(shlo.AddOp, square, axes, 0.0))
+
+
+def ditto_softmax(b: _Builder, x: SSAValue, axes: tuple[int, ...]) -> SSAValue:
+    centred = b.binary(shlo.SubtractOp, x, b.reduce(shlo.MaximumOp, x, axes, float("-inf")))
+    negligible = b.less(centred, DITTO_EXP_FLOOR)
+    # The exp sees at least the floor (SPU's exp is wrong far below it); one comparison serves both selects.
+    exp = b._insert(shlo.ExponentialOp(b.select(negligible, b.constant(DITTO_EXP_FLOOR, shape_of(x)), centred)))
+    kept = b.select(negligible, b.constant(0.0, shape_of(x)), exp)
+    return b.binary(shlo.DivideOp, kept, b.reduce(shlo.AddOp, kept, axes, 0.0))
+
+
+_GELU = {"quad": quad_gelu, "puma": puma_gelu}
+_SOFTMAX = {"2quad": two_quad_softmax, "ditto": ditto_softmax}
+
+
+def _replace(match: Match, new: SSAValue) -> None:
+    match.output.replace_all_uses_with(new)
+    for op in reversed(match.ops):  # what only the old form used
+        if all(not result.uses for result in op.results):
+            Rewriter.erase_op(op)
+
+
+@dataclass(frozen=True)
+class ApproximateNonlinearPass(ModulePass):
+    name = "approximate-nonlinear"
+
+    gelu: str = "exact"
+    """exact | quad | puma"""
+    softmax: str = "exact"
+    """exact | 2quad | ditto"""
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        if self.gelu not in GELU_MODES:
+            raise DittoError(f"approximate-nonlinear: gelu must be one of {', '.join(GELU_MODES)}, not {self.gelu!r}")
+        if self.softmax not in SOFTMAX_MODES:
+            raise DittoError(
+                f"approximate-nonlinear: softmax must be one of {', '.join(SOFTMAX_MODES)}, not {self.softmax!r}"
+            )
+        if self.gelu != "exact":
+            for anchor in [o for o in op.walk() if isinstance(o, (chlo.ErfOp, chlo.ErfcOp, shlo.TanhOp))]:
+                if anchor.parent is not None and (match := match_gelu(anchor)) is not None:
+                    self._rewrite(match, lambda b, m: _GELU[self.gelu](b, m.input))
+        if self.softmax != "exact":
+            for anchor in [o for o in op.walk() if isinstance(o, shlo.ExponentialOp)]:
+                if anchor.parent is not None and (match := match_softmax(anchor)) is not None:
+                    self._rewrite(match, lambda b, m: _SOFTMAX[self.softmax](b, m.input, m.axes))
+
+    @staticmethod
+    def _rewrite(match: Match, build) -> None:  # noqa: ANN001
+        output = match.output.owner
+        assert isinstance(output, Operation)
+        element = match.output.type.get_element_type()  # type: ignore[attr-defined]
+        _replace(match, build(_Builder(output, element), match))

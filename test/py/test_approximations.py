@@ -1,0 +1,130 @@
+"""approximate-nonlinear and row-reciprocals: what they recognise, and that they change results
+by exactly the approximation (emulated bit-exactly; one secure run per softmax mode)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy import special
+
+import ditto_compiler
+from ditto_compiler.frontend.importer import parse_module
+from ditto_compiler.frontend.jax_export import export_stablehlo
+from ditto_compiler.passes.approximate_nonlinear import PUMA_LOW, PUMA_MID, QUAD
+from ditto_compiler.pipeline import default_pipeline, run_pipeline
+
+X = np.linspace(-6, 6, 96, dtype=np.float32).reshape(8, 12)
+SCORES = np.random.default_rng(5).normal(0, 3, size=(2, 6, 6)).astype(np.float32)
+MASK = np.triu(np.ones((6, 6), bool), 1)  # causal: entry (i, j) hidden for j > i
+F32_MIN = np.finfo(np.float32).min
+
+
+def exact_gelu(x):
+    return 0.5 * x * special.erfc(-x / np.sqrt(2))
+
+
+def polynomial(x, coefficients):
+    return sum(c * x**i for i, c in enumerate(coefficients))
+
+
+def puma(x):
+    return np.where(
+        x < -4, 0.0, np.where(x < -1.95, polynomial(x, PUMA_LOW), np.where(x > 3, x, polynomial(x, PUMA_MID)))
+    )
+
+
+def masked_scores(scores):
+    return jnp.where(MASK, F32_MIN, scores)  # as HF models write masks
+
+
+def softmax_of_masked(scores):
+    return jax.nn.softmax(masked_scores(scores), axis=-1)
+
+
+def reference_softmax(x, mode):
+    x = np.where(MASK, -np.inf, x.astype(np.float64))
+    if mode == "2quad":
+        q = np.maximum(x + 5.0, 0.0) ** 2
+        return q / q.sum(-1, keepdims=True)
+    d = x - x.max(-1, keepdims=True)
+    e = np.where(d < -14, 0.0, np.exp(d)) if mode == "ditto" else np.exp(d)
+    return e / e.sum(-1, keepdims=True)
+
+
+@pytest.mark.parametrize(
+    ("mode", "want", "tolerance"),
+    # PUMA's x^6 coefficient (0.0018) loses 1e-3 of itself to 18 fraction bits: 2e-3 at x = 3.
+    [("exact", exact_gelu, 2e-4), ("quad", lambda x: polynomial(x, QUAD), 2e-4), ("puma", puma, 3e-3)],
+)
+@pytest.mark.parametrize("approximate", [False, True])
+def test_gelu_changes_results_by_the_approximation_only(mode, want, tolerance, approximate):
+    prog = ditto_compiler.compile(lambda x: jax.nn.gelu(x, approximate=approximate), X, gelu=mode)
+    got = prog.emulate(X)
+    reference = want(X.astype(np.float64))
+    if mode == "exact" and approximate:
+        reference, tolerance = np.asarray(jax.nn.gelu(X, approximate=True)), 2e-4
+    np.testing.assert_allclose(got, reference, atol=tolerance)
+
+
+def test_puma_gelu_is_within_its_stated_error():
+    x = np.linspace(-8, 8, 1001)
+    assert np.abs(puma(x) - exact_gelu(x)).max() < 0.025
+
+
+@pytest.mark.parametrize("mode", ["exact", "2quad", "ditto"])
+def test_masked_softmax_matches_its_definition_under_mpc(mode):
+    """HF masks with float32's minimum; every mode gives masked entries zero weight."""
+    prog = ditto_compiler.compile(softmax_of_masked, SCORES, softmax=mode)
+    want = reference_softmax(SCORES, mode)
+    np.testing.assert_allclose(prog.emulate(SCORES), want, atol=2e-4)
+    got = prog.run(SCORES)
+    np.testing.assert_allclose(got, want, atol=5e-3)
+    assert np.abs(np.asarray(got)[:, MASK]).max() < 1e-3
+
+
+def _count_after(fn, args, gelu, softmax, names):
+    text, _ = export_stablehlo(fn, args, None)
+    module = parse_module(text, "<jax>")
+    run_pipeline(module, f'inline-private-functions,approximate-nonlinear{{gelu="{gelu}" softmax="{softmax}"}}')
+    ops = [op.name for op in module.walk()]
+    return {name: ops.count(name) for name in names}
+
+
+@pytest.mark.parametrize(
+    ("model", "gelu_op", "untouched"),
+    # BERT: erfc GeLU; its pooler's tanh is no GeLU and stays. GPT-2: tanh GeLU.
+    [("tiny_bert", "chlo.erfc", {"stablehlo.tanh": 1}), ("tiny_gpt2", "stablehlo.tanh", {})],
+)
+def test_every_gelu_and_softmax_of_an_unmodified_hf_model_is_found(model, gelu_op, untouched, request):
+    forward, params, ids = request.getfixturevalue(model)
+    names = ["chlo.erf", "chlo.erfc", "stablehlo.tanh", "stablehlo.exponential"]
+    before = _count_after(forward, (params, ids), "exact", "exact", names)
+    assert before[gelu_op] == 2 and before["stablehlo.exponential"] == 2  # 2 layers
+    after = _count_after(forward, (params, ids), "quad", "2quad", names)
+    assert after == {name: untouched.get(name, 0) for name in names}
+
+
+def test_approximated_bert_runs_securely_as_emulated(tiny_bert):
+    forward, params, ids = tiny_bert
+    prog = ditto_compiler.compile(forward, params, ids, gelu="quad", softmax="2quad")
+    emulated = prog.emulate(params, ids)
+    np.testing.assert_allclose(prog.run(params, ids), emulated, atol=2e-2)
+    # Quad GeLU is a different function: the model's output moves (distillation's job).
+    assert np.abs(emulated - forward(params, ids)).max() > 1e-2
+
+
+def row_softmax(x):
+    return jax.nn.softmax(x, axis=-1)
+
+
+def test_row_reciprocals_make_the_softmax_cheaper_and_no_less_accurate():
+    x = SCORES[0]
+    without = default_pipeline().replace("row-reciprocals,", "")
+    costs, errors = {}, {}
+    for name, pipeline in [("per-element", without), ("per-row", default_pipeline())]:
+        prog = ditto_compiler.compile(row_softmax, x, pipeline=pipeline)
+        errors[name] = np.abs(prog.run(x) - row_softmax(x)).max()
+        costs[name] = prog.cost.send_bytes
+    assert "pphlo.reciprocal" in ditto_compiler.compile(row_softmax, x).ir
+    assert costs["per-row"] < 0.7 * costs["per-element"]
+    assert errors["per-row"] <= errors["per-element"] + 1e-3 < 5e-3
