@@ -13,7 +13,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -28,7 +27,6 @@ from spu.utils import frontend as spu_frontend  # noqa: E402
 import ditto_compiler  # noqa: E402
 from ditto_compiler.models.transformer_block import demo_input, init_block, transformer_block  # noqa: E402
 from ditto_compiler.runtime.executor import run_secure  # noqa: E402
-from ditto_compiler.runtime.profile import per_op_costs  # noqa: E402
 
 
 def demo_case():
@@ -107,11 +105,7 @@ def _measure(label, compile_fn, fn, args, repeats, top):
     for _ in range(repeats):
         outputs, cost = run_secure(code, flat, [True] * len(flat), n_out)
         times.append(cost.seconds)
-    with tempfile.NamedTemporaryFile(suffix=".log", delete=False) as log:
-        path = log.name
-    run_secure(code, flat, [True] * len(flat), n_out, profile_log=path)
-    ops = per_op_costs(open(path).read())
-    os.remove(path)
+    ops = cost.by_op
     err = max(float(np.abs(o - r).max()) for o, r in zip(outputs, reference))
     return {
         "compiler": label,

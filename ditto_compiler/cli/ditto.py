@@ -1,4 +1,4 @@
-"""`ditto`: the user CLI (demo; later: benchmarks, parties, distillation)."""
+"""`ditto`: the user CLI (demo, bench, party processes; later: distillation)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..bench import DEFAULT_RUNS, RUNS
 from ..diagnostics import DittoError
+from ..models.hf import DEFAULT_TEXT
 
 
 def _row(name: str, err: float, cost: Any, compile_s: float) -> dict[str, Any]:
@@ -76,6 +79,33 @@ def demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def bench(args: argparse.Namespace) -> int:
+    from ..bench import format_table, plot, run_benchmark
+    from ..models.hf import bert_case, checkpoint_case, gpt2_case
+
+    if args.checkpoint:
+        case = checkpoint_case(Path(args.checkpoint), args.seq, text=args.text)
+    elif args.model == "bert":
+        case = bert_case(args.config, args.seq)
+    else:
+        case = gpt2_case(args.config, args.seq)
+    runs = [r.strip() for r in args.runs.split(",") if r.strip()]
+
+    def progress(message: str) -> None:
+        print(f"  [{message}]", file=sys.stderr, flush=True)
+
+    report = run_benchmark(case, runs, args.mode, args.net, args.repeats, progress=None if args.quiet else progress)
+    print(format_table(report))
+    if args.json:
+        try:
+            Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+        except OSError as e:
+            raise DittoError(f"cannot write {args.json}: {e}") from None
+    if args.plot:
+        plot(report, args.plot)
+    return 1 if any("error" in r for r in report["runs"]) and not args.allow_failures else 0
+
+
 def party(args: argparse.Namespace) -> int:
     from ..runtime.deployment import load_cluster, serve_party
 
@@ -119,6 +149,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-spu", action="store_true", help="skip the comparison with SPU's own compiler")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     p.set_defaults(handler=demo)
+    p = sub.add_parser("bench", help="benchmark a BERT or GPT-2 against SPU's compiler: bytes, rounds, time, accuracy")
+    p.add_argument("--model", choices=("bert", "gpt2"), default="bert")
+    p.add_argument(
+        "--config", default="tiny", help="bert: tiny, minilm, minilm-shapes, base, large; gpt2: tiny, small, medium"
+    )
+    p.add_argument("--checkpoint", metavar="DIR", help="a local Hugging Face checkpoint instead of --model/--config")
+    p.add_argument("--text", default=DEFAULT_TEXT, help="input text, for models with a tokenizer")
+    p.add_argument("--seq", type=int, default=16, help="sequence length (default 16)")
+    p.add_argument("--mode", choices=("sim", "processes"), default="sim", help="parties as threads (sim) or processes")
+    p.add_argument("--net", choices=("lan", "wan"), help="add the modelled time on the paper's LAN or WAN")
+    p.add_argument("--runs", default=",".join(DEFAULT_RUNS), help=f"comma-separated, from: {', '.join(RUNS)}")
+    p.add_argument("--repeats", type=int, default=1, help="secure runs per configuration; seconds are the median")
+    p.add_argument("--json", metavar="FILE", help="write the figures as JSON")
+    p.add_argument("--plot", metavar="FILE", help="write a PNG of the bytes by ring and by op class")
+    p.add_argument("--allow-failures", action="store_true", help="exit 0 even if a run fails (it is reported)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.set_defaults(handler=bench)
     p = sub.add_parser("party", help="serve as one party of a cluster (see runtime/deployment.py for the config)")
     p.add_argument("--config", required=True, help="cluster config JSON")
     p.add_argument("--rank", type=int, required=True, choices=(0, 1, 2))

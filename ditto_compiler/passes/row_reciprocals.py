@@ -69,7 +69,7 @@ class DivideByBroadcastRow(RewritePattern):
         rewriter.replace_op(op, shlo.MultiplyOp(op.lhs, value, op.result.type))
         for dead in [*chain, root]:  # the old divisor, unless something else uses it
             if isinstance(dead, Operation) and not any(result.uses for result in dead.results):
-                rewriter.erase_op(dead)
+                rewriter.erase(dead)
             else:
                 break
 

@@ -14,6 +14,7 @@ from spu import libspu
 from ..diagnostics import DittoError
 from ..ring import RingConfig
 from .channels import MemoryHub
+from .profile import OpCost, per_op_costs, spu_profile_log
 
 WORLD_SIZE = 3
 
@@ -49,6 +50,9 @@ class Cost:
     parties: list[PartyCost] = field(default_factory=list)
     by_ring: dict[str, Cost] = field(default_factory=dict)
     """For mixed-ring runs: the same figures for each ring's runtime and for the conversions."""
+    by_op: dict[str, OpCost] = field(default_factory=dict)
+    """PPHLO op name -> SPU's profile of it, over all parties and rings, most bytes first.
+    Ring conversions are not PPHLO ops of the program: see `by_ring["conversions"]`."""
 
     @property
     def send_bytes(self) -> int:
@@ -73,6 +77,7 @@ class Cost:
             "rounds": self.rounds,
             "seconds": self.seconds,
             "parties": [p.__dict__ for p in self.parties],
+            "by_op": {name: c.__dict__ for name, c in self.by_op.items()},
             **({"by_ring": {k: c.as_dict() for k, c in self.by_ring.items()}} if self.by_ring else {}),
         }
 
@@ -103,20 +108,11 @@ def run_secure(
     ring: RingConfig = RingConfig(),
     name: str = "main",
     recv_timeout_s: float = 60.0,
-    profile_log: str | None = None,
 ) -> tuple[list[np.ndarray], Cost]:
-    """Execute PPHLO `code` on secret-shared `inputs`; return plaintext outputs and cost.
-
-    With `profile_log`, SPU's own per-op profiler writes every party's figures to
-    that file (process-wide logging; lines do not say which party wrote them).
-    """
+    """Execute PPHLO `code` on secret-shared `inputs`; return plaintext outputs and cost
+    (with SPU's per-op profile in `cost.by_op`)."""
     config = spu_runtime_config(ring)
-    if profile_log is not None:
-        options = libspu.logging.LogOptions()
-        options.system_log_path = profile_log
-        options.enable_console_logger = False
-        libspu.logging.setup_logging(options)
-        config.enable_pphlo_profile = True
+    config.enable_pphlo_profile = True
     io = spu_api.Io(WORLD_SIZE, config)
     shares = []
     for index, (value, is_secret) in enumerate(zip(inputs, secret)):
@@ -148,7 +144,9 @@ def run_secure(
         except BaseException as e:  # reported below, with the party's rank
             hub.abort(rank, _first_line(e))
 
-    run_threads(party)
+    with spu_profile_log() as log:
+        run_threads(party)
+        by_op = per_op_costs(log.read_text() if log.exists() else "")
 
     if hub.failed is not None:
         # The first party to fail is the root cause; its peers were stopped by it.
@@ -157,4 +155,4 @@ def run_secure(
     results = []
     for i in range(num_outputs):
         results.append(io.reconstruct([outputs[r][i] for r in range(WORLD_SIZE)]))  # type: ignore[index]
-    return results, Cost([c for c in costs if c is not None])
+    return results, Cost([c for c in costs if c is not None], by_op=by_op)

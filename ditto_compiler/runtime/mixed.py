@@ -37,6 +37,7 @@ from ..lowering.split_rings import Conversion, RingPlan, Segment, Variable
 from ..ring import RingConfig
 from .channels import CountingChannel, MemoryHub
 from .executor import WORLD_SIZE, Cost, PartyCost, _first_line, run_threads, spu_runtime_config
+from .profile import per_op_costs, spu_profile_log
 from .shares import lift_words, public_words, reduce_words, share_words, with_public_words, with_words
 from .upcast import PairSeeds, ditto_upcast
 
@@ -46,6 +47,11 @@ _INT_TYPES = {
     32: libspu.DataType.DT_I32,
     64: libspu.DataType.DT_I64,
 }
+
+
+CONVERSION_PROGRAM_PREFIX = "convert:"
+SEGMENT_PROGRAMS = f"(?!{CONVERSION_PROGRAM_PREFIX}).*"
+"""SPU program names of the ring segments (per-op costs leave the conversions' own programs out)."""
 
 
 def _tensor(shape: Sequence[int], element: str, secret: bool = True) -> str:
@@ -140,7 +146,7 @@ class _ConversionPrograms:
     @staticmethod
     def _executable(code: str, source: str, target: str) -> libspu.Executable:
         return libspu.Executable(
-            name=f"convert:{source}", input_names=[source], output_names=[target], code=code.encode()
+            name=f"{CONVERSION_PROGRAM_PREFIX}{source}", input_names=[source], output_names=[target], code=code.encode()
         )
 
 
@@ -308,6 +314,8 @@ def run_mixed(
     """
     check_upcast(upcast)
     configs = {k: spu_runtime_config(ring) for k, ring in plan.rings.items()}
+    for config in configs.values():
+        config.enable_pphlo_profile = True
     shares = share_inputs(plan, inputs)
     hubs = {k: MemoryHub(WORLD_SIZE, recv_timeout_s) for k in plan.rings}
     protocol_hub = MemoryHub(WORLD_SIZE, recv_timeout_s)
@@ -343,11 +351,15 @@ def run_mixed(
             for hub in (*hubs.values(), protocol_hub):
                 hub.abort(rank, _first_line(e))
 
-    run_threads(party)
+    with spu_profile_log() as log:
+        run_threads(party)
+        by_op = per_op_costs(log.read_text() if log.exists() else "", include=SEGMENT_PROGRAMS)
     failed = next((hub for hub in (*hubs.values(), protocol_hub) if hub.failed is not None), None)
     if failed is not None:
         raise DittoError(f"secure execution failed in party {failed.failed_rank}: {failed.failed}")
-    return reconstruct(plan, outputs), cost_from(plan, spent)  # type: ignore[arg-type]
+    cost = cost_from(plan, spent)
+    cost.by_op = by_op
+    return reconstruct(plan, outputs), cost  # type: ignore[arg-type]
 
 
 def cost_from(plan: RingPlan, spent: dict[str, list[list[float]]]) -> Cost:

@@ -33,6 +33,7 @@ from ..lowering.split_rings import RingPlan
 from .executor import WORLD_SIZE, Cost, _first_line, spu_runtime_config
 from .mixed import (
     SEED_PAIRS,
+    SEGMENT_PROGRAMS,
     _ProtocolLink,
     categories,
     check_upcast,
@@ -42,6 +43,7 @@ from .mixed import (
     share_inputs,
     spu_runs,
 )
+from .profile import merge, per_op_costs
 from .upcast import PairSeeds
 
 _LINK_DETAILS = re.compile(r"Link details: total send bytes (\d+), recv bytes \d+, send actions (\d+)")
@@ -254,7 +256,8 @@ def run_processes(
     if failed:
         raise DittoError(f"secure execution failed in party {failed[0]}: {reports[failed[0]][1]}")
     outputs = [[deserialize(s) for s in reports[r][1]] for r in range(WORLD_SIZE)]
-    return reconstruct(plan, outputs), process_cost(plan, upcast, [reports[r][2] for r in range(WORLD_SIZE)], logs_text)
+    cost = process_cost(plan, upcast, [reports[r][2] for r in range(WORLD_SIZE)], logs_text)
+    return reconstruct(plan, outputs), cost
 
 
 def _drain(results: Any, reports: dict[int, tuple[str, Any, Any]]) -> None:
@@ -285,4 +288,6 @@ def process_cost(plan: RingPlan, upcast: str, steps: list[list[Any]], logs: list
             record[0] += protocol_bytes
             record[1] += protocol_actions
             record[2] += seconds
-    return cost_from(plan, spent)
+    cost = cost_from(plan, spent)
+    cost.by_op = merge(*(per_op_costs(log, include=SEGMENT_PROGRAMS) for log in logs))
+    return cost

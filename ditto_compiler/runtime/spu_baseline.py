@@ -2,8 +2,8 @@
 
 This is the reference ditto-compiler is compared with: `spu.utils.frontend`
 compiles the function (as `spu.utils.simulation.sim_jax` does, all inputs
-secret), and the resulting PPHLO runs on our 3-party runtime so that bytes and
-rounds are counted by the same links.
+secret), and the resulting PPHLO runs as a one-segment plan on our executors
+(threads or processes), so bytes and rounds are counted by the same links.
 """
 
 from __future__ import annotations
@@ -12,39 +12,49 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import jax
 import numpy as np
-from jax.tree_util import tree_flatten, tree_unflatten
+from jax.tree_util import tree_flatten, tree_structure, tree_unflatten
 from spu import libspu
 from spu.utils import frontend as spu_frontend
 
+from ..diagnostics import DittoError
+from ..lowering.split_rings import RingPlan, Segment, Variable
 from ..ring import RingConfig
-from .executor import Cost, run_secure
+from .executor import Cost, _first_line
+from .mixed import run_mixed
 
 
 def run_with_spu_compiler(
     fn: Callable[..., Any], *args: Any, ring: RingConfig = RingConfig()
 ) -> tuple[Any, Cost, float]:
-    """Compile `fn` with SPU's compiler and run it; returns (outputs, cost, compile seconds)."""
+    """Compile `fn` with SPU's compiler and run it in threads; returns (outputs, cost, compile seconds)."""
+    plan, compile_seconds = compile_with_spu(fn, *args, ring=ring)
+    outputs, cost = run_mixed(plan, [np.asarray(x) for x in tree_flatten(args)[0]])
+    return tree_unflatten(tree_structure(jax.eval_shape(fn, *args)), outputs), cost, compile_seconds
+
+
+def compile_with_spu(fn: Callable[..., Any], *args: Any, ring: RingConfig = RingConfig()) -> tuple[RingPlan, float]:
+    """SPU's compilation of `fn` (all inputs secret) as a one-segment plan, so that it runs on
+    the same executors as ours (threads or processes); returns (plan, compile seconds)."""
     flat, _ = tree_flatten(args)
     names = [f"in{i}" for i in range(len(flat))]
     start = time.perf_counter()
-    executable, out_tree = spu_frontend.compile(
-        spu_frontend.Kind.JAX,
-        fn,
-        args,
-        {},
-        names,
-        [libspu.Visibility.VIS_SECRET] * len(flat),
-        lambda outs: [f"out{i}" for i in range(len(outs))],
-    )
+    try:
+        executable, out_tree = spu_frontend.compile(
+            spu_frontend.Kind.JAX,
+            fn,
+            args,
+            {},
+            names,
+            [libspu.Visibility.VIS_SECRET] * len(flat),
+            lambda outs: [f"out{i}" for i in range(len(outs))],
+        )
+    except Exception as e:  # SPU's compiler reports in its own exception types
+        raise DittoError(f"SPU's compiler failed: {_first_line(e)}") from None
     compile_seconds = time.perf_counter() - start
-    _, out_def = tree_flatten(out_tree)
-    outputs, cost = run_secure(
-        executable.code.decode(),
-        [np.asarray(x) for x in flat],
-        [True] * len(flat),
-        out_def.num_leaves,
-        ring,
-        name="spu-baseline",
-    )
-    return tree_unflatten(out_def, outputs), cost, compile_seconds
+    outputs = tree_flatten(out_tree)[0]
+    inputs = [Variable(n, ring.field_bits, True, "fixed", np.shape(x)) for n, x in zip(names, flat)]
+    results = [Variable(f"out{i}", ring.field_bits, True, "fixed", tuple(o.shape)) for i, o in enumerate(outputs)]
+    segment = Segment(ring.field_bits, executable.code.decode(), tuple(names), tuple(v.name for v in results))
+    return RingPlan({ring.field_bits: ring}, inputs, results, [segment]), compile_seconds

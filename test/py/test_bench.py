@@ -1,0 +1,72 @@
+"""`ditto bench`: the four runs on one model, every JSON field, and clear errors."""
+
+import json
+
+import numpy as np
+import pytest
+from test_cli import run
+
+from ditto_compiler.bench import run_benchmark
+from ditto_compiler.models.hf import checkpoint_case, gpt2_case
+
+FIELDS = {"name", "send_bytes", "rounds", "seconds", "max_abs_err", "mean_abs_err", "cosine", "bytes_by_ring"}
+
+
+def test_bench_bert_tiny_writes_table_json_and_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    out, png = tmp_path / "bench.json", tmp_path / "bench.png"
+    result = run("ditto", "bench", "--model", "bert", "--config", "tiny", "--seq", "8", "--quiet",
+                 "--json", str(out), "--plot", str(png))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "ditto / fxp64: bytes" in result.stdout
+    report = json.loads(out.read_text())
+    runs = {r["name"]: r for r in report["runs"]}
+    assert list(runs) == ["spu", "fxp64", "fxp64-mpcformer", "ditto"]
+    for r in runs.values():
+        assert FIELDS <= set(r), r.keys()
+        assert sum(r["bytes_by_op_class"].values()) == r["send_bytes"]
+    # Exact functions in the 64-bit ring: as accurate as fixed point allows, and cheaper than SPU's compiler
+    # (whose masked softmax is also visibly wrong: padding is masked with float32's minimum).
+    assert runs["fxp64"]["cosine"] > 0.9999 and runs["fxp64"]["max_abs_err"] < 5e-3
+    assert runs["spu"]["max_abs_err"] > 10 * runs["fxp64"]["max_abs_err"]
+    assert runs["ditto"]["send_bytes"] < 0.6 * runs["fxp64"]["send_bytes"] < 0.6 * runs["spu"]["send_bytes"]
+    assert set(runs["ditto"]["bytes_by_ring"]) == {"32-bit", "64-bit", "conversions"}
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bench_gpt2_reports_next_token_agreement_and_perplexity():
+    case = gpt2_case("tiny", 8)
+    report = run_benchmark(case, runs=["fxp64"], net="wan")
+    (fxp64,) = report["runs"]
+    assert fxp64["next_token_agreement"] == 1.0
+    assert fxp64["perplexity"] == pytest.approx(report["plaintext_perplexity"], rel=1e-3)
+    assert fxp64["wan_seconds_model"] > fxp64["rounds"] * 0.04
+
+
+def test_bench_runs_a_local_checkpoint(tmp_path, tiny_bert):
+    import transformers
+
+    config = transformers.BertConfig(vocab_size=64, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                     intermediate_size=64, max_position_embeddings=16)  # fmt: skip
+    transformers.FlaxBertModel(config, seed=1).save_pretrained(tmp_path)
+    case = checkpoint_case(tmp_path, 6)
+    assert case.family == "bert" and case.ids.shape == (1, 6)
+    (fxp64,) = run_benchmark(case, runs=["fxp64"])["runs"]
+    assert fxp64["cosine"] > 0.9999
+    np.testing.assert_array_equal(case.mask, np.ones((1, 6)))
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--config", "huge"], "unknown BERT config 'huge'"),
+        (["--model", "gpt2", "--seq", "2000"], "--seq must be between 1 and 1024"),
+        (["--checkpoint", "/nonexistent"], "/nonexistent is not a Hugging Face checkpoint"),
+        (["--runs", "fxp64,fast"], "unknown run 'fast'"),
+        (["--repeats", "0"], "--repeats must be at least 1"),
+    ],
+)
+def test_bench_rejects_bad_arguments_clearly(argv, message):
+    result = run("ditto", "bench", "--quiet", *argv)
+    assert result.returncode == 1
+    assert message in result.stderr and "Traceback" not in result.stderr
