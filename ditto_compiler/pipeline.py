@@ -20,6 +20,7 @@ def default_pipeline(
     """The pipeline `ditto_compiler.compile` runs (also `ditto-opt -p ditto-pipeline`):
 
     inline-private-functions           one entry function
+    one-hot-inputs                     lookups by secret token ids: one-hot inputs times the table
     approximate-nonlinear{gelu,softmax} MPC-friendly GeLU and Softmax (exact: unchanged)
     row-reciprocals                    one reciprocal / rsqrt per row, not per element
     legalize-to-pphlo                  StableHLO -> PPHLO, visibility decided
@@ -36,7 +37,8 @@ def default_pipeline(
             raise DittoError(f"a pipeline option cannot contain a double quote: {value}")
     annotate = " ".join(f'{key}="{options[key]}"' for key in ("policy", "calibration", "report") if options[key])
     return (
-        f'inline-private-functions,approximate-nonlinear{{gelu="{gelu}" softmax="{softmax}"}},row-reciprocals,'
+        "inline-private-functions,one-hot-inputs,"
+        f'approximate-nonlinear{{gelu="{gelu}" softmax="{softmax}"}},row-reciprocals,'
         f"legalize-to-pphlo,annotate-rings{{{annotate}}},fuse-scales,eliminate-redundant-casts"
     )
 
@@ -48,6 +50,11 @@ def all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         from .passes.inline_private_functions import InlinePrivateFunctionsPass
 
         return InlinePrivateFunctionsPass
+
+    def one_hot_inputs():
+        from .passes.one_hot_inputs import OneHotInputsPass
+
+        return OneHotInputsPass
 
     def approximate_nonlinear():
         from .passes.approximate_nonlinear import ApproximateNonlinearPass
@@ -86,6 +93,7 @@ def all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
     return {
         "inline-private-functions": inline_private_functions,
+        "one-hot-inputs": one_hot_inputs,
         "approximate-nonlinear": approximate_nonlinear,
         "row-reciprocals": row_reciprocals,
         "legalize-to-pphlo": legalize_to_pphlo,

@@ -22,6 +22,7 @@ from .dialects import fxp
 from .emulator import EmulationResult, emulate
 from .frontend.importer import parse_module
 from .frontend.jax_export import FlatSignature, export_stablehlo
+from .input_encoding import OneHotInput, encode_inputs, one_hot_inputs
 from .lowering.legalize_to_pphlo import VISIBILITY_ATTR
 from .lowering.split_rings import RingPlan, plan_rings
 from .lowering.spu_text import to_spu_program
@@ -93,6 +94,8 @@ class Program:
     """Overflows and truncation count of the latest `emulate`."""
     ring_choices: list[dict[str, Any]] | None = None
     """What the `auto` policy chose for each op: op, location, ring, max_abs seen."""
+    encodings: list[OneHotInput] = field(default_factory=list)
+    """Inputs the data owner derives from the user's before sharing (one-hot token ids)."""
 
     def _flat_inputs(self, args: tuple[Any, ...]) -> list[np.ndarray]:
         leaves, tree = tree_flatten(args)
@@ -120,7 +123,7 @@ class Program:
                         f"fixed-point range (|x| < 2^{self.ring.field_bits - self.ring.fraction_bits - 2})"
                     )
             flat.append(value.astype(dtype, copy=False))
-        return flat
+        return encode_inputs(self.encodings, flat)
 
     def save(self, path: str) -> None:
         """Write the executable plan (per-ring SPU programs and conversions) for `ditto drive`."""
@@ -159,7 +162,7 @@ class Program:
             outputs, self.cost = run_mixed(self.plan, flat, upcast)
         else:
             assert self.pphlo is not None
-            secret = [not p for p in self.signature.public]
+            secret = [not p for p in self.signature.public] + [True] * len(self.encodings)
             outputs, self.cost = run_secure(self.pphlo, flat, secret, self.signature.out_tree.num_leaves, self.ring)
         return tree_unflatten(self.signature.out_tree, outputs)
 
@@ -207,6 +210,7 @@ def compile(  # noqa: A001 (the library's verb)
             ring_choices = json.loads(Path(report).read_text())
     else:
         run_pipeline(module, pipeline or default_pipeline(policy, gelu=gelu, softmax=softmax))
+    encodings = one_hot_inputs(_entry_function(module))
     pphlo, ring, plan = None, RingConfig(), None
     if len({element.k for _, element in fxp.ring_values(module)}) > 1:
         plan = plan_rings(module)
@@ -224,4 +228,5 @@ def compile(  # noqa: A001 (the library's verb)
         module=module,
         plan=plan,
         ring_choices=ring_choices,
+        encodings=encodings,
     )

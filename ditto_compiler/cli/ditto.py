@@ -117,6 +117,7 @@ def party(args: argparse.Namespace) -> int:
 
 
 def drive(args: argparse.Namespace) -> int:
+    from ..input_encoding import encode_inputs
     from ..program import load_plan
     from ..runtime.deployment import drive as run_on_cluster
     from ..runtime.deployment import load_cluster
@@ -127,8 +128,10 @@ def drive(args: argparse.Namespace) -> int:
             inputs = [data[f"arr_{i}"] for i in range(len(data.files))]
     except (OSError, ValueError, KeyError) as e:
         raise DittoError(f"cannot read inputs {args.inputs}: {e}") from None
-    if len(inputs) != len(plan.inputs):
-        raise DittoError(f"the program takes {len(plan.inputs)} inputs, {args.inputs} has {len(inputs)}")
+    expected = len(plan.inputs) - len(plan.encodings)
+    if len(inputs) != expected:
+        raise DittoError(f"the program takes {expected} inputs, {args.inputs} has {len(inputs)}")
+    inputs = encode_inputs(plan.encodings, inputs)  # here, at the data owner, before sharing
     outputs, cost = run_on_cluster(cluster, plan, inputs, args.upcast)
     np.savez(args.out, *outputs)
     print(f"outputs written to {args.out}; sent {cost.send_bytes:,} bytes, {cost.rounds:.1f} rounds per party")

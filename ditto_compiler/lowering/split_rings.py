@@ -20,6 +20,7 @@ from xdsl.ir import Block, Operation, Region, SSAValue
 from ..diagnostics import DittoError, op_error
 from ..dialects import fxp, pphlo
 from ..dialects.pphlo import is_secret
+from ..input_encoding import OneHotInput, one_hot_inputs
 from ..ring import RingConfig
 from .spu_text import to_spu_program
 
@@ -61,6 +62,8 @@ class RingPlan:
     inputs: list[Variable]
     outputs: list[Variable]
     steps: list[Segment | Conversion] = field(default_factory=list)
+    encodings: list[OneHotInput] = field(default_factory=list)
+    """Inputs the data owner encodes from the user's inputs before sharing (see input_encoding)."""
 
 
 def _kind(element: fxp.FixedType | fxp.IntType) -> str:
@@ -154,7 +157,7 @@ def plan_rings(module: ModuleOp) -> RingPlan:
     for value in ret.arguments:
         if isinstance(value.owner, FRESH):
             raise op_error(value.owner, "returned directly is not supported by the mixed-ring executor")
-    plan = RingPlan(rings, [planner.variable(a) for a in entry.args], [])
+    plan = RingPlan(rings, [planner.variable(a) for a in entry.args], [], encodings=one_hot_inputs(entry))
 
     ops = [op for op in entry.body.block.ops if not isinstance(op, (func.ReturnOp, *FRESH))]
     # Group into runs of one ring; cross-ring casts become conversions.

@@ -28,6 +28,7 @@ from xdsl.ir import Operation
 from ..diagnostics import DittoError, describe_location
 from ..dialects.pphlo import base_element_type
 from ..emulator import emulate
+from ..input_encoding import encode_inputs, one_hot_inputs
 from ..ring import RingConfig
 from .ring_policy import CONTRACTIONS, SMALL, RingPolicy
 
@@ -94,6 +95,7 @@ def calibrate(
     entry = next((op for op in module.ops if isinstance(op, func.FuncOp)), None)
     if entry is None:
         raise DittoError("module has no function to calibrate")
+    calibration = encode_inputs(one_hot_inputs(entry), calibration)
     if len(calibration) != len(entry.args):
         raise DittoError(f"calibration has {len(calibration)} inputs, the function takes {len(entry.args)}")
 

@@ -107,8 +107,9 @@ def test_flax_bert_two_layers():
         return model(ids, attention_mask=mask, params=params).last_hidden_state
 
     prog = check(bert, model.params, ids, mask, atol=5e-3)
-    # Secret token ids use the one-hot lookup; position and token-type ids are public.
-    assert prog.pphlo.count("spu.gather") == 2 and "pphlo.equal" in prog.pphlo
+    # Secret token ids arrive one-hot from their owner; position and token-type ids are public.
+    assert prog.pphlo.count("spu.gather") == 2 and "pphlo.equal" not in prog.pphlo
+    assert [e.depth for e in prog.encodings] == [64]
 
 
 def test_flax_gpt2_two_layers():

@@ -1,7 +1,5 @@
 """The runtime's cost figures are SPU's own, and deterministic."""
 
-import re
-
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -18,14 +16,13 @@ def _program():
     return ditto_compiler.compile(lambda x, w: jnp.exp(-jnp.abs(x @ w)), x, w), (x, w)
 
 
-def test_link_counters_match_spu_profiler(tmp_path):
+def test_link_counters_match_spu_profiler():
     prog, args = _program()
-    log = tmp_path / "spu.log"
-    _, cost = run_secure(prog.pphlo, list(args), [True, True], 1, profile_log=str(log))
-    reported = re.findall(r"Link details: total send bytes (\d+), recv bytes \d+, send actions (\d+)", log.read_text())
-    assert len(reported) == 3
-    # SPU's log does not say which party wrote which line: compare as multisets.
-    assert sorted((int(b), int(a)) for b, a in reported) == sorted((p.send_bytes, p.send_actions) for p in cost.parties)
+    _, cost = run_secure(prog.pphlo, list(args), [True, True], 1)
+    # SPU's own per-op profile (cost.by_op) accounts for exactly what our links counted.
+    assert cost.by_op and cost.send_bytes > 0
+    assert sum(op.send_bytes for op in cost.by_op.values()) == cost.send_bytes
+    assert sum(op.send_actions for op in cost.by_op.values()) == cost.send_actions
 
 
 def test_totals_are_deterministic():
