@@ -4,9 +4,9 @@
 // RUN: not ditto-opt %s -p 'annotate-rings{policy=auto}' 2>&1 | filecheck %s --check-prefix=NOCAL
 
 // Calibrated on values of 0.5, the matmul fits the 32-bit ring; on values of 500 its
-// products (250,000 x 4) would not (2^14 / margin), so it stays in the 64-bit ring.
+// products (250,000 x 4) would not (2^10 / margin), so it stays in the 64-bit ring.
 // SMALL-LABEL: func.func @auto
-// SMALL:         "pphlo.dot"{{.*}} -> tensor<2x4x!pphlo.secret<!fxp.fixed<32, 16>>>
+// SMALL:         "pphlo.dot"{{.*}} -> tensor<2x4x!pphlo.secret<!fxp.fixed<32, 20>>>
 // SMALL:         "pphlo.exponential"{{.*}} -> tensor<2x4x!pphlo.secret<!fxp.fixed<64, 18>>>
 // REPORT:        "op": "pphlo.dot"
 // REPORT:        "ring": [

@@ -15,17 +15,17 @@
 // The Ditto policy: the matmul in the 32-bit ring, exp in the 64-bit ring. The
 // upcast is made once and shared by exp and the add (which follows its widest operand).
 // DITTO-LABEL: func.func @layer
-// DITTO-SAME:    (%arg0: tensor<2x4x!pphlo.secret<!fxp.fixed<32, 8>>>, %arg1: tensor<4x3x!pphlo.secret<!fxp.fixed<32, 8>>>) -> tensor<2x3x!pphlo.secret<!fxp.fixed<64, 18>>>
-// DITTO-NEXT:    [[P:%.*]] = "pphlo.dot"(%arg0, %arg1) : ({{.*}}) -> tensor<2x3x!pphlo.secret<!fxp.fixed<32, 16>>>
-// DITTO-NEXT:    [[T:%.*]] = "fxp.truncate"([[P]]) <{bits = 8 : i64}> : (tensor<2x3x!pphlo.secret<!fxp.fixed<32, 16>>>) -> tensor<2x3x!pphlo.secret<!fxp.fixed<32, 8>>>
-// DITTO-NEXT:    [[UP:%.*]] = "fxp.cast"([[T]]) : (tensor<2x3x!pphlo.secret<!fxp.fixed<32, 8>>>) -> tensor<2x3x!pphlo.secret<!fxp.fixed<64, 18>>>
+// DITTO-SAME:    (%arg0: tensor<2x4x!pphlo.secret<!fxp.fixed<32, 10>>>, %arg1: tensor<4x3x!pphlo.secret<!fxp.fixed<32, 10>>>) -> tensor<2x3x!pphlo.secret<!fxp.fixed<64, 18>>>
+// DITTO-NEXT:    [[P:%.*]] = "pphlo.dot"(%arg0, %arg1) : ({{.*}}) -> tensor<2x3x!pphlo.secret<!fxp.fixed<32, 20>>>
+// DITTO-NEXT:    [[T:%.*]] = "fxp.truncate"([[P]]) <{bits = 10 : i64}> : (tensor<2x3x!pphlo.secret<!fxp.fixed<32, 20>>>) -> tensor<2x3x!pphlo.secret<!fxp.fixed<32, 10>>>
+// DITTO-NEXT:    [[UP:%.*]] = "fxp.cast"([[T]]) : (tensor<2x3x!pphlo.secret<!fxp.fixed<32, 10>>>) -> tensor<2x3x!pphlo.secret<!fxp.fixed<64, 18>>>
 // DITTO-NEXT:    [[E:%.*]] = "pphlo.exponential"([[UP]])
 // DITTO-NEXT:    [[S:%.*]] = "pphlo.add"([[E]], [[UP]]) : ({{.*}}) -> tensor<2x3x!pphlo.secret<!fxp.fixed<64, 18>>>
 // DITTO-NEXT:    func.return [[S]]
 
 // A policy file can move exp into the small ring: no conversion at all.
 // FILE-LABEL: func.func @layer
-// FILE:         "pphlo.exponential"({{.*}}) : (tensor<2x3x!pphlo.secret<!fxp.fixed<32, 8>>>) -> tensor<2x3x!pphlo.secret<!fxp.fixed<32, 8>>>
+// FILE:         "pphlo.exponential"({{.*}}) : (tensor<2x3x!pphlo.secret<!fxp.fixed<32, 10>>>) -> tensor<2x3x!pphlo.secret<!fxp.fixed<32, 10>>>
 // FILE-NOT:     fxp.cast
 func.func @layer(%arg0: tensor<2x4x!pphlo.secret<f32>>, %arg1: tensor<4x3x!pphlo.secret<f32>>) -> tensor<2x3x!pphlo.secret<f32>> {
   %0 = "pphlo.dot"(%arg0, %arg1) : (tensor<2x4x!pphlo.secret<f32>>, tensor<4x3x!pphlo.secret<f32>>) -> tensor<2x3x!pphlo.secret<f32>>
@@ -40,7 +40,7 @@ func.func @layer(%arg0: tensor<2x4x!pphlo.secret<f32>>, %arg1: tensor<4x3x!pphlo
 // constants are re-encoded in each ring that uses them, never cast.
 // FILE-LABEL:  func.func @row_sum
 // DITTO-LABEL: func.func @row_sum
-// DITTO:         [[UP:%.*]] = "fxp.cast"(%arg0) : (tensor<2x3x!pphlo.secret<!fxp.fixed<32, 8>>>) -> tensor<2x3x!pphlo.secret<!fxp.fixed<64, 18>>>
+// DITTO:         [[UP:%.*]] = "fxp.cast"(%arg0) : (tensor<2x3x!pphlo.secret<!fxp.fixed<32, 10>>>) -> tensor<2x3x!pphlo.secret<!fxp.fixed<64, 18>>>
 // DITTO:         [[ZERO:%.*]] = "pphlo.constant"() <{value = dense<0.000000e+00> : tensor<f32>}> : () -> tensor<!fxp.fixed<64, 18>>
 // DITTO-NEXT:    "pphlo.reduce"([[UP]], [[ZERO]]) <{dimensions = array<i64: 1>}> ({
 // DITTO-NEXT:    ^{{.*}}(%{{.*}}: tensor<!pphlo.secret<!fxp.fixed<64, 18>>>, %{{.*}}: tensor<!pphlo.secret<!fxp.fixed<64, 18>>>):
@@ -66,7 +66,7 @@ func.func @row_sum(%arg0: tensor<2x3x!pphlo.secret<f32>>, %w: tensor<3x3x!pphlo.
 // DITTO-LABEL: func.func @relu_select
 // DITTO:         [[LT:%.*]] = "pphlo.less"({{.*}}) : ({{.*}}) -> tensor<4x!pphlo.secret<!fxp.int<64, 1>>>
 // DITTO-NEXT:    [[DOWN:%.*]] = "fxp.cast"([[LT]]) : (tensor<4x!pphlo.secret<!fxp.int<64, 1>>>) -> tensor<4x!pphlo.secret<!fxp.int<32, 1>>>
-// DITTO:         "pphlo.select"([[DOWN]], {{.*}}) : (tensor<4x!pphlo.secret<!fxp.int<32, 1>>>, tensor<4x!fxp.fixed<32, 8>>, tensor<4x!pphlo.secret<!fxp.fixed<32, 8>>>) -> tensor<4x!pphlo.secret<!fxp.fixed<32, 8>>>
+// DITTO:         "pphlo.select"([[DOWN]], {{.*}}) : (tensor<4x!pphlo.secret<!fxp.int<32, 1>>>, tensor<4x!fxp.fixed<32, 10>>, tensor<4x!pphlo.secret<!fxp.fixed<32, 10>>>) -> tensor<4x!pphlo.secret<!fxp.fixed<32, 10>>>
 func.func @relu_select(%x: tensor<4x!pphlo.secret<f32>>, %w: tensor<4x4x!pphlo.secret<f32>>) -> tensor<4x!pphlo.secret<f32>> {
   %y = "pphlo.dot"(%w, %x) : (tensor<4x4x!pphlo.secret<f32>>, tensor<4x!pphlo.secret<f32>>) -> tensor<4x!pphlo.secret<f32>>
   %zero = "pphlo.constant"() <{value = dense<0.0> : tensor<4xf32>}> : () -> tensor<4xf32>
@@ -80,7 +80,7 @@ func.func @relu_select(%x: tensor<4x!pphlo.secret<f32>>, %w: tensor<4x4x!pphlo.s
 // A saturated mask constant (2^22 in the 64-bit ring) is re-saturated for the
 // 32-bit ring with 8 fraction bits (2^11), where 2^22 would wrap around.
 // DITTO-LABEL: func.func @mask
-// DITTO:         "pphlo.constant"() <{value = dense<-2.048000e+03> : tensor<2xf32>}> : () -> tensor<2x!fxp.fixed<32, 8>>
+// DITTO:         "pphlo.constant"() <{value = dense<-1.024000e+03> : tensor<2xf32>}> : () -> tensor<2x!fxp.fixed<32, 10>>
 func.func @mask(%x: tensor<2x2x!pphlo.secret<f32>>, %w: tensor<2x2x!pphlo.secret<f32>>) -> tensor<2x!pphlo.secret<f32>> {
   %y = "pphlo.dot"(%x, %w) : (tensor<2x2x!pphlo.secret<f32>>, tensor<2x2x!pphlo.secret<f32>>) -> tensor<2x2x!pphlo.secret<f32>>
   %row = "pphlo.slice"(%y) <{start_indices = array<i64: 0, 0>, limit_indices = array<i64: 1, 2>, strides = array<i64: 1, 1>}> : (tensor<2x2x!pphlo.secret<f32>>) -> tensor<1x2x!pphlo.secret<f32>>
@@ -96,7 +96,7 @@ func.func @mask(%x: tensor<2x2x!pphlo.secret<f32>>, %w: tensor<2x2x!pphlo.secret
 // FILE-LABEL: func.func @located
 // FILE:         "pphlo.dot"(%arg0, %arg1) : ({{.*}}!fxp.fixed<32, 6>{{.*}}) -> tensor<2x2x!pphlo.secret<!fxp.fixed<32, 12>>>
 // FILE-NEXT:    "fxp.truncate"({{.*}}) <{bits = 6 : i64}>
-// FILE:         "pphlo.dot"({{.*}}) : ({{.*}}) -> tensor<2x2x!pphlo.secret<!fxp.fixed<32, 16>>>
+// FILE:         "pphlo.dot"({{.*}}) : ({{.*}}) -> tensor<2x2x!pphlo.secret<!fxp.fixed<32, 20>>>
 func.func @located(%arg0: tensor<2x2x!pphlo.secret<f32>>, %arg1: tensor<2x2x!pphlo.secret<f32>>) -> tensor<2x2x!pphlo.secret<f32>> {
   %0 = "pphlo.dot"(%arg0, %arg1) : (tensor<2x2x!pphlo.secret<f32>>, tensor<2x2x!pphlo.secret<f32>>) -> tensor<2x2x!pphlo.secret<f32>> loc("jit(f)/attention/dot_general"("model.py":3:4))
   %1 = "pphlo.dot"(%0, %arg1) : (tensor<2x2x!pphlo.secret<f32>>, tensor<2x2x!pphlo.secret<f32>>) -> tensor<2x2x!pphlo.secret<f32>> loc("jit(f)/mlp/dot_general"("model.py":5:4))

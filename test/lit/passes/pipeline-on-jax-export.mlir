@@ -4,9 +4,9 @@
 // RUN: ditto-opt %S/inputs/jax-layer.mlir -p 'ditto-pipeline{policy=fxp64}' | filecheck %s --check-prefix=FXP64
 
 // CHECK-LABEL: func.func public @main
-// CHECK-SAME:    tensor<3x8x!pphlo.secret<!fxp.fixed<32, 8>>>
-// CHECK:         "pphlo.dot"{{.*}} -> tensor<3x16x!pphlo.secret<!fxp.fixed<32, 16>>>
-// CHECK:         "fxp.cast"{{.*}}!fxp.fixed<32, 8>{{.*}} -> tensor<3x16x!pphlo.secret<!fxp.fixed<64, 18>>>
+// CHECK-SAME:    tensor<3x8x!pphlo.secret<!fxp.fixed<32, 10>>>
+// CHECK:         "pphlo.dot"{{.*}} -> tensor<3x16x!pphlo.secret<!fxp.fixed<32, 20>>>
+// CHECK:         "fxp.cast"{{.*}}!fxp.fixed<32, 10>{{.*}} -> tensor<3x16x!pphlo.secret<!fxp.fixed<64, 18>>>
 // CHECK:         "pphlo.divide"
 // The softmax's division by 4 is a multiplication by 2^-2: a free rescale, and no truncation of its own.
 // CHECK:         "fxp.rescale"({{.*}}) <{shift = 2 : i64}>
