@@ -43,7 +43,7 @@ from xdsl_jax.dialects import stablehlo as shlo
 from ..diagnostics import DittoError, op_error
 from ..dialects import pphlo
 from ..dialects.pphlo import is_secret, tensor_type, with_visibility
-from ..dialects.stablehlo import CompareOp
+from ..dialects.stablehlo import CompareOp, is_row_lookup
 from ..ring import RingConfig
 from .chlo_expansion import ExpandErf, ExpandErfc
 
@@ -377,23 +377,13 @@ class GatherToPPHLO(RewritePattern):
     def match_and_rewrite(self, op: shlo.GatherOp, rewriter: PatternRewriter) -> None:
         if not _ready(op):
             return
-        dn = op.dimension_numbers
-        table_t, ids_t, out_t = op.operand.type, op.start_indices.type, op.results[0].type
-        assert isinstance(table_t, TensorType) and isinstance(ids_t, TensorType) and isinstance(out_t, TensorType)
-        table_shape, ids_shape, out_shape = table_t.get_shape(), ids_t.get_shape(), out_t.get_shape()
-        batch_rank = len(ids_shape) - 1
-        offset_dims = _ints(dn.offset_dims)
-        is_row_lookup = (
-            _ints(dn.collapsed_slice_dims) == [0]
-            and _ints(dn.start_index_map) == [0]
-            and dn.index_vector_dim.value.data == batch_rank
-            and ids_shape[-1] == 1
-            and list(op.slice_sizes.get_values()) == [1, *table_shape[1:]]
-            and offset_dims == list(range(batch_rank, len(out_shape)))
-            and not _ints(dn.operand_batching_dims)
-        )
-        if not is_row_lookup:
+        if not is_row_lookup(op):
             raise op_error(op, "is only supported as a row lookup (jnp.take(table, ids, axis=0))")
+        table_t, ids_t = op.operand.type, op.start_indices.type
+        assert isinstance(table_t, TensorType) and isinstance(ids_t, TensorType)
+        table_shape, ids_shape = table_t.get_shape(), ids_t.get_shape()
+        batch_rank = len(ids_shape) - 1
+        offset_dims = _ints(op.dimension_numbers.offset_dims)
 
         if not is_secret(ids_t):
             attrs = DictionaryAttr(
@@ -437,7 +427,7 @@ class GatherToPPHLO(RewritePattern):
             new_ops.append(flat_table := pphlo.ReshapeOp(table, flat_table_type))
             table = flat_table.result
         lookup = pphlo.DotOp(one_hot_2d.result, table, tensor_type([rows, width], value_type, True))
-        new_ops += [lookup, pphlo.ReshapeOp(lookup.result, with_visibility(out_t, True))]
+        new_ops += [lookup, pphlo.ReshapeOp(lookup.result, with_visibility(op.results[0].type, True))]
         rewriter.replace(op, new_ops)
 
 

@@ -34,29 +34,10 @@ from xdsl.passes import ModulePass
 from xdsl.rewriter import Rewriter
 from xdsl_jax.dialects import stablehlo as shlo
 
+from ..dialects.stablehlo import is_row_lookup
 from ..input_encoding import ONE_HOT_ATTR
 from ..lowering.legalize_to_pphlo import VISIBILITY_ATTR
 from .nonlinear_recognition import closed_slice, evaluate, shape_of
-
-
-def _ints(attr) -> list[int]:  # noqa: ANN001
-    return [x.value.data for x in attr.data]
-
-
-def _row_lookup(op: shlo.GatherOp) -> bool:
-    """Whether `op` is `jnp.take(table, ids, axis=0)`: whole rows, ids in a trailing dim of 1."""
-    dn = op.dimension_numbers
-    table, ids, out = shape_of(op.operand), shape_of(op.start_indices), shape_of(op.results[0])
-    batch = len(ids) - 1
-    return (
-        _ints(dn.collapsed_slice_dims) == [0]
-        and _ints(dn.start_index_map) == [0]
-        and dn.index_vector_dim.value.data == batch
-        and ids[-1] == 1
-        and list(op.slice_sizes.get_values()) == [1, *table[1:]]
-        and _ints(dn.offset_dims) == list(range(batch, len(out)))
-        and not _ints(dn.operand_batching_dims)
-    )
 
 
 def _source_argument(ids: SSAValue, block_args: list[BlockArgument], vocab: int) -> BlockArgument | None:
@@ -82,7 +63,7 @@ class OneHotInputsPass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         for fn in [f for f in op.ops if isinstance(f, func.FuncOp) and f.sym_visibility != StringAttr("private")]:
             for gather in [g for g in fn.walk() if isinstance(g, shlo.GatherOp)]:
-                if _row_lookup(gather):
+                if is_row_lookup(gather):
                     self._rewrite(fn, gather)
 
     @staticmethod

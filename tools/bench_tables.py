@@ -1,0 +1,62 @@
+"""Markdown tables from `ditto bench --json` files, for docs/benchmarks.md.
+
+python tools/bench_tables.py bench/*.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def table(report: dict) -> str:
+    runs = [r for r in report["runs"] if "error" not in r]
+    base = next((r for r in runs if r["name"] == "spu"), None)
+    gpt2 = report["family"] == "gpt2"
+    header = ["run", "send bytes", "vs spu", "rounds", "vs spu", "seconds", "vs spu", "LAN s (model)", "vs spu",
+              "WAN s (model)", "vs spu", "compile s", "max abs err", "cosine"]  # fmt: skip
+    header += ["next-token agreement", "perplexity"] if gpt2 else []
+    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+
+    def ratio(r: dict, key: str) -> str:
+        return f"{r[key] / base[key]:.2f}x" if base else "-"
+
+    for r in runs:
+        cells = [r["name"], f"{r['send_bytes']:,}", ratio(r, "send_bytes"), f"{r['rounds']:,.0f}", ratio(r, "rounds"),
+                 f"{r['seconds']:.2f}", ratio(r, "seconds"), f"{r['lan_seconds_model']:.2f}",
+                 ratio(r, "lan_seconds_model"), f"{r['wan_seconds_model']:.1f}", ratio(r, "wan_seconds_model"),
+                 f"{r['compile_seconds']:.1f}", f"{r['max_abs_err']:.2e}", f"{r['cosine']:.5f}"]  # fmt: skip
+        cells += [f"{r['next_token_agreement']:.2f}", f"{r['perplexity']:.1f}"] if gpt2 else []
+        lines.append("| " + " | ".join(cells) + " |")
+    for r in report["runs"]:
+        if "error" in r:
+            lines.append(f"\n{r['name']} failed: {r['error']}")
+    title = f"{report['model']}, sequence {report['seq']}, mode {report['mode']}, repeats {report['repeats']}"
+    if gpt2:
+        title += f", plaintext perplexity {report['plaintext_perplexity']:.1f}"
+    return f"### {title}\n\n" + "\n".join(lines) + "\n"
+
+
+def split(report: dict) -> str:
+    """Bytes by ring and by op class, per run."""
+    lines = ["| run | by ring | by op class (top 4) |", "|---|---|---|"]
+    for r in report["runs"]:
+        if "error" in r:
+            continue
+        rings = ", ".join(f"{k} {v / 1e6:,.1f} MB" for k, v in r["bytes_by_ring"].items())
+        classes = ", ".join(f"{k} {v / 1e6:,.1f} MB" for k, v in list(r["bytes_by_op_class"].items())[:4])
+        lines.append(f"| {r['name']} | {rings} | {classes} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(paths: list[str]) -> int:
+    for path in paths:
+        with open(path) as f:
+            report = json.load(f)
+        print(table(report))
+        print(split(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
