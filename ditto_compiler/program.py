@@ -132,15 +132,17 @@ class Program:
         plan = self.plan or plan_rings(self.module)
         Path(path).write_bytes(pickle.dumps({"format": PROGRAM_FORMAT, "spu": spu_version.__version__, "plan": plan}))
 
-    def emulate(self, *args: Any, on_overflow: str = "raise") -> Any:
+    def emulate(self, *args: Any, on_overflow: str = "raise", truncation: str = "floor", seed: int = 0) -> Any:
         """Plaintext, bit-exact emulation of the ring-typed program (see `ditto_compiler.emulator`).
 
         A value leaving its ring's safe range raises a DittoError naming the op, or
         with `on_overflow="record"` is listed in `self.emulation.overflows`.
+        `truncation="stochastic"` rounds secret truncations as SPU's protocol does
+        (randomly, seeded by `seed`) instead of flooring them.
         """
         if self.module is None:
             raise DittoError("this program has no ring-typed module to emulate")
-        self.emulation = emulate(self.module, self._flat_inputs(args), on_overflow)
+        self.emulation = emulate(self.module, self._flat_inputs(args), on_overflow, truncation=truncation, seed=seed)
         return tree_unflatten(self.signature.out_tree, self.emulation.outputs)
 
     def run(self, *args: Any, mode: str = "threads", upcast: str = "ditto") -> Any:

@@ -98,3 +98,29 @@ def test_upcast_bound_is_checked():
     prog = ditto_compiler.compile(lambda w, x: jnp.exp(-jnp.abs(x @ w)), w, x, policy="ditto")
     with pytest.raises(DittoError, match="overflows the 32-bit ring"):
         prog.emulate(w, x)
+
+
+def test_stochastic_truncation_rounds_as_spu_does():
+    """SPU's ABY3 truncation rounds up with probability equal to the dropped fraction;
+    `truncation="stochastic"` does the same, so its statistics match a secure run's."""
+    rng = np.random.default_rng(11)
+    x, y = (rng.normal(0, 3, 4000).astype(np.float32) for _ in range(2))
+    prog = ditto_compiler.compile(lambda x, y: x * y, x, y)
+    floor = np.asarray(prog.emulate(x, y), np.float64)
+    steps = {}
+    for name, got in [
+        ("stochastic", prog.emulate(x, y, truncation="stochastic", seed=1)),
+        ("secure", prog.run(x, y)),
+    ]:
+        steps[name] = np.rint((np.asarray(got, np.float64) - floor) * 2**18)
+        assert set(np.unique(steps[name])) <= {0.0, 1.0, 2.0}
+    # Rounded up about half the time, and on the same elements more often than chance.
+    assert abs(steps["stochastic"].mean() - steps["secure"].mean()) < 0.04
+    agreement = np.mean(steps["stochastic"] == steps["secure"])
+    assert agreement > 0.6
+    # Unbiased, unlike floor (which is off by half a step on average).
+    exact = x.astype(np.float64) * y.astype(np.float64)
+    stochastic = np.asarray(prog.emulate(x, y, truncation="stochastic", seed=2), np.float64)
+    assert abs(np.mean(stochastic - exact)) * 2**18 < 0.1 < abs(np.mean(floor - exact)) * 2**18
+    with pytest.raises(DittoError, match="truncation must be 'floor' or 'stochastic'"):
+        prog.emulate(x, y, truncation="nearest")
