@@ -5,6 +5,7 @@
     fxp64            ditto-compiler, 64-bit ring, exact GeLU and Softmax
     fxp64-mpcformer  ditto-compiler, 64-bit ring, MPCFormer's Quad GeLU and 2Quad Softmax
     ditto-exact      ditto-compiler, mixed rings (policy ditto), exact functions
+    fxp64-ditto      ditto-compiler, 64-bit ring, Ditto's approximations (what the rings alone save)
     ditto            ditto-compiler, mixed rings, Ditto's Quad GeLU and max-subtracted Softmax
 
 All runs go through the same executor and links, so bytes and rounds are counted
@@ -36,6 +37,7 @@ RUNS: dict[str, dict[str, str] | None] = {
     "fxp64": {"policy": "fxp64"},
     "fxp64-mpcformer": {"policy": "fxp64", "gelu": "quad", "softmax": "2quad"},
     "ditto-exact": {"policy": "ditto"},
+    "fxp64-ditto": {"policy": "fxp64", "gelu": "quad", "softmax": "ditto"},
     "ditto": {"policy": "ditto", "gelu": "quad", "softmax": "ditto"},
 }
 DEFAULT_RUNS = ("spu", "fxp64", "fxp64-mpcformer", "ditto")
