@@ -124,3 +124,17 @@ def test_flax_gpt2_two_layers():
     prog = check(gpt2, model.params, ids, atol=5e-3)
     # Causal masking with float32's most negative value stays correct (saturated constant + guarded exp).
     assert (prog.run(model.params, ids).argmax(-1) == gpt2(model.params, ids).argmax(-1)).all()
+
+
+def test_flax_bert_for_sequence_classification():
+    transformers = pytest.importorskip("transformers")
+    config = transformers.BertConfig(vocab_size=64, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                     intermediate_size=64, max_position_embeddings=16, num_labels=3)  # fmt: skip
+    model = transformers.FlaxBertForSequenceClassification(config, seed=0)
+    ids = np.array([[2, 17, 5, 33, 9, 1]], dtype=np.int32)
+
+    def classify(params, ids):
+        return model(ids, params=params).logits
+
+    prog = check(classify, model.params, ids, atol=5e-3)
+    assert prog.run(model.params, ids).shape == (1, 3)

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The runs behind docs/benchmarks.md, one after another, JSON + PNG + log into OUTDIR.
+#   bash tools/benchmarks.sh OUTDIR        (about 40 minutes on 2 cores; needs the minilm and bench extras)
+# Run it on an otherwise idle machine: seconds are measured, bytes and rounds are deterministic.
+set -u
+out=${1:?usage: tools/benchmarks.sh OUTDIR}
+mkdir -p "$out" && cd "$out"
+export HF_HUB_OFFLINE=1
+ALL=spu,fxp64,fxp64-mpcformer,ditto-exact,ditto
+run() { name=$1; shift; echo "=== $name: ditto bench $*"; ditto bench --quiet --allow-failures --json "$name.json" --plot "$name.png" "$@"; }
+run bert-tiny-128 --model bert --config tiny --seq 128 --runs $ALL --net lan --repeats 3
+run bert-tiny-128-proc --model bert --config tiny --seq 128 --runs $ALL --net lan --mode processes
+run minilm-128 --model bert --config minilm --seq 128 --runs $ALL --net lan
+run gpt2-small-32 --model gpt2 --config small --seq 32 --runs spu,fxp64,fxp64-mpcformer,ditto --net lan
+run bert-base-128 --model bert --config base --seq 128 --runs spu,fxp64,ditto --net lan
+run minilm-128-proc --model bert --config minilm --seq 128 --runs spu,fxp64,ditto --net lan --mode processes
