@@ -154,6 +154,13 @@ def run_benchmark(
     start = time.perf_counter()
     want = np.asarray(case.forward(*case.args), dtype=np.float32)
     plaintext_seconds = time.perf_counter() - start
+    again = np.asarray(case.forward(*case.args), dtype=np.float32)
+    if not np.array_equal(want, again):
+        # Seen with jax 0.8.0 on GPT-2-small shapes on a busy machine: the same forward, twice, differed by 2.0.
+        raise DittoError(
+            f"the plaintext reference is not reproducible here (two runs differ by {np.abs(want - again).max():.3g}): "
+            "JAX's multi-threaded CPU matmuls race; start again with XLA_FLAGS=--xla_cpu_multi_thread_eigen=false"
+        )
     report: dict[str, Any] = {
         "model": case.name,
         "family": case.family,

@@ -6,6 +6,8 @@ set -u
 out=${1:?usage: tools/benchmarks.sh OUTDIR}
 mkdir -p "$out" && cd "$out"
 export HF_HUB_OFFLINE=1
+# jax 0.8.0's multi-threaded CPU matmuls can give a different plaintext reference on every call (GPT-2 small).
+export XLA_FLAGS=--xla_cpu_multi_thread_eigen=false
 ALL=spu,fxp64,fxp64-mpcformer,ditto-exact,ditto
 run() { name=$1; shift; echo "=== $name: ditto bench $*"; ditto bench --quiet --allow-failures --json "$name.json" --plot "$name.png" "$@"; }
 run bert-tiny-128 --model bert --config tiny --seq 128 --runs $ALL --net lan --repeats 3
