@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import AnyFloat, ModuleOp
 from xdsl.ir import Block, Operation, SSAValue
 
 from .diagnostics import DittoError, describe_location, op_error
@@ -198,7 +198,16 @@ class Emulator:
         name = op.name
         if isinstance(op, pphlo.ConstantOp):
             element = self.ring(op.output)
-            return [self.encode(op, np.asarray(op.value.get_values()).reshape(op.value.type.get_shape()), element)]
+            shape = op.value.type.get_shape()
+            floats = isinstance(op.value.get_element_type(), AnyFloat)
+            values = pphlo.float_values(op.value) if floats else np.asarray(op.value.get_values())
+            return [
+                self.encode(
+                    op,
+                    np.broadcast_to(values.reshape(-1)[0], shape) if values.size == 1 else values.reshape(shape),
+                    element,
+                )
+            ]
         if isinstance(op, pphlo.IotaOp):
             shape = op.output.type.get_shape()  # type: ignore[union-attr]
             dim = op.iota_dimension.value.data

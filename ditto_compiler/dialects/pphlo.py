@@ -15,6 +15,7 @@ import math
 from collections.abc import Sequence
 from typing import ClassVar
 
+import numpy as np
 from xdsl.dialects.builtin import (
     AnyFloat,
     ArrayAttr,
@@ -75,6 +76,19 @@ def with_visibility(type_: TensorType, secret: bool) -> TensorType:
     return tensor_type(type_.get_shape(), base_element_type(type_), secret)
 
 
+_FLOAT_DTYPES = {16: np.float16, 32: np.float32, 64: np.float64}
+
+
+def float_values(attr: DenseIntOrFPElementsAttr) -> np.ndarray:
+    """The values of a float dense attribute as a flat array, read from its buffer
+    (`get_values()` builds a Python tuple: 14 ms for a 128 x 3072 splat)."""
+    element = attr.get_element_type()
+    dtype = _FLOAT_DTYPES.get(getattr(element, "bitwidth", 0))
+    if dtype is None:
+        return np.asarray(attr.get_values(), dtype=np.float64)
+    return np.frombuffer(attr.data.data, dtype=dtype)
+
+
 def splat_value(value: SSAValue) -> float | None:
     """The single float of a public constant splat behind `value`, through broadcasts and reshapes."""
     owner = value.owner
@@ -82,8 +96,10 @@ def splat_value(value: SSAValue) -> float | None:
         owner = owner.operand.owner
     if not isinstance(owner, ConstantOp) or not isinstance(owner.value.get_element_type(), AnyFloat):
         return None
-    values = set(owner.value.get_values())
-    return float(values.pop()) if len(values) == 1 else None
+    values = float_values(owner.value)
+    if values.size == 0 or not np.all((values == values[0]) | (np.isnan(values) & np.isnan(values[0]))):
+        return None
+    return float(values[0])
 
 
 def _shape(value: SSAValue | Attribute) -> tuple[int, ...]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, TensorType
+from xdsl.dialects.builtin import DenseArrayBase, DenseIntOrFPElementsAttr, TensorType, i64
 from xdsl.ir import Operation, SSAValue
 from xdsl.pattern_rewriter import PatternRewriter, RewritePattern, op_type_rewrite_pattern
 from xdsl_jax.dialects import stablehlo as shlo
@@ -48,6 +48,18 @@ ERF_NUMERATOR = _rescaled(_XLA_ERF_ALPHA)
 ERF_DENOMINATOR = _rescaled(_XLA_ERF_BETA)
 
 
+def splat(value: float, type_: TensorType) -> list[Operation]:
+    """A scalar constant and its broadcast to `type_` (the last op's result is the value): shape-sized
+    constant data would cost memory and time in every later pass."""
+    scalar = shlo.ConstantOp(DenseIntOrFPElementsAttr.from_list(TensorType(type_.element_type, []), [value]))
+    broadcast = shlo.BroadcastInDimOp.create(
+        operands=[scalar.results[0]],
+        result_types=[type_],
+        properties={"broadcast_dimensions": DenseArrayBase.from_list(i64, [])},
+    )
+    return [scalar, broadcast]
+
+
 def _erf_ops(x: SSAValue) -> tuple[list[Operation], SSAValue]:
     assert isinstance(x.type, TensorType)
     # StableHLO types carry no visibility; legalization decides it afterwards.
@@ -55,8 +67,8 @@ def _erf_ops(x: SSAValue) -> tuple[list[Operation], SSAValue]:
     ops: list[Operation] = []
 
     def const(value: float) -> SSAValue:
-        ops.append(c := shlo.ConstantOp(DenseIntOrFPElementsAttr.from_list(type_, [value])))
-        return c.results[0]
+        ops.extend(splat(value, type_))
+        return ops[-1].results[0]
 
     def emit(op: Operation) -> SSAValue:
         ops.append(op)
@@ -86,6 +98,6 @@ class ExpandErfc(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: chlo.ErfcOp, rewriter: PatternRewriter) -> None:
         ops, erf = _erf_ops(op.operand)
-        one = shlo.ConstantOp(DenseIntOrFPElementsAttr.from_list(erf.type, [1.0]))  # type: ignore[arg-type]
-        result = shlo.SubtractOp(one.results[0], erf, erf.type)
-        rewriter.replace(op, [*ops, one, result])
+        one = splat(1.0, erf.type)  # type: ignore[arg-type]
+        result = shlo.SubtractOp(one[-1].results[0], erf, erf.type)
+        rewriter.replace(op, [*ops, *one, result])

@@ -231,8 +231,11 @@ def saturated_constant(value: DenseIntOrFPElementsAttr, ring: RingConfig) -> Den
     """`value`, with floats outside `ring`'s range saturated."""
     if not isinstance(value.get_element_type(), AnyFloat):
         return value
-    fixed = ring.saturate(np.asarray(value.get_values()))
-    return value if fixed is None else DenseIntOrFPElementsAttr.from_list(value.type, fixed.tolist())
+    fixed = ring.saturate(pphlo.float_values(value))
+    if fixed is None:
+        return value
+    splat = fixed.size > 0 and bool(np.all(fixed == fixed[0]))
+    return DenseIntOrFPElementsAttr.from_list(value.type, [float(fixed[0])] if splat else fixed.tolist())
 
 
 class IotaToPPHLO(RewritePattern):

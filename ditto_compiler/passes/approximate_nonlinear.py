@@ -63,7 +63,17 @@ class _Builder:
         return TensorType(element or self.element, shape)
 
     def constant(self, value: float, shape: tuple[int, ...]) -> SSAValue:
-        return self._insert(shlo.ConstantOp(DenseIntOrFPElementsAttr.from_list(self._type(shape), [value])))
+        """A scalar constant broadcast to `shape` (as JAX writes them: no shape-sized data in the IR)."""
+        scalar = self._insert(shlo.ConstantOp(DenseIntOrFPElementsAttr.from_list(self._type(()), [value])))
+        if not shape:
+            return scalar
+        return self._insert(
+            shlo.BroadcastInDimOp.create(
+                operands=[scalar],
+                result_types=[self._type(shape)],
+                properties={"broadcast_dimensions": DenseArrayBase.from_list(i64, [])},
+            )
+        )
 
     def binary(self, kind: type[Operation], lhs: SSAValue, rhs: SSAValue) -> SSAValue:
         return self._insert(kind(lhs, rhs, lhs.type))  # type: ignore[call-arg]

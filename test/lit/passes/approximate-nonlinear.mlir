@@ -4,13 +4,16 @@
 
 // GeLU as jax.nn.gelu(approximate=False) emits it: 0.5 x erfc(-x / sqrt 2).
 // DITTO-LABEL: func.func @gelu_erfc
-// DITTO-NEXT:    [[A:%.*]] = stablehlo.constant dense<1.250000e-01>
-// DITTO-NEXT:    [[B:%.*]] = stablehlo.multiply [[A]], %x
+// DITTO-NEXT:    [[A:%.*]] = stablehlo.constant dense<1.250000e-01> : tensor<f32>
+// DITTO-NEXT:    [[AB:%.*]] = stablehlo.broadcast_in_dim [[A]], dims = [] : (tensor<f32>) -> tensor<4xf32>
+// DITTO-NEXT:    [[B:%.*]] = stablehlo.multiply [[AB]], %x
 // DITTO-NEXT:    [[C:%.*]] = stablehlo.constant dense<2.500000e-01>
-// DITTO-NEXT:    [[D:%.*]] = stablehlo.add [[B]], [[C]]
+// DITTO-NEXT:    [[CB:%.*]] = stablehlo.broadcast_in_dim [[C]]
+// DITTO-NEXT:    [[D:%.*]] = stablehlo.add [[B]], [[CB]]
 // DITTO-NEXT:    [[E:%.*]] = stablehlo.multiply [[D]], %x
 // DITTO-NEXT:    [[F:%.*]] = stablehlo.constant dense<5.000000e-01>
-// DITTO-NEXT:    [[G:%.*]] = stablehlo.add [[E]], [[F]]
+// DITTO-NEXT:    [[FB:%.*]] = stablehlo.broadcast_in_dim [[F]]
+// DITTO-NEXT:    [[G:%.*]] = stablehlo.add [[E]], [[FB]]
 // DITTO-NEXT:    func.return [[G]]
 // PUMA-LABEL: func.func @gelu_erfc
 // PUMA-NOT:      chlo.erfc
@@ -87,12 +90,15 @@ func.func @not_gelu(%x: tensor<4xf32>) -> tensor<4xf32> {
 // DITTO:           stablehlo.maximum
 // DITTO:         [[MB:%.*]] = stablehlo.broadcast_in_dim [[M]], dims = [0]
 // DITTO-NEXT:    [[D:%.*]] = stablehlo.subtract %x, [[MB]]
-// DITTO-NEXT:    [[FLOOR:%.*]] = stablehlo.constant dense<-1.400000e+01>
+// DITTO-NEXT:    stablehlo.constant dense<-1.400000e+01>
+// DITTO-NEXT:    [[FLOOR:%.*]] = stablehlo.broadcast_in_dim
 // DITTO-NEXT:    [[LOW:%.*]] = "stablehlo.compare"([[D]], [[FLOOR]]) <{comparison_direction = #stablehlo<comparison_direction LT>}>
-// DITTO-NEXT:    [[FLOOR2:%.*]] = stablehlo.constant dense<-1.400000e+01>
+// DITTO-NEXT:    stablehlo.constant dense<-1.400000e+01>
+// DITTO-NEXT:    [[FLOOR2:%.*]] = stablehlo.broadcast_in_dim
 // DITTO-NEXT:    [[IN:%.*]] = stablehlo.select [[LOW]], [[FLOOR2]], [[D]]
 // DITTO-NEXT:    [[E:%.*]] = stablehlo.exponential [[IN]]
-// DITTO-NEXT:    [[ZERO:%.*]] = stablehlo.constant dense<0.000000e+00>
+// DITTO-NEXT:    stablehlo.constant dense<0.000000e+00>
+// DITTO-NEXT:    [[ZERO:%.*]] = stablehlo.broadcast_in_dim
 // DITTO-NEXT:    [[KEPT:%.*]] = stablehlo.select [[LOW]], [[ZERO]], [[E]]
 // DITTO:         [[S:%.*]] = stablehlo.reduce([[KEPT]] init: {{%.*}}) across dimensions = [1]
 // DITTO:           stablehlo.add
@@ -101,9 +107,11 @@ func.func @not_gelu(%x: tensor<4xf32>) -> tensor<4xf32> {
 // DITTO-NEXT:    func.return [[Y]]
 // PUMA-LABEL: func.func @softmax_jax
 // PUMA-NOT:      stablehlo.exponential
-// PUMA:          [[C:%.*]] = stablehlo.constant dense<5.000000e+00>
+// PUMA:          stablehlo.constant dense<5.000000e+00>
+// PUMA-NEXT:     [[C:%.*]] = stablehlo.broadcast_in_dim
 // PUMA-NEXT:     [[T:%.*]] = stablehlo.add %x, [[C]]
-// PUMA-NEXT:     [[Z:%.*]] = stablehlo.constant dense<0.000000e+00>
+// PUMA-NEXT:     stablehlo.constant dense<0.000000e+00>
+// PUMA-NEXT:     [[Z:%.*]] = stablehlo.broadcast_in_dim
 // PUMA-NEXT:     [[R:%.*]] = stablehlo.maximum [[T]], [[Z]]
 // PUMA-NEXT:     [[Q:%.*]] = stablehlo.multiply [[R]], [[R]]
 // PUMA:          stablehlo.reduce([[Q]] init: {{%.*}}) across dimensions = [1]

@@ -17,7 +17,8 @@ func.func @erf(%arg0: tensor<3xf32>) -> tensor<3xf32> {
 // chlo.erfc is 1 - erf.
 // CHECK-LABEL: func.func @erfc
 // CHECK:         [[E:%.*]] = "pphlo.divide"
-// CHECK-NEXT:    [[ONE:%.*]] = "pphlo.constant"() <{value = dense<1.000000e+00> : tensor<3xf32>}>
+// CHECK-NEXT:    [[ONE_SCALAR:%.*]] = "pphlo.constant"() <{value = dense<1.000000e+00> : tensor<f32>}>
+// CHECK-NEXT:    [[ONE:%.*]] = "pphlo.broadcast"([[ONE_SCALAR]]) <{broadcast_dimensions = array<i64>}> : (tensor<f32>) -> tensor<3xf32>
 // CHECK-NEXT:    "pphlo.subtract"([[ONE]], [[E]]) : (tensor<3xf32>, tensor<3x!pphlo.secret<f32>>) -> tensor<3x!pphlo.secret<f32>>
 func.func @erfc(%arg0: tensor<3xf32>) -> tensor<3xf32> {
   %0 = "chlo.erfc"(%arg0) : (tensor<3xf32>) -> tensor<3xf32>
