@@ -203,7 +203,7 @@ def run_benchmark(
             "bytes_by_ring": {k: c.send_bytes for k, c in cost.by_ring.items()} or {"64-bit": cost.send_bytes},
             "bytes_by_op_class": _by_class(cost),
             "top_ops": [
-                {"op": op, "send_bytes": c.send_bytes, "send_actions": c.send_actions}
+                {"op": op, "send_bytes": c.send_bytes, "send_actions": c.send_actions, "seconds": c.seconds}
                 for op, c in list(cost.by_op.items())[:8]
             ],
         }
