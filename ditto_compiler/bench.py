@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,8 +71,8 @@ def modelled_seconds(cost: Cost, net: str) -> float:
 
 @dataclass
 class _Compiled:
-    run: Any
-    """run(flat inputs) -> (flat outputs, cost)"""
+    run: Callable[[], tuple[list[np.ndarray], Cost]]
+    """One secure run on the case's inputs: flat outputs and cost."""
     compile_seconds: float
 
 
@@ -80,8 +80,9 @@ def _spu(case: ModelCase, mode: str) -> _Compiled:
     from .runtime.spu_baseline import compile_with_spu
 
     plan, compile_seconds = compile_with_spu(case.forward, *case.args)
+    flat = [np.asarray(x) for x in tree_flatten(case.args)[0]]
 
-    def run(flat: list[np.ndarray]) -> tuple[list[np.ndarray], Cost]:
+    def run() -> tuple[list[np.ndarray], Cost]:
         if mode == "processes":
             from .runtime.processes import run_processes
 
@@ -98,8 +99,8 @@ def _ours(case: ModelCase, options: dict[str, str], mode: str) -> _Compiled:
 
     prog = ditto_compile(case.forward, *case.args, **options)
 
-    def run(flat: list[np.ndarray]) -> tuple[list[np.ndarray], Cost]:
-        outputs = prog.run(*case.args, mode="processes" if mode == "processes" else "threads")  # = flat
+    def run() -> tuple[list[np.ndarray], Cost]:
+        outputs = prog.run(*case.args, mode="processes" if mode == "processes" else "threads")
         return [np.asarray(x) for x in tree_leaves(outputs)], prog.cost
 
     return _Compiled(run, prog.compile_seconds)
@@ -151,7 +152,6 @@ def run_benchmark(
         raise DittoError(f"--net must be lan or wan, not {net!r}")
     if repeats < 1:
         raise DittoError("--repeats must be at least 1")
-    flat = [np.asarray(x) for x in tree_flatten(case.args)[0]]
     # The reference is the jitted function, the one that is exported and compiled. (Flax GPT-2-small's
     # op-by-op forward under jax 0.8.0 is not: two eager calls differed by 3.5 here, while jit agreed
     # with itself and with ditto-compiler's emulation to cosine 0.999997.)
@@ -187,7 +187,7 @@ def run_benchmark(
             for i in range(repeats):
                 if progress is not None:
                     progress(f"{name}: secure run {i + 1}/{repeats}")
-                outputs, cost = compiled.run(flat)
+                outputs, cost = compiled.run()
                 seconds.append(cost.seconds)
         except DittoError as e:
             report["runs"].append({"name": name, "error": str(e)})

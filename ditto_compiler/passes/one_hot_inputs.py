@@ -45,6 +45,8 @@ def _source_argument(ids: SSAValue, block_args: list[BlockArgument], vocab: int)
     for arg in block_args:
         if not isinstance(arg.type, TensorType) or not isinstance(arg.type.get_element_type(), IntegerType):
             continue
+        if ids is arg:
+            return arg
         ops = closed_slice(ids, arg)
         if ops is None:
             continue

@@ -23,6 +23,17 @@ func.func @take(%table: tensor<5x3xf32>, %ids: tensor<1x2xi32>) -> tensor<1x2x3x
 
 // -----
 
+// Ids used as they come: the same.
+// CHECK-LABEL: func.func @direct_ids
+// CHECK-SAME:    ({{.*}}, [[ONE_HOT:%.*]]: tensor<2x5xf32> {ditto.one_hot_of = 1 : i64})
+// CHECK-NEXT:    stablehlo.dot_general [[ONE_HOT]], %table, contracting_dims = [1] x [0]
+func.func @direct_ids(%table: tensor<5x3xf32>, %ids: tensor<2x1xi32>) -> tensor<2x3xf32> {
+  %0 = "stablehlo.gather"(%table, %ids) <{dimension_numbers = #stablehlo.gather<offset_dims = [1], collapsed_slice_dims = [0], start_index_map = [0], index_vector_dim = 1>, indices_are_sorted = false, slice_sizes = array<i64: 1, 3>}> : (tensor<5x3xf32>, tensor<2x1xi32>) -> tensor<2x3xf32>
+  func.return %0 : tensor<2x3xf32>
+}
+
+// -----
+
 // Public ids stay a gather (legalize-to-pphlo makes it a local spu.gather).
 // CHECK-LABEL: func.func @public_ids
 // CHECK-SAME:    (%table: tensor<5x3xf32>, %ids: tensor<2x1xi32> {ditto.visibility = "public"}) -> tensor<2x3xf32>
