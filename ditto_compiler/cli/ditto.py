@@ -14,6 +14,7 @@ import numpy as np
 from ..bench import DEFAULT_RUNS, RUNS
 from ..diagnostics import DittoError
 from ..models.hf import DEFAULT_TEXT
+from ..passes.approximate_nonlinear import GELU_MODES, SOFTMAX_MODES
 
 
 def _row(name: str, err: float, cost: Any, compile_s: float) -> dict[str, Any]:
@@ -41,12 +42,13 @@ def demo(args: argparse.Namespace) -> int:
 
     reference = np.asarray(block(params, x))
     rings = "64-bit ring, 18 fraction bits" if args.policy == "fxp64" else f"ring policy {args.policy}"
+    rings += f"; GeLU {args.gelu}, Softmax {args.softmax}"
     print(
         f"ditto demo: causal Transformer block (seq {args.seq}, hidden {args.hidden}, {args.heads} heads, "
         f"MLP {args.mlp}; fixed-seed weights)\n"
         f"3-party ABY3 on SPU, {rings}; weights and input secret\n"
     )
-    prog = ditto_compile(block, params, x, policy=args.policy)
+    prog = ditto_compile(block, params, x, policy=args.policy, gelu=args.gelu, softmax=args.softmax)
     out = prog.run(params, x)
     rows = [_row(f"ditto-compiler ({args.policy})", np.abs(out - reference).max(), prog.cost, prog.compile_seconds)]
     if not args.no_spu:
@@ -149,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--heads", type=int, default=4, help="attention heads (default 4)")
     p.add_argument("--mlp", type=int, default=256, help="MLP width (default 256)")
     p.add_argument("--policy", default="fxp64", help="ring policy: fxp64 (default), ditto, auto or a JSON file")
+    p.add_argument("--gelu", default="exact", choices=GELU_MODES, help="GeLU: exact (default), quad or puma")
+    p.add_argument("--softmax", default="exact", choices=SOFTMAX_MODES, help="Softmax: exact (default), 2quad, ditto")
     p.add_argument("--no-spu", action="store_true", help="skip the comparison with SPU's own compiler")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     p.set_defaults(handler=demo)
