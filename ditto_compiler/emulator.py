@@ -7,10 +7,9 @@ re-encodes between rings and fraction bits. Truncating a secret either shifts
 arithmetically (`truncation="floor"`, deterministic) or rounds stochastically
 (`truncation="stochastic"`): one step up with probability equal to the dropped
 fraction, which is what SPU's ABY3 truncation does (measured: P(+1) is 0.12,
-0.37, 0.63, 0.87 for dropped fractions in the four quarters of [0, 1)). The
-stochastic mode is the faithful one for accuracy studies: in a 32-bit ring with
-8 fraction bits its noise alone can wreck a real model that floor emulation
-calls fine. Public values are truncated exactly (floor), as SPU does locally.
+0.37, 0.63, 0.87 for dropped fractions in the four quarters of [0, 1)), and is
+unbiased where floor is not. Public values are truncated exactly (floor), as SPU
+does locally.
 
 SPU's nonlinear kernels (exp, rsqrt, divide, tanh, ...) are iterative
 approximations; here they are correctly rounded: decode, compute in float64,
