@@ -112,18 +112,11 @@ def test_flax_bert_two_layers():
     assert [e.depth for e in prog.encodings] == [64]
 
 
-def test_flax_gpt2_two_layers():
-    transformers = pytest.importorskip("transformers")
-    config = transformers.GPT2Config(vocab_size=64, n_embd=32, n_layer=2, n_head=2, n_positions=16)
-    model = transformers.FlaxGPT2LMHeadModel(config, seed=0)
-    ids = np.array([[5, 17, 2, 63, 9, 0, 31, 8]], dtype=np.int32)
-
-    def gpt2(params, ids):
-        return model(ids, params=params).logits
-
-    prog = check(gpt2, model.params, ids, atol=5e-3)
+def test_flax_gpt2_two_layers(tiny_gpt2):
+    gpt2, params, ids = tiny_gpt2
+    prog = check(gpt2, params, ids, atol=5e-3)
     # Causal masking with float32's most negative value stays correct (saturated constant + guarded exp).
-    assert (prog.run(model.params, ids).argmax(-1) == gpt2(model.params, ids).argmax(-1)).all()
+    assert (prog.run(params, ids).argmax(-1) == gpt2(params, ids).argmax(-1)).all()
 
 
 def test_flax_bert_for_sequence_classification():
