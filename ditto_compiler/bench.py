@@ -56,6 +56,7 @@ OP_CLASSES: dict[str, tuple[str, ...]] = {
         "pphlo.not_equal", "pphlo.maximum", "pphlo.minimum", "pphlo.clamp", "pphlo.select", "pphlo.abs",
     ),
     "multiply": ("pphlo.multiply",),
+    "upcast protocol": ("ditto.upcast",),
 }  # fmt: skip
 
 
@@ -217,9 +218,6 @@ def _by_class(cost: Cost) -> dict[str, int]:
     classes: dict[str, int] = {}
     for op, c in cost.by_op.items():
         classes[op_class(op)] = classes.get(op_class(op), 0) + c.send_bytes
-    conversions = cost.by_ring.get("conversions")
-    if conversions is not None and conversions.send_bytes:
-        classes["ring conversion"] = conversions.send_bytes
     return dict(sorted(classes.items(), key=lambda kv: -kv[1]))
 
 

@@ -51,8 +51,9 @@ class Cost:
     by_ring: dict[str, Cost] = field(default_factory=dict)
     """For mixed-ring runs: the same figures for each ring's runtime and for the conversions."""
     by_op: dict[str, OpCost] = field(default_factory=dict)
-    """PPHLO op name -> SPU's profile of it, over all parties and rings, most bytes first.
-    Ring conversions are not PPHLO ops of the program: see `by_ring["conversions"]`."""
+    """PPHLO op name -> SPU's profile of it, over all parties, rings and conversion programs,
+    plus `ditto.upcast` for the upcast protocol's own messages; most bytes first. The bytes
+    add up to `send_bytes`."""
 
     @property
     def send_bytes(self) -> int:

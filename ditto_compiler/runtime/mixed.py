@@ -37,7 +37,7 @@ from ..lowering.split_rings import Conversion, RingPlan, Segment, Variable
 from ..ring import RingConfig
 from .channels import CountingChannel, MemoryHub
 from .executor import WORLD_SIZE, Cost, PartyCost, _first_line, run_threads, spu_runtime_config
-from .profile import per_op_costs, spu_profile_log
+from .profile import UPCAST_PROTOCOL, OpCost, merge, per_op_costs, spu_profile_log
 from .shares import lift_words, public_words, reduce_words, share_words, with_public_words, with_words
 from .upcast import PairSeeds, ditto_upcast
 
@@ -47,11 +47,6 @@ _INT_TYPES = {
     32: libspu.DataType.DT_I32,
     64: libspu.DataType.DT_I64,
 }
-
-
-CONVERSION_PROGRAM_PREFIX = "convert:"
-SEGMENT_PROGRAMS = f"(?!{CONVERSION_PROGRAM_PREFIX}).*"
-"""SPU program names of the ring segments (per-op costs leave the conversions' own programs out)."""
 
 
 def _tensor(shape: Sequence[int], element: str, secret: bool = True) -> str:
@@ -146,7 +141,7 @@ class _ConversionPrograms:
     @staticmethod
     def _executable(code: str, source: str, target: str) -> libspu.Executable:
         return libspu.Executable(
-            name=f"{CONVERSION_PROGRAM_PREFIX}{source}", input_names=[source], output_names=[target], code=code.encode()
+            name=f"convert:{source}", input_names=[source], output_names=[target], code=code.encode()
         )
 
 
@@ -353,13 +348,24 @@ def run_mixed(
 
     with spu_profile_log() as log:
         run_threads(party)
-        by_op = per_op_costs(log.read_text() if log.exists() else "", include=SEGMENT_PROGRAMS)
+        by_op = per_op_costs(log.read_text() if log.exists() else "")
     failed = next((hub for hub in (*hubs.values(), protocol_hub) if hub.failed is not None), None)
     if failed is not None:
         raise DittoError(f"secure execution failed in party {failed.failed_rank}: {failed.failed}")
     cost = cost_from(plan, spent)
-    cost.by_op = by_op
+    protocol = [counters.snapshot() for counters in protocol_hub.counters]
+    cost.by_op = with_protocol(by_op, sum(b for b, _ in protocol), sum(a for _, a in protocol), plan, upcast)
     return reconstruct(plan, outputs), cost  # type: ignore[arg-type]
+
+
+def with_protocol(
+    by_op: dict[str, OpCost], sent_bytes: int, send_actions: int, plan: RingPlan, upcast: str
+) -> dict[str, OpCost]:
+    """`by_op` plus Ditto's upcast protocol messages as one pseudo-op (see runtime/profile.py)."""
+    if not sent_bytes:
+        return by_op
+    upcasts = sum(1 for s in plan.steps if isinstance(s, Conversion) and s.target.field_bits > s.source.field_bits)
+    return merge(by_op, {UPCAST_PROTOCOL: OpCost(upcasts if upcast == "ditto" else 0, sent_bytes, send_actions)})
 
 
 def cost_from(plan: RingPlan, spent: dict[str, list[list[float]]]) -> Cost:

@@ -33,7 +33,6 @@ from ..lowering.split_rings import RingPlan
 from .executor import WORLD_SIZE, Cost, _first_line, spu_runtime_config
 from .mixed import (
     SEED_PAIRS,
-    SEGMENT_PROGRAMS,
     _ProtocolLink,
     categories,
     check_upcast,
@@ -42,6 +41,7 @@ from .mixed import (
     reconstruct,
     share_inputs,
     spu_runs,
+    with_protocol,
 )
 from .profile import merge, per_op_costs
 from .upcast import PairSeeds
@@ -289,5 +289,12 @@ def process_cost(plan: RingPlan, upcast: str, steps: list[list[Any]], logs: list
             record[1] += protocol_actions
             record[2] += seconds
     cost = cost_from(plan, spent)
-    cost.by_op = merge(*(per_op_costs(log, include=SEGMENT_PROGRAMS) for log in logs))
+    protocol = [(b, a) for party in steps for _, b, a, _ in party]
+    cost.by_op = with_protocol(
+        merge(*(per_op_costs(log) for log in logs)),
+        sum(b for b, _ in protocol),
+        sum(a for _, a in protocol),
+        plan,
+        upcast,
+    )
     return cost

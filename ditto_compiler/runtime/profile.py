@@ -1,12 +1,11 @@
 """Per-op communication from SPU's profiler log, summed over the parties.
 
-SPU's profiler writes, after each program run, a block naming the program
-("SPU execution NAME completed") followed by one line per op. In thread mode the
-three parties share one process-wide log without saying who wrote a line; per-op
-sums over all parties are nevertheless exact. Blocks are attributed to the
-program named by the header above them; a party may, rarely, print its block
-while a peer is still printing the previous program's, which can move a few
-lines between programs but never changes the totals.
+SPU's profiler writes one line per op after each program run. In thread mode the
+three parties share one process-wide log without saying who wrote a line (and
+their blocks may interleave), so only sums over all parties and all programs are
+exact; that is what `per_op_costs` returns. Ditto's upcast protocol sends its
+messages outside SPU: executors add them as the pseudo-op `UPCAST_PROTOCOL`, so
+a cost's per-op bytes add up to its total.
 """
 
 from __future__ import annotations
@@ -23,7 +22,8 @@ from spu import libspu
 _OP_LINE = re.compile(
     r"- (\S+), executed (\d+) times, duration ([\d.e+-]+)s, send bytes (\d+) recv bytes \d+, send actions (\d+)"
 )
-_HEADER = re.compile(r"SPU execution (\S+) completed")
+UPCAST_PROTOCOL = "ditto.upcast"
+"""The messages of Ditto's upcast protocol (runtime/upcast.py), which are not SPU ops."""
 
 
 @dataclass
@@ -44,17 +44,11 @@ def _most_bytes_first(totals: dict[str, OpCost]) -> dict[str, OpCost]:
     return dict(sorted(totals.items(), key=lambda kv: -kv[1].send_bytes))
 
 
-def per_op_costs(log_text: str, include: str | None = None) -> dict[str, OpCost]:
-    """Op name -> totals over every party in `log_text`, most bytes first; with `include`,
-    only the ops of programs whose name matches that regular expression."""
+def per_op_costs(log_text: str) -> dict[str, OpCost]:
+    """Op name -> totals over every party and program in `log_text`, most bytes first."""
     totals: dict[str, OpCost] = {}
-    program = ""
-    for line in log_text.splitlines():
-        if header := _HEADER.search(line):
-            program = header.group(1)
-        elif (op := _OP_LINE.search(line)) and (include is None or re.fullmatch(include, program)):
-            name, count, seconds, sent, actions = op.groups()
-            totals.setdefault(name, OpCost()).add(OpCost(int(count), int(sent), int(actions), float(seconds)))
+    for name, count, seconds, sent, actions in _OP_LINE.findall(log_text):
+        totals.setdefault(name, OpCost()).add(OpCost(int(count), int(sent), int(actions), float(seconds)))
     return _most_bytes_first(totals)
 
 
