@@ -90,18 +90,13 @@ def _check_seq(seq: int, limit: int, name: str) -> None:
         raise DittoError(f"--seq must be between 1 and {limit} for {name}, not {seq}")
 
 
-def _bert_case(model: Any, name: str, ids: np.ndarray, mask: np.ndarray) -> ModelCase:
-    def bert(params: Any, ids: Any, mask: Any) -> Any:
-        return model(ids, attention_mask=mask, params=params).last_hidden_state
+def _case(model: Any, family: str, name: str, ids: np.ndarray, mask: np.ndarray) -> ModelCase:
+    output = "logits" if family == "gpt2" else "last_hidden_state"
 
-    return ModelCase(name, "bert", bert, model.params, ids, mask)
+    def forward(params: Any, ids: Any, mask: Any) -> Any:
+        return getattr(model(ids, attention_mask=mask, params=params), output)
 
-
-def _gpt2_case(model: Any, name: str, ids: np.ndarray, mask: np.ndarray) -> ModelCase:
-    def gpt2(params: Any, ids: Any, mask: Any) -> Any:
-        return model(ids, attention_mask=mask, params=params).logits
-
-    return ModelCase(name, "gpt2", gpt2, model.params, ids, mask)
+    return ModelCase(name, family, forward, model.params, ids, mask)
 
 
 def bert_case(config: str, seq: int) -> ModelCase:
@@ -120,7 +115,7 @@ def bert_case(config: str, seq: int) -> ModelCase:
     shapes = BERT_CONFIGS[config]
     model = transformers.FlaxBertModel(transformers.BertConfig(**shapes), seed=0)
     name = f"BERT {config} ({shapes['num_hidden_layers']} layers, hidden {shapes['hidden_size']}; random weights)"
-    return _bert_case(model, name, _random_ids(shapes["vocab_size"], seq), padded_mask(seq))
+    return _case(model, "bert", name, _random_ids(shapes["vocab_size"], seq), padded_mask(seq))
 
 
 def gpt2_case(config: str, seq: int) -> ModelCase:
@@ -132,7 +127,7 @@ def gpt2_case(config: str, seq: int) -> ModelCase:
     model = transformers.FlaxGPT2LMHeadModel(transformers.GPT2Config(**shapes), seed=0)
     name = f"GPT-2 {config} ({shapes['n_layer']} layers, hidden {shapes['n_embd']}; random weights)"
     # A causal LM reads left to right: every position is real text (no padding).
-    return _gpt2_case(model, name, _random_ids(shapes["vocab_size"], seq), np.ones((1, seq), np.int32))
+    return _case(model, "gpt2", name, _random_ids(shapes["vocab_size"], seq), np.ones((1, seq), np.int32))
 
 
 def checkpoint_case(directory: Path, seq: int, text: str = DEFAULT_TEXT, name: str | None = None) -> ModelCase:
@@ -157,5 +152,4 @@ def checkpoint_case(directory: Path, seq: int, text: str = DEFAULT_TEXT, name: s
         ids, mask = encoded["input_ids"].astype(np.int32), encoded["attention_mask"].astype(np.int32)
     else:
         ids, mask = _random_ids(config.vocab_size, seq), np.ones((1, seq), np.int32)
-    build = _gpt2_case if family == "gpt2" else _bert_case
-    return build(model, name or f"{family} checkpoint {directory}", ids, mask)
+    return _case(model, family, name or f"{family} checkpoint {directory}", ids, mask)
