@@ -7,8 +7,8 @@ verify. `CompareOp` here is the op with StableHLO's property name.
 
 from __future__ import annotations
 
-from xdsl.dialects.builtin import AnyTensorType, TensorType
-from xdsl.ir import Dialect
+from xdsl.dialects.builtin import AnyTensorType, ArrayAttr, DenseArrayBase, DenseIntOrFPElementsAttr, TensorType, i64
+from xdsl.ir import Dialect, Operation
 from xdsl.irdl import IRDLOperation, irdl_op_definition, operand_def, opt_prop_def, prop_def, result_def, traits_def
 from xdsl.traits import NoMemoryEffect
 from xdsl_jax.dialects import stablehlo as xdsl_jax_stablehlo
@@ -28,6 +28,27 @@ class CompareOp(IRDLOperation):
     traits = traits_def(NoMemoryEffect())
 
 
+def int_list(attr: ArrayAttr) -> list[int]:
+    """The values of an ArrayAttr of IntegerAttr, as StableHLO's dimension attributes hold them."""
+    return [x.value.data for x in attr.data]  # type: ignore[attr-defined]
+
+
+def splat(value: float, type_: TensorType) -> list[Operation]:
+    """A scalar constant and its broadcast to `type_` (the last op's result is the value), as JAX
+    writes them: shape-sized constant data would cost memory and time in every later pass."""
+    scalar = xdsl_jax_stablehlo.ConstantOp(
+        DenseIntOrFPElementsAttr.from_list(TensorType(type_.element_type, []), [value])
+    )
+    if not type_.get_shape():
+        return [scalar]
+    broadcast = xdsl_jax_stablehlo.BroadcastInDimOp.create(
+        operands=[scalar.results[0]],
+        result_types=[type_],
+        properties={"broadcast_dimensions": DenseArrayBase.from_list(i64, [])},
+    )
+    return [scalar, broadcast]
+
+
 def is_row_lookup(op: xdsl_jax_stablehlo.GatherOp) -> bool:
     """Whether `op` is `jnp.take(table, ids, axis=0)`: whole rows of the table, one index per
     row in a trailing dimension of 1, the rows' own dimensions last in the result."""
@@ -37,18 +58,14 @@ def is_row_lookup(op: xdsl_jax_stablehlo.GatherOp) -> bool:
     table, ids, out = (v.type.get_shape() for v in values)  # type: ignore[attr-defined]
     dn = op.dimension_numbers
     batch = len(ids) - 1
-
-    def ints(attr) -> list[int]:  # noqa: ANN001 (an ArrayAttr of IntegerAttr)
-        return [x.value.data for x in attr.data]
-
     return (
-        ints(dn.collapsed_slice_dims) == [0]
-        and ints(dn.start_index_map) == [0]
+        int_list(dn.collapsed_slice_dims) == [0]
+        and int_list(dn.start_index_map) == [0]
         and dn.index_vector_dim.value.data == batch
         and ids[-1] == 1
         and list(op.slice_sizes.get_values()) == [1, *table[1:]]
-        and ints(dn.offset_dims) == list(range(batch, len(out)))
-        and not ints(dn.operand_batching_dims)
+        and int_list(dn.offset_dims) == list(range(batch, len(out)))
+        and not int_list(dn.operand_batching_dims)
     )
 
 

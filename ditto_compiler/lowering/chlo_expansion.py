@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from xdsl.dialects.builtin import DenseArrayBase, DenseIntOrFPElementsAttr, TensorType, i64
+from xdsl.dialects.builtin import TensorType
 from xdsl.ir import Operation, SSAValue
 from xdsl.pattern_rewriter import PatternRewriter, RewritePattern, op_type_rewrite_pattern
 from xdsl_jax.dialects import stablehlo as shlo
 
 from ..dialects import chlo
 from ..dialects.pphlo import base_element_type
+from ..dialects.stablehlo import splat
 
 _XLA_ERF_ALPHA = (
     -2.72614225801306e-10,
@@ -46,18 +47,6 @@ def _rescaled(coefficients: Sequence[float]) -> list[float]:
 
 ERF_NUMERATOR = _rescaled(_XLA_ERF_ALPHA)
 ERF_DENOMINATOR = _rescaled(_XLA_ERF_BETA)
-
-
-def splat(value: float, type_: TensorType) -> list[Operation]:
-    """A scalar constant and its broadcast to `type_` (the last op's result is the value): shape-sized
-    constant data would cost memory and time in every later pass."""
-    scalar = shlo.ConstantOp(DenseIntOrFPElementsAttr.from_list(TensorType(type_.element_type, []), [value]))
-    broadcast = shlo.BroadcastInDimOp.create(
-        operands=[scalar.results[0]],
-        result_types=[type_],
-        properties={"broadcast_dimensions": DenseArrayBase.from_list(i64, [])},
-    )
-    return [scalar, broadcast]
 
 
 def _erf_ops(x: SSAValue) -> tuple[list[Operation], SSAValue]:

@@ -28,7 +28,7 @@ from xdsl.dialects.builtin import (
     TensorType,
     i64,
 )
-from xdsl.ir import Attribute, BlockArgument, Operation, OpResult, SSAValue
+from xdsl.ir import BlockArgument, Operation, OpResult, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import (
     GreedyRewritePatternApplier,
@@ -43,7 +43,7 @@ from xdsl_jax.dialects import stablehlo as shlo
 from ..diagnostics import DittoError, op_error
 from ..dialects import pphlo
 from ..dialects.pphlo import is_secret, tensor_type, with_visibility
-from ..dialects.stablehlo import CompareOp, is_row_lookup
+from ..dialects.stablehlo import CompareOp, int_list, is_row_lookup
 from ..ring import RingConfig
 from .chlo_expansion import ExpandErf, ExpandErfc
 
@@ -102,11 +102,6 @@ def _is_legal_value(value: SSAValue) -> bool:
     assert isinstance(value, BlockArgument)
     parent = value.block.parent_op()
     return isinstance(parent, func.FuncOp) or (parent is not None and parent.dialect_name() == "pphlo")
-
-
-def _ints(attr: Attribute) -> list[int]:
-    """The values of an ArrayAttr of IntegerAttr, as StableHLO's dimension attributes hold them."""
-    return [x.value.data for x in attr.data]  # type: ignore[attr-defined]
 
 
 def _ready(op: Operation) -> bool:
@@ -289,8 +284,8 @@ class DotGeneralToPPHLO(RewritePattern):
         if not _ready(op):
             return
         d = op.dot_dimension_numbers
-        lb, rb = _ints(d.lhs_batching_dimensions), _ints(d.rhs_batching_dimensions)
-        lc, rc = _ints(d.lhs_contracting_dimensions), _ints(d.rhs_contracting_dimensions)
+        lb, rb = int_list(d.lhs_batching_dimensions), int_list(d.rhs_batching_dimensions)
+        lc, rc = int_list(d.lhs_contracting_dimensions), int_list(d.rhs_contracting_dimensions)
         out_type = _result_type(op)
         new_ops: list[Operation] = []
 
@@ -386,7 +381,7 @@ class GatherToPPHLO(RewritePattern):
         assert isinstance(table_t, TensorType) and isinstance(ids_t, TensorType)
         table_shape, ids_shape = table_t.get_shape(), ids_t.get_shape()
         batch_rank = len(ids_shape) - 1
-        offset_dims = _ints(op.dimension_numbers.offset_dims)
+        offset_dims = int_list(op.dimension_numbers.offset_dims)
 
         if not is_secret(ids_t):
             attrs = DictionaryAttr(

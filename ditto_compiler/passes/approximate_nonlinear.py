@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from xdsl.context import Context
-from xdsl.dialects.builtin import DenseArrayBase, DenseIntOrFPElementsAttr, ModuleOp, TensorType, i1, i64
+from xdsl.dialects.builtin import DenseArrayBase, ModuleOp, TensorType, i1, i64
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
@@ -32,7 +32,7 @@ from xdsl_jax.dialects.stablehlo.attributes import ComparisonDirection, Comparis
 
 from ..diagnostics import DittoError
 from ..dialects import chlo
-from ..dialects.stablehlo import CompareOp
+from ..dialects.stablehlo import CompareOp, splat
 from .nonlinear_recognition import Match, match_gelu, match_softmax, shape_of
 
 GELU_MODES = ("exact", "quad", "puma")
@@ -63,17 +63,7 @@ class _Builder:
         return TensorType(element or self.element, shape)
 
     def constant(self, value: float, shape: tuple[int, ...]) -> SSAValue:
-        """A scalar constant broadcast to `shape` (as JAX writes them: no shape-sized data in the IR)."""
-        scalar = self._insert(shlo.ConstantOp(DenseIntOrFPElementsAttr.from_list(self._type(()), [value])))
-        if not shape:
-            return scalar
-        return self._insert(
-            shlo.BroadcastInDimOp.create(
-                operands=[scalar],
-                result_types=[self._type(shape)],
-                properties={"broadcast_dimensions": DenseArrayBase.from_list(i64, [])},
-            )
-        )
+        return [self._insert(op) for op in splat(value, self._type(shape))][-1]
 
     def binary(self, kind: type[Operation], lhs: SSAValue, rhs: SSAValue) -> SSAValue:
         return self._insert(kind(lhs, rhs, lhs.type))  # type: ignore[call-arg]
