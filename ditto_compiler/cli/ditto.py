@@ -1,4 +1,4 @@
-"""`ditto`: the user CLI (demo, bench, party processes; later: distillation)."""
+"""`ditto`: the user CLI (demo, bench, distillation, party processes)."""
 
 from __future__ import annotations
 
@@ -81,16 +81,18 @@ def demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def bench(args: argparse.Namespace) -> int:
-    from ..bench import format_table, plot, run_benchmark
+def _model_case(args: argparse.Namespace) -> Any:
     from ..models.hf import bert_case, checkpoint_case, gpt2_case
 
     if args.checkpoint:
-        case = checkpoint_case(Path(args.checkpoint), args.seq, text=args.text)
-    elif args.model == "bert":
-        case = bert_case(args.config, args.seq)
-    else:
-        case = gpt2_case(args.config, args.seq)
+        return checkpoint_case(Path(args.checkpoint), args.seq, text=getattr(args, "text", DEFAULT_TEXT))
+    return (bert_case if args.model == "bert" else gpt2_case)(args.config, args.seq)
+
+
+def bench(args: argparse.Namespace) -> int:
+    from ..bench import format_table, plot, run_benchmark
+
+    case = _model_case(args)
     runs = [r.strip() for r in args.runs.split(",") if r.strip()]
 
     def progress(message: str) -> None:
@@ -106,6 +108,49 @@ def bench(args: argparse.Namespace) -> int:
     if args.plot:
         plot(report, args.plot)
     return 1 if any("error" in r for r in report["runs"]) and not args.allow_failures else 0
+
+
+def distill(args: argparse.Namespace) -> int:
+    from ..distill.data import load_corpus
+    from ..distill.distill import MODEL_DIR, DistillSettings
+    from ..distill.distill import distill as run_distillation
+
+    settings = DistillSettings(
+        policy=args.policy,
+        gelu=args.gelu,
+        softmax=args.softmax,
+        steps=args.steps,
+        stage1_fraction=args.stage1_fraction,
+        batch=args.batch,
+        seq=args.seq,
+        learning_rate=args.lr,
+        eval_every=args.eval_every,
+        eval_size=args.eval_size,
+        seed=args.seed,
+        truncation=args.truncation,
+    )
+    settings.validate()
+    corpus = load_corpus(args.data, field=args.text_field)
+    print(f"data: {corpus.source}: {len(corpus.train)} train and {len(corpus.eval)} eval sentences", file=sys.stderr)
+    case = _model_case(args)
+    init = None
+    if args.init:
+        from ..models.hf import checkpoint_case
+
+        init = checkpoint_case(Path(args.init), args.seq).params
+    report = run_distillation(
+        case, corpus, settings, args.out, resume=args.resume, mpc_samples=args.mpc_samples,
+        log=lambda m: print(m, file=sys.stderr, flush=True), init=init,
+    )  # fmt: skip
+    figures = {"fidelity_before": report.fidelity_before, "fidelity_after": report.fidelity_after}
+    print(json.dumps(figures))
+    print(f"distilled model: {Path(args.out) / MODEL_DIR} (ditto bench --checkpoint takes it)", file=sys.stderr)
+    if args.json:
+        try:
+            Path(args.json).write_text(json.dumps(report.to_json(), indent=2) + "\n")
+        except OSError as e:
+            raise DittoError(f"cannot write {args.json}: {e}") from None
+    return 0
 
 
 def party(args: argparse.Namespace) -> int:
@@ -173,6 +218,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-failures", action="store_true", help="exit 0 even if a run fails (it is reported)")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(handler=bench)
+    p = sub.add_parser("distill", help="distil a BERT or GPT-2 into one that stays accurate under a ring policy")
+    p.add_argument("--model", choices=("bert", "gpt2"), default="bert")
+    p.add_argument(
+        "--config", default="tiny", help="bert: tiny, minilm, minilm-shapes, base, large; gpt2: tiny, small, medium"
+    )
+    p.add_argument("--checkpoint", metavar="DIR", help="a local Hugging Face checkpoint instead of --model/--config")
+    p.add_argument("--data", metavar="FILE", help="text (a document per line) or JSONL; default: gensim's Lee corpus")
+    p.add_argument("--text-field", default="text", help="the JSONL field holding the text (default: text)")
+    p.add_argument("--out", required=True, metavar="DIR", help="checkpoints, report.json and the distilled model")
+    p.add_argument("--json", metavar="FILE", help="also write the report (fidelity_before, fidelity_after, ...) here")
+    p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    p.add_argument("--init", metavar="DIR", help="start the student from these weights (e.g. an earlier run's model)")
+    p.add_argument("--policy", default="ditto", help="ring policy: ditto (default), fxp64 or a JSON file")
+    p.add_argument("--gelu", default="quad", choices=GELU_MODES, help="GeLU approximation (default quad)")
+    p.add_argument("--softmax", default="ditto", choices=SOFTMAX_MODES, help="Softmax approximation (default ditto)")
+    p.add_argument("--steps", type=int, default=200, help="training steps over both stages (default 200)")
+    p.add_argument("--stage1-fraction", type=float, default=0.5, help="share of steps on hidden/attention MSE")
+    p.add_argument("--batch", type=int, default=8, help="sentences per step (default 8)")
+    p.add_argument("--seq", type=int, default=64, help="tokens per sentence, padded or cut (default 64)")
+    p.add_argument("--lr", type=float, default=1e-4, help="peak AdamW learning rate (default 1e-4)")
+    p.add_argument("--eval-every", type=int, default=50, help="evaluate and checkpoint every N steps (default 50)")
+    p.add_argument("--eval-size", type=int, default=128, help="eval sentences for fidelity (default 128)")
+    p.add_argument("--seed", type=int, default=0, help="seed for batch order and stochastic truncation")
+    p.add_argument("--truncation", default="stochastic", choices=("stochastic", "floor"),
+                   help="how the student rounds secret truncations (default: stochastic, as SPU does)")  # fmt: skip
+    p.add_argument("--mpc-samples", type=int, default=0, help="also measure N eval sentences under real MPC")
+    p.set_defaults(handler=distill)
     p = sub.add_parser("party", help="serve as one party of a cluster (see runtime/deployment.py for the config)")
     p.add_argument("--config", required=True, help="cluster config JSON")
     p.add_argument("--rank", type=int, required=True, choices=(0, 1, 2))
@@ -189,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    for name in ("seq", "hidden", "heads", "mlp"):
+    for name in ("seq", "hidden", "heads", "mlp", "steps", "batch"):
         if getattr(args, name, 1) < 1:
             print(f"ditto: error: --{name} must be positive", file=sys.stderr)
             return 2

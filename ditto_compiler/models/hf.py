@@ -59,6 +59,10 @@ class ModelCase:
     params: Any
     ids: np.ndarray
     mask: np.ndarray
+    model: Any = None
+    """The Flax model itself (for its config, extra outputs and `save_pretrained`)."""
+    tokenizer: Any = None
+    """Its tokenizer, when the checkpoint has one."""
 
     @property
     def args(self) -> tuple[Any, ...]:
@@ -90,13 +94,13 @@ def _check_seq(seq: int, limit: int, name: str) -> None:
         raise DittoError(f"--seq must be between 1 and {limit} for {name}, not {seq}")
 
 
-def _case(model: Any, family: str, name: str, ids: np.ndarray, mask: np.ndarray) -> ModelCase:
+def _case(model: Any, family: str, name: str, ids: np.ndarray, mask: np.ndarray, tokenizer: Any = None) -> ModelCase:
     output = "logits" if family == "gpt2" else "last_hidden_state"
 
     def forward(params: Any, ids: Any, mask: Any) -> Any:
         return getattr(model(ids, attention_mask=mask, params=params), output)
 
-    return ModelCase(name, family, forward, model.params, ids, mask)
+    return ModelCase(name, family, forward, model.params, ids, mask, model, tokenizer)
 
 
 def bert_case(config: str, seq: int) -> ModelCase:
@@ -152,4 +156,4 @@ def checkpoint_case(directory: Path, seq: int, text: str = DEFAULT_TEXT, name: s
         ids, mask = encoded["input_ids"].astype(np.int32), encoded["attention_mask"].astype(np.int32)
     else:
         ids, mask = _random_ids(config.vocab_size, seq), np.ones((1, seq), np.int32)
-    return _case(model, family, name or f"{family} checkpoint {directory}", ids, mask)
+    return _case(model, family, name or f"{family} checkpoint {directory}", ids, mask, tokenizer)
