@@ -124,14 +124,14 @@ def accuracy(case: ModelCase, got: np.ndarray, want: np.ndarray) -> dict[str, fl
 
 
 def perplexity(logits: np.ndarray, ids: np.ndarray, mask: np.ndarray) -> float:
-    """exp of the mean cross-entropy of each real position's prediction of the next token."""
-    logits = logits.astype(np.float64)[0, :-1]
-    targets, real = ids[0, 1:], mask[0, 1:].astype(bool)
+    """exp of the mean cross-entropy of each real position's prediction of the next token (all rows)."""
+    logits = logits.astype(np.float64)[:, :-1]
+    targets, real = ids[:, 1:], mask[:, 1:].astype(bool)
     if not real.any():
         return float("nan")
     shifted = logits - logits.max(-1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
-    nll = -log_probs[np.arange(len(targets)), targets]
+    nll = -np.take_along_axis(log_probs, targets[..., None], axis=-1)[..., 0]
     return float(math.exp(nll[real].mean()))
 
 

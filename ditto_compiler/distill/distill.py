@@ -34,6 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..bench import perplexity
 from ..diagnostics import DittoError
 from ..models.hf import ModelCase
 from ..program import Program
@@ -157,11 +158,8 @@ def compare_outputs(
     if family == "gpt2":
         valid = mask.astype(bool)
         metrics = {"fidelity": float(_cosines(student, teacher)[valid].mean())}
-        targets, positions = ids[:, 1:], (mask[:, 1:] * mask[:, :-1]).astype(bool)
-        for name, logits in (("perplexity_teacher", teacher), ("perplexity", student)):
-            log_probs = jax.nn.log_softmax(jnp.asarray(logits[:, :-1], jnp.float32), axis=-1)
-            nll = -np.take_along_axis(np.asarray(log_probs), targets[..., None], axis=-1)[..., 0]
-            metrics[name] = float(math.exp(nll[positions].mean()))
+        metrics["perplexity_teacher"] = perplexity(teacher, ids, mask)
+        metrics["perplexity"] = perplexity(student, ids, mask)
         metrics["next_token_agreement"] = float((student.argmax(-1) == teacher.argmax(-1))[valid].mean())
         return metrics
     emb_s, emb_t = pooled(student, mask), pooled(teacher, mask)
