@@ -395,6 +395,8 @@ def distill(
     """Distil `case`'s model under `settings` on `corpus`; writes checkpoints and the model to `out`."""
     start = time.perf_counter()
     out = Path(out)
+    if not resume and (out / PROGRESS_FILE).exists():
+        raise DittoError(f"{out} already holds a distillation run: pass --resume to continue it, or another --out")
     distiller = Distiller(case, corpus, settings, log, init)
     report = Report(case.name, case.family, corpus.source, asdict(settings), len(corpus.train), len(distiller.eval_ids))
     report.metrics_before = distiller.evaluate(case.params)
@@ -405,8 +407,6 @@ def distill(
         log(f"initial student weights: {json.dumps(report.metrics_init)}")
     if resume and distiller.load_state(out):
         log(f"resumed from {out} at step {distiller.step}")
-    elif (out / PROGRESS_FILE).exists():
-        raise DittoError(f"{out} already holds a distillation run: pass --resume to continue it, or another --out")
     distiller.train(out=out)
     report.history = distiller.history
     report.metrics_after = distiller.evaluate()
