@@ -187,6 +187,15 @@ def drive(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_model_arguments(p: argparse.ArgumentParser) -> None:
+    """The model a command works on (read by `_model_case`)."""
+    p.add_argument("--model", choices=("bert", "gpt2"), default="bert")
+    p.add_argument(
+        "--config", default="tiny", help="bert: tiny, minilm, minilm-shapes, base, large; gpt2: tiny, small, medium"
+    )
+    p.add_argument("--checkpoint", metavar="DIR", help="a local Hugging Face checkpoint instead of --model/--config")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ditto", description="Secure Transformer inference over 3-party MPC.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -202,11 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     p.set_defaults(handler=demo)
     p = sub.add_parser("bench", help="benchmark a BERT or GPT-2 against SPU's compiler: bytes, rounds, time, accuracy")
-    p.add_argument("--model", choices=("bert", "gpt2"), default="bert")
-    p.add_argument(
-        "--config", default="tiny", help="bert: tiny, minilm, minilm-shapes, base, large; gpt2: tiny, small, medium"
-    )
-    p.add_argument("--checkpoint", metavar="DIR", help="a local Hugging Face checkpoint instead of --model/--config")
+    _add_model_arguments(p)
     p.add_argument("--text", default=DEFAULT_TEXT, help="input text, for models with a tokenizer")
     p.add_argument("--seq", type=int, default=16, help="sequence length (default 16)")
     p.add_argument("--mode", choices=("sim", "processes"), default="sim", help="parties as threads (sim) or processes")
@@ -219,11 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(handler=bench)
     p = sub.add_parser("distill", help="distil a BERT or GPT-2 into one that stays accurate under a ring policy")
-    p.add_argument("--model", choices=("bert", "gpt2"), default="bert")
-    p.add_argument(
-        "--config", default="tiny", help="bert: tiny, minilm, minilm-shapes, base, large; gpt2: tiny, small, medium"
-    )
-    p.add_argument("--checkpoint", metavar="DIR", help="a local Hugging Face checkpoint instead of --model/--config")
+    _add_model_arguments(p)
     p.add_argument("--data", metavar="FILE", help="text (a document per line) or JSONL; default: gensim's Lee corpus")
     p.add_argument("--text-field", default="text", help="the JSONL field holding the text (default: text)")
     p.add_argument("--out", required=True, metavar="DIR", help="checkpoints, report.json and the distilled model")
