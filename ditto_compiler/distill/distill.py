@@ -232,6 +232,7 @@ class Distiller:
         self.opt_state = self.optimizer.init(self.params)
         self.step = 0
         self.history: list[dict[str, Any]] = []
+        self._teacher_eval: np.ndarray | None = None  # the teacher's eval outputs, computed once
         self._train_step = jax.jit(self._make_train_step(), static_argnums=(5,))
 
     # -- training --------------------------------------------------------------------
@@ -317,7 +318,7 @@ class Distiller:
 
     def evaluate(self, params: Any = None) -> dict[str, float]:
         params = self.params if params is None else params
-        if not hasattr(self, "_teacher_eval"):
+        if self._teacher_eval is None:
             self._teacher_eval = self.outputs(self.teacher_params, self.eval_ids, self.eval_mask, student=False)
         student = self.outputs(params, self.eval_ids, self.eval_mask, student=True)
         return compare_outputs(self.family, student, self._teacher_eval, self.eval_ids, self.eval_mask)
@@ -345,7 +346,7 @@ class Distiller:
         except (OSError, ValueError, KeyError) as e:
             raise DittoError(f"cannot resume from {out}: {e}") from None
         mine = asdict(self.settings)
-        changed = [k for k in mine if k not in ("eval_every",) and saved.get(k) != mine[k]]
+        changed = [k for k in mine if k != "eval_every" and saved.get(k) != mine[k]]
         if changed:
             raise DittoError(f"cannot resume from {out}: it was trained with other settings ({', '.join(changed)})")
         template = {"params": self.params, "opt_state": self.opt_state}
