@@ -31,7 +31,7 @@ from jax.tree_util import tree_flatten, tree_leaves
 
 from .diagnostics import DittoError
 from .models.hf import ModelCase
-from .runtime.executor import Cost
+from .runtime.cost import Cost
 
 RUNS: dict[str, dict[str, str] | None] = {
     "spu": None,
@@ -84,13 +84,9 @@ def _spu(case: ModelCase, mode: str) -> _Compiled:
     flat = [np.asarray(x) for x in tree_flatten(case.args)[0]]
 
     def run() -> tuple[list[np.ndarray], Cost]:
-        if mode == "processes":
-            from .runtime.processes import run_processes
+        from .runtime.executor import execute
 
-            return run_processes(plan, flat)
-        from .runtime.mixed import run_mixed
-
-        return run_mixed(plan, flat)
+        return execute(plan, flat, mode="processes" if mode == "processes" else "threads")
 
     return _Compiled(run, compile_seconds)
 
@@ -135,6 +131,34 @@ def perplexity(logits: np.ndarray, ids: np.ndarray, mask: np.ndarray) -> float:
     return float(math.exp(nll[real].mean()))
 
 
+def parse_runs(text: str) -> list[str]:
+    """`--runs`: comma-separated run names, checked."""
+    runs = [r.strip() for r in text.split(",") if r.strip()]
+    if not runs:
+        raise DittoError(f"--runs names no run: use {', '.join(RUNS)}")
+    check_options(runs)
+    return runs
+
+
+def check_options(
+    runs: Sequence[str] = DEFAULT_RUNS, mode: str = "sim", net: str | None = None, repeats: int = 1
+) -> None:
+    """The arguments of `run_benchmark`, checked before any model is built or compiled."""
+    if isinstance(runs, str):
+        raise DittoError(f"runs must be a sequence of run names, not the string {runs!r}")
+    unknown = [r for r in runs if r not in RUNS]
+    if unknown:
+        raise DittoError(f"unknown run {unknown[0]!r}: use {', '.join(RUNS)}")
+    if not runs:
+        raise DittoError(f"no run to benchmark: use {', '.join(RUNS)}")
+    if mode not in ("sim", "processes"):
+        raise DittoError(f"--mode must be sim or processes, not {mode!r}")
+    if net is not None and net not in NETWORKS:
+        raise DittoError(f"--net must be lan or wan, not {net!r}")
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise DittoError(f"--repeats must be at least 1, not {repeats!r}")
+
+
 def run_benchmark(
     case: ModelCase,
     runs: Sequence[str] = DEFAULT_RUNS,
@@ -144,15 +168,7 @@ def run_benchmark(
     progress: Any = None,
 ) -> dict[str, Any]:
     """Run `case` every way in `runs`; the figures as `ditto bench --json` writes them."""
-    unknown = [r for r in runs if r not in RUNS]
-    if unknown:
-        raise DittoError(f"unknown run {unknown[0]!r}: use {', '.join(RUNS)}")
-    if mode not in ("sim", "processes"):
-        raise DittoError(f"--mode must be sim or processes, not {mode!r}")
-    if net is not None and net not in NETWORKS:
-        raise DittoError(f"--net must be lan or wan, not {net!r}")
-    if repeats < 1:
-        raise DittoError("--repeats must be at least 1")
+    check_options(runs, mode, net, repeats)
     # The reference is the jitted function, the one that is exported and compiled. (Flax GPT-2-small's
     # op-by-op forward under jax 0.8.0 is not: two eager calls differed by 3.5 here, while jit agreed
     # with itself and with ditto-compiler's emulation to cosine 0.999997.)

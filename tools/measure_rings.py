@@ -19,8 +19,8 @@ from xdsl.dialects.builtin import ModuleOp  # noqa: E402
 
 import ditto_compiler  # noqa: E402
 from ditto_compiler.dialects import fxp  # noqa: E402
-from ditto_compiler.dialects.pphlo import is_secret  # noqa: E402
-from ditto_compiler.pipeline import default_pipeline  # noqa: E402
+from ditto_compiler.dialects.secret import is_secret  # noqa: E402
+from ditto_compiler.pipeline import default_passes  # noqa: E402
 
 BASE = 'inline-private-functions,legalize-to-pphlo,annotate-rings{{policy="{}"}}'
 
@@ -51,7 +51,7 @@ def measure(name, fn, args):
         if policy == "auto":
             prog = ditto_compiler.compile(fn, *args, policy="auto")
         else:
-            spec = default_pipeline(policy) if optimized else BASE.format(policy)
+            spec = default_passes(policy) if optimized else BASE.format(policy)
             prog = ditto_compiler.compile(fn, *args, pipeline=spec)
         got = np.asarray(prog.emulate(*args, on_overflow="record"))
         row = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import sys
 from collections.abc import Sequence
@@ -34,6 +35,8 @@ def demo(args: argparse.Namespace) -> int:
 
     if args.hidden % args.heads:
         raise DittoError(f"--hidden {args.hidden} is not divisible by --heads {args.heads}")
+    _check_policy(args.policy)
+    _check_output_file(args.json, "--json")
     params = init_block(args.hidden, args.mlp, seed=0)
     x = demo_input(args.seq, args.hidden, seed=1)
 
@@ -89,11 +92,81 @@ def _model_case(args: argparse.Namespace) -> Any:
     return (bert_case if args.model == "bert" else gpt2_case)(args.config, args.seq)
 
 
-def bench(args: argparse.Namespace) -> int:
-    from ..bench import format_table, plot, run_benchmark
+# Argument checks: each command runs them before it builds a model or compiles anything, so a typo
+# fails in a second, not after minutes of work. (The model loaders check the same things again.)
 
+
+def _check_checkpoint(directory: Path, seq: int | None, flag: str = "--checkpoint") -> None:
+    """A Hugging Face checkpoint of a supported family, long enough for `seq` (read from its config.json)."""
+    config_file = directory / "config.json"
+    if not config_file.is_file():
+        raise DittoError(f"{directory} is not a Hugging Face checkpoint (no config.json)")
+    try:
+        config = json.loads(config_file.read_text())
+    except (OSError, ValueError) as e:
+        raise DittoError(f"{flag} {directory}: cannot read config.json: {e}") from None
+    if not isinstance(config, dict):
+        raise DittoError(f"{flag} {directory}: config.json does not hold a JSON object")
+    family = config.get("model_type")
+    if family not in ("bert", "gpt2"):
+        raise DittoError(f"{directory}: model type {family!r} is not supported (bert, gpt2)")
+    limit = config.get("max_position_embeddings", 512) if family == "bert" else config.get("n_positions", 1024)
+    if seq is not None and isinstance(limit, int) and not 1 <= seq <= limit:
+        raise DittoError(f"--seq must be between 1 and {limit} for {family}, not {seq}")
+
+
+def _check_model_arguments(args: argparse.Namespace) -> None:
+    """--model, --config, --checkpoint and --seq, without importing transformers or building the model."""
+    from ..models.hf import BERT_CONFIGS, GPT2_CONFIGS
+
+    if args.checkpoint:
+        _check_checkpoint(Path(args.checkpoint), args.seq)
+    elif args.model == "bert" and args.config == "minilm":
+        from ..models.weights import locate
+
+        _check_checkpoint(locate("minilm"), args.seq)
+    elif args.model == "bert":
+        if args.config not in BERT_CONFIGS:
+            raise DittoError(f"unknown BERT config {args.config!r}: use minilm, {', '.join(BERT_CONFIGS)}")
+        if not 1 <= args.seq <= 512:
+            raise DittoError(f"--seq must be between 1 and 512 for BERT, not {args.seq}")
+    else:
+        if args.config not in GPT2_CONFIGS:
+            raise DittoError(f"unknown GPT-2 config {args.config!r}: use {', '.join(GPT2_CONFIGS)}")
+        if not 1 <= args.seq <= 1024:
+            raise DittoError(f"--seq must be between 1 and 1024 for GPT-2, not {args.seq}")
+
+
+def _check_output_file(path: str | None, flag: str) -> None:
+    """A file the command will write: not a directory, in a directory that exists."""
+    if path is None:
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise DittoError(f"{flag} {path} is a directory, not a file")
+    if not target.parent.is_dir():
+        raise DittoError(f"cannot write {flag} {path}: {target.parent} is not a directory")
+
+
+def _check_policy(policy: str) -> None:
+    """A built-in ring policy, `auto`, or a readable JSON policy file."""
+    if policy != "auto":
+        from ..passes.ring_policy import load_policy
+
+        load_policy(policy)
+
+
+def bench(args: argparse.Namespace) -> int:
+    from ..bench import check_options, format_table, parse_runs, plot, run_benchmark
+
+    runs = parse_runs(args.runs)
+    check_options(runs, args.mode, args.net, args.repeats)
+    _check_output_file(args.json, "--json")
+    _check_output_file(args.plot, "--plot")
+    if args.plot and importlib.util.find_spec("matplotlib") is None:
+        raise DittoError("--plot needs matplotlib: pip install 'ditto-compiler[bench]'")
+    _check_model_arguments(args)
     case = _model_case(args)
-    runs = [r.strip() for r in args.runs.split(",") if r.strip()]
 
     def progress(message: str) -> None:
         print(f"  [{message}]", file=sys.stderr, flush=True)
@@ -112,7 +185,7 @@ def bench(args: argparse.Namespace) -> int:
 
 def distill(args: argparse.Namespace) -> int:
     from ..distill.data import load_corpus
-    from ..distill.distill import MODEL_DIR, DistillSettings
+    from ..distill.distill import MODEL_DIR, PROGRESS_FILE, DistillSettings
     from ..distill.distill import distill as run_distillation
 
     settings = DistillSettings(
@@ -130,6 +203,20 @@ def distill(args: argparse.Namespace) -> int:
         truncation=args.truncation,
     )
     settings.validate()
+    if not args.lr > 0 or args.lr == float("inf"):
+        raise DittoError(f"--lr must be a positive number, not {args.lr}")
+    if args.mpc_samples < 0:
+        raise DittoError(f"--mpc-samples must be 0 or more, not {args.mpc_samples}")
+    _check_policy(args.policy)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise DittoError(f"--out {out} is a file, not a directory")
+    if not args.resume and (out / PROGRESS_FILE).exists():
+        raise DittoError(f"{out} already holds a distillation run: pass --resume to continue it, or another --out")
+    _check_output_file(args.json, "--json")
+    if args.init:
+        _check_checkpoint(Path(args.init), args.seq, "--init")
+    _check_model_arguments(args)
     corpus = load_corpus(args.data, field=args.text_field)
     print(f"data: {corpus.source}: {len(corpus.train)} train and {len(corpus.eval)} eval sentences", file=sys.stderr)
     case = _model_case(args)
@@ -164,7 +251,6 @@ def party(args: argparse.Namespace) -> int:
 
 
 def drive(args: argparse.Namespace) -> int:
-    from ..input_encoding import encode_inputs
     from ..program import load_plan
     from ..runtime.deployment import drive as run_on_cluster
     from ..runtime.deployment import load_cluster
@@ -175,10 +261,7 @@ def drive(args: argparse.Namespace) -> int:
             inputs = [data[f"arr_{i}"] for i in range(len(data.files))]
     except (OSError, ValueError, KeyError) as e:
         raise DittoError(f"cannot read inputs {args.inputs}: {e}") from None
-    expected = len(plan.inputs) - len(plan.encodings)
-    if len(inputs) != expected:
-        raise DittoError(f"the program takes {expected} inputs, {args.inputs} has {len(inputs)}")
-    inputs = encode_inputs(plan.encodings, inputs)  # here, at the data owner, before sharing
+    inputs = plan.check_inputs(inputs)  # checked and encoded here, at the data owner, before sharing
     outputs, cost = run_on_cluster(cluster, plan, inputs, args.upcast)
     np.savez(args.out, *outputs)
     print(f"outputs written to {args.out}; sent {cost.send_bytes:,} bytes, {cost.rounds:.1f} rounds per party")

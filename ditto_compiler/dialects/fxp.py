@@ -37,7 +37,7 @@ from xdsl.printer import Printer
 from xdsl.traits import NoMemoryEffect
 from xdsl.utils.exceptions import VerifyException
 
-from .pphlo import base_element_type, is_secret
+from .secret import base_element_type, is_secret
 
 RING_WIDTHS = (32, 64, 128)
 INT_WIDTHS = (1, 8, 16, 32, 64)

@@ -1,9 +1,9 @@
 """SecretFlow SPU's PPHLO dialect: the subset ditto-compiler emits.
 
-Mirrors `src/libspu/dialect/pphlo/IR/ops.td` of SPU. A public value has a plain
-builtin element type (`tensor<4xf32>`); a secret one wraps it in
-`!pphlo.secret<...>` (`tensor<4x!pphlo.secret<f32>>`). Ops are printed in MLIR's
-generic form, which SPU's runtime parses.
+Mirrors `src/libspu/dialect/pphlo/IR/ops.td` of SPU. Visibility is in the type
+(`!pphlo.secret<T>`, see `secret.py`). Ops are printed in MLIR's generic form,
+which SPU's runtime parses; every SPU program the compiler emits, ring
+conversions included, is built from these ops.
 
 Verifiers check shapes and visibility: an op's result is secret exactly when one
 of its data operands is secret (SPU's visibility rule for every op emitted here).
@@ -29,7 +29,7 @@ from xdsl.dialects.builtin import (
     i1,
     i64,
 )
-from xdsl.ir import Attribute, Dialect, ParametrizedAttribute, SSAValue, TypeAttribute
+from xdsl.ir import Attribute, Dialect, ParametrizedAttribute, SSAValue
 from xdsl.irdl import (
     IRDLOperation,
     irdl_attr_definition,
@@ -50,31 +50,8 @@ from xdsl.printer import Printer
 from xdsl.traits import IsTerminator, NoMemoryEffect, RecursiveMemoryEffect
 from xdsl.utils.exceptions import VerifyException
 
-
-@irdl_attr_definition
-class SecretType(ParametrizedAttribute, TypeAttribute):
-    """`!pphlo.secret<T>`: an element of type T held as secret shares."""
-
-    name = "pphlo.secret"
-    base_type: Attribute = param_def()
-
-
-def is_secret(type_: Attribute) -> bool:
-    return isinstance(type_, TensorType) and isinstance(type_.element_type, SecretType)
-
-
-def base_element_type(type_: TensorType) -> Attribute:
-    element = type_.element_type
-    return element.base_type if isinstance(element, SecretType) else element
-
-
-def tensor_type(shape: Sequence[int], element: Attribute, secret: bool) -> TensorType:
-    return TensorType(SecretType(element) if secret else element, shape)
-
-
-def with_visibility(type_: TensorType, secret: bool) -> TensorType:
-    return tensor_type(type_.get_shape(), base_element_type(type_), secret)
-
+from .fxp import IntType, ring_of
+from .secret import SecretType, base_element_type, is_secret
 
 _FLOAT_DTYPES = {16: np.float16, 32: np.float32, 64: np.float64}
 
@@ -211,8 +188,6 @@ class BinaryOp(ElementwiseOp):
 
 def is_boolean(element: Attribute) -> bool:
     """i1, or a boolean held in a ring (`!fxp.int<k, 1>`)."""
-    from .fxp import IntType  # fxp builds on this module
-
     return element == i1 or (isinstance(element, IntType) and element.w == 1)
 
 
@@ -550,8 +525,6 @@ class ConstantOp(IRDLOperation):
         super().__init__(properties={"value": value}, result_types=[result_type or value.type])
 
     def verify_(self) -> None:
-        from .fxp import ring_of  # fxp builds on this module
-
         if is_secret(self.output.type):
             raise VerifyException("'pphlo.constant' must be public")
         # A ring-typed constant keeps its plain value; the ring says how it is encoded.
@@ -597,6 +570,24 @@ class DataMovementOp(IRDLOperation):
 
     def verify_shape(self) -> None:
         pass
+
+
+@irdl_op_definition
+class BitcastConvertOp(DataMovementOp):
+    """The raw ring element reinterpreted: a fixed-point value as the integer that encodes it, or back.
+
+    SPU changes only the type's label; the shares stay as they are (local, free).
+    """
+
+    name = "pphlo.bitcast_convert"
+
+    def __init__(self, operand: SSAValue, result_type: Attribute):
+        super().__init__(operands=[operand], result_types=[result_type])
+
+    def verify_(self) -> None:
+        _check_visibility(self, [self.operand])
+        if _shape(self.operand) != _shape(self.result):
+            raise VerifyException("'pphlo.bitcast_convert' must not change the shape")
 
 
 @irdl_op_definition
@@ -682,6 +673,8 @@ class SliceOp(DataMovementOp):
         src = _shape(self.operand)
         if not len(start) == len(limit) == len(strides) == len(src):
             raise VerifyException("'pphlo.slice' needs start, limit and stride per dimension")
+        if any(s <= 0 for s in strides) or any(not 0 <= lo <= hi <= d for lo, hi, d in zip(start, limit, src)):
+            raise VerifyException("'pphlo.slice' needs 0 <= start <= limit <= dimension and positive strides")
         expected = tuple(-(-(hi - lo) // s) for lo, hi, s in zip(start, limit, strides))
         if expected != _shape(self.result):
             raise VerifyException(f"'pphlo.slice' result shape must be {list(expected)}")
@@ -725,6 +718,9 @@ class ConcatenateOp(IRDLOperation):
     def verify_(self) -> None:
         _check_visibility(self, self.inputs)
         dim = self.dimension.value.data
+        ranks = {len(_shape(v)) for v in (*self.inputs, self.result)}
+        if len(ranks) != 1 or not 0 <= dim < ranks.pop():
+            raise VerifyException("'pphlo.concatenate' needs operands and result of one rank, and dimension within it")
         total = sum(_shape(v)[dim] for v in self.inputs)
         if total != _shape(self.result)[dim]:
             raise VerifyException("'pphlo.concatenate' result dimension must be the sum of the inputs'")
@@ -807,6 +803,12 @@ class DotGeneralOp(IRDLOperation):
         lc, rc = dims.dims("lhs_contracting_dimensions"), dims.dims("rhs_contracting_dimensions")
         if len(lb) != len(rb) or len(lc) != len(rc):
             raise VerifyException("'pphlo.dot_general' lhs and rhs dimension lists differ in length")
+        for side, shape, named in (("lhs", lhs, (*lb, *lc)), ("rhs", rhs, (*rb, *rc))):
+            if len(set(named)) != len(named) or any(not 0 <= d < len(shape) for d in named):
+                raise VerifyException(
+                    f"'pphlo.dot_general' {side} batching and contracting dimensions {list(named)} "
+                    f"must be distinct dimensions of its rank-{len(shape)} operand"
+                )
         for a, b in (*zip(lb, rb), *zip(lc, rc)):
             if lhs[a] != rhs[b]:
                 raise VerifyException(
@@ -924,6 +926,7 @@ PPHLO = Dialect(
         ClampOp,
         ConstantOp,
         IotaOp,
+        BitcastConvertOp,
         BroadcastOp,
         ReshapeOp,
         TransposeOp,

@@ -11,6 +11,7 @@ from xdsl.dialects.builtin import AnyTensorType, ArrayAttr, DenseArrayBase, Dens
 from xdsl.ir import Dialect, Operation
 from xdsl.irdl import IRDLOperation, irdl_op_definition, operand_def, opt_prop_def, prop_def, result_def, traits_def
 from xdsl.traits import NoMemoryEffect
+from xdsl.utils.exceptions import VerifyException
 from xdsl_jax.dialects import stablehlo as xdsl_jax_stablehlo
 from xdsl_jax.dialects.stablehlo import ComparisonDirectionAttr, ComparisonTypeAttr
 
@@ -68,6 +69,15 @@ def is_row_lookup(op: xdsl_jax_stablehlo.GatherOp) -> bool:
         and not int_list(dn.operand_batching_dims)
     )
 
+
+def _verify_constant(op: xdsl_jax_stablehlo.ConstantOp) -> None:
+    # StableHLO requires it; xdsl-jax's ConstantOp does not check it, and passes that
+    # evaluate constants read the value in the result's shape.
+    if op.value.type != op.output.type:
+        raise VerifyException(f"'stablehlo.constant' value of type {op.value.type} must have the result type")
+
+
+xdsl_jax_stablehlo.ConstantOp.verify_ = _verify_constant  # its own is IRDLOperation's no-op
 
 StableHLO = Dialect(
     "stablehlo",

@@ -28,21 +28,33 @@ class FlatSignature:
 def public_mask(args: tuple[Any, ...], public: Any) -> list[bool]:
     """One flag per leaf of `args`.
 
-    `public` is None (all secret), a sequence of argument numbers, or a pytree
-    prefix of `args` with booleans (True marks a whole subtree public).
+    `public` is None (all secret), argument numbers (an int or a sequence of ints), or
+    a pytree prefix of `args` with booleans (True marks a whole subtree public).
+    Anything else is refused: a value that merely looks true must never make a
+    secret public.
     """
     leaves = tree_leaves(args)
     if public is None:
         return [False] * len(leaves)
-    if isinstance(public, (list, tuple)) and all(isinstance(p, int) and not isinstance(p, bool) for p in public):
+    if isinstance(public, (int, np.integer)) and not isinstance(public, (bool, np.bool_)):
+        public = [int(public)]
+    if isinstance(public, (list, tuple)) and all(
+        isinstance(p, (int, np.integer)) and not isinstance(p, (bool, np.bool_)) for p in public
+    ):
         for argnum in public:
             if not 0 <= argnum < len(args):
                 raise DittoError(f"public argnum {argnum} out of range for {len(args)} arguments")
         return [flag for i, a in enumerate(args) for flag in [i in public] * len(tree_leaves(a))]
+    for flag in tree_leaves(public):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise DittoError(
+                "`public` must be argument numbers (an int or a sequence of ints) or a pytree prefix of the "
+                f"arguments with booleans; it holds {flag!r}"
+            )
     try:
         expanded = tree_map(lambda flag, sub: [bool(flag)] * len(tree_leaves(sub)), public, args)
     except (ValueError, TypeError) as e:
-        raise DittoError(f"`public` must be argnums or a pytree prefix of the arguments: {e}") from None
+        raise DittoError(f"`public` must be argument numbers or a pytree prefix of the arguments: {e}") from None
     return [bool(flag) for flag in tree_leaves(expanded)]  # the per-subtree lists flatten in leaf order
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from xdsl.dialects.builtin import TensorType
+from xdsl.dialects.builtin import AnyFloat, TensorType
 from xdsl.ir import Operation, SSAValue
 from xdsl.pattern_rewriter import PatternRewriter, RewritePattern, op_type_rewrite_pattern
 from xdsl_jax.dialects import stablehlo as shlo
 
+from ..diagnostics import op_error
 from ..dialects import chlo
-from ..dialects.pphlo import base_element_type
+from ..dialects.secret import base_element_type
 from ..dialects.stablehlo import splat
 
 _XLA_ERF_ALPHA = (
@@ -49,8 +50,10 @@ ERF_NUMERATOR = _rescaled(_XLA_ERF_ALPHA)
 ERF_DENOMINATOR = _rescaled(_XLA_ERF_BETA)
 
 
-def _erf_ops(x: SSAValue) -> tuple[list[Operation], SSAValue]:
-    assert isinstance(x.type, TensorType)
+def _erf_ops(op: Operation) -> tuple[list[Operation], SSAValue]:
+    x = op.operands[0]
+    if not isinstance(x.type, TensorType) or not isinstance(base_element_type(x.type), AnyFloat):
+        raise op_error(op, f"takes a tensor of floats, not {x.type}")
     # StableHLO types carry no visibility; legalization decides it afterwards.
     type_ = TensorType(base_element_type(x.type), x.type.get_shape())
     ops: list[Operation] = []
@@ -79,14 +82,14 @@ def _erf_ops(x: SSAValue) -> tuple[list[Operation], SSAValue]:
 class ExpandErf(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: chlo.ErfOp, rewriter: PatternRewriter) -> None:
-        ops, result = _erf_ops(op.operand)
+        ops, result = _erf_ops(op)
         rewriter.replace(op, ops, [result])
 
 
 class ExpandErfc(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: chlo.ErfcOp, rewriter: PatternRewriter) -> None:
-        ops, erf = _erf_ops(op.operand)
+        ops, erf = _erf_ops(op)
         one = splat(1.0, erf.type)  # type: ignore[arg-type]
         result = shlo.SubtractOp(one[-1].results[0], erf, erf.type)
         rewriter.replace(op, [*ops, *one, result])

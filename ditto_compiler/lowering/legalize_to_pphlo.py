@@ -30,20 +30,15 @@ from xdsl.dialects.builtin import (
 )
 from xdsl.ir import BlockArgument, Operation, OpResult, SSAValue
 from xdsl.passes import ModulePass
-from xdsl.pattern_rewriter import (
-    GreedyRewritePatternApplier,
-    PatternRewriter,
-    PatternRewriteWalker,
-    RewritePattern,
-    op_type_rewrite_pattern,
-)
+from xdsl.pattern_rewriter import PatternRewriter, RewritePattern, op_type_rewrite_pattern
 from xdsl.rewriter import Rewriter
 from xdsl_jax.dialects import stablehlo as shlo
 
 from ..diagnostics import DittoError, op_error
 from ..dialects import pphlo
-from ..dialects.pphlo import is_secret, tensor_type, with_visibility
+from ..dialects.secret import base_element_type, is_secret, tensor_type, with_visibility
 from ..dialects.stablehlo import CompareOp, int_list, is_row_lookup
+from ..rewriting import rewrite_walker
 from ..ring import RingConfig
 from .chlo_expansion import ExpandErf, ExpandErfc
 
@@ -127,7 +122,7 @@ class DivideByConstantToPPHLO(RewritePattern):
         if divisor is None or divisor == 0 or not np.isfinite(divisor):
             return
         result_type = _result_type(op)
-        plain = TensorType(pphlo.base_element_type(result_type), result_type.get_shape())
+        plain = TensorType(base_element_type(result_type), result_type.get_shape())
         reciprocal = pphlo.ConstantOp(DenseIntOrFPElementsAttr.from_list(plain, [1.0 / divisor]))
         rewriter.replace(op, [reciprocal, pphlo.MulOp(op.lhs, reciprocal.output, result_type)])
 
@@ -205,7 +200,7 @@ class ExponentialToPPHLO(RewritePattern):
         if not is_secret(x.type) or _bounded_below(x, SPU_EXP_LOWEST):
             rewriter.replace(op, pphlo.ExpOp(x, result_type))
             return
-        plain = TensorType(pphlo.base_element_type(result_type), result_type.get_shape())
+        plain = TensorType(base_element_type(result_type), result_type.get_shape())
         floor = pphlo.ConstantOp(DenseIntOrFPElementsAttr.from_list(plain, [self.floor]))
         clamped = pphlo.MaxOp(x, floor.output, result_type)
         rewriter.replace(op, [floor, clamped, pphlo.ExpOp(clamped.result, result_type)])
@@ -299,7 +294,7 @@ class DotGeneralToPPHLO(RewritePattern):
                 permuted = [shape[i] for i in order]
                 new_ops.append(
                     t := pphlo.TransposeOp(
-                        value, order, tensor_type(permuted, pphlo.base_element_type(type_), is_secret(type_))
+                        value, order, tensor_type(permuted, base_element_type(type_), is_secret(type_))
                     )
                 )
                 value = t.result
@@ -309,7 +304,7 @@ class DotGeneralToPPHLO(RewritePattern):
             if list(value.type.get_shape()) != target:  # type: ignore[attr-defined]
                 new_ops.append(
                     r := pphlo.ReshapeOp(
-                        value, with_visibility(TensorType(pphlo.base_element_type(type_), target), is_secret(type_))
+                        value, with_visibility(TensorType(base_element_type(type_), target), is_secret(type_))
                     )
                 )
                 value = r.result
@@ -319,7 +314,7 @@ class DotGeneralToPPHLO(RewritePattern):
         rhs = canonical(op.rhs, rb, rc, contract_last=False)
         lhs_shape, rhs_shape = lhs.type.get_shape(), rhs.type.get_shape()  # type: ignore[attr-defined]
         product_shape = [*lhs_shape[:-1], rhs_shape[-1]]
-        product_type = tensor_type(product_shape, pphlo.base_element_type(out_type), is_secret(out_type))
+        product_type = tensor_type(product_shape, base_element_type(out_type), is_secret(out_type))
         if lb:
             numbers = pphlo.DotDimensionNumbersAttr.get([0], [0], [2], [1])
             new_ops.append(product := pphlo.DotGeneralOp(lhs, rhs, numbers, product_type))
@@ -401,8 +396,8 @@ class GatherToPPHLO(RewritePattern):
 
         batch = list(ids_shape[:-1])
         vocab = table_shape[0]
-        index_type = pphlo.base_element_type(ids_t)
-        value_type = pphlo.base_element_type(table_t)
+        index_type = base_element_type(ids_t)
+        value_type = base_element_type(table_t)
         flat_ids = pphlo.ReshapeOp(op.start_indices, tensor_type(batch, index_type, True))
         ids = pphlo.BroadcastOp(
             flat_ids.result, list(range(batch_rank)), tensor_type([*batch, vocab], index_type, True)
@@ -430,9 +425,12 @@ class GatherToPPHLO(RewritePattern):
 
 
 def _convert_signature(fn: func.FuncOp) -> None:
+    if len(fn.body.blocks) != 1 or not isinstance(fn.body.block.last_op, func.ReturnOp):
+        raise DittoError(f"@{fn.sym_name.data} must be one block ending in func.return to legalize")
     arg_attrs = fn.arg_attrs.data if fn.arg_attrs is not None else [DictionaryAttr({})] * len(fn.args)
     for arg, attrs in zip(list(fn.args), arg_attrs):
-        assert isinstance(arg.type, TensorType)
+        if not isinstance(arg.type, TensorType):
+            raise DittoError(f"argument {arg.index} of @{fn.sym_name.data} has type {arg.type}; expected a tensor")
         if any(d < 0 for d in arg.type.get_shape()):
             raise DittoError(
                 f"argument {arg.index} of @{fn.sym_name.data} has a dynamic shape {arg.type}; "
@@ -477,24 +475,21 @@ class LegalizeToPPHLOPass(ModulePass):
             if any(isinstance(o, func.CallOp) for o in fn.walk()):
                 raise DittoError(f"@{fn.sym_name.data} contains func.call; run inline-private-functions first")
             _convert_signature(fn)
-        patterns = GreedyRewritePatternApplier(
-            [
-                ExpandErf(),
-                ExpandErfc(),
-                constants,
-                exponential,
-                IotaToPPHLO(),
-                DivideByConstantToPPHLO(),
-                ReciprocalToPPHLO(),
-                ElementwiseToPPHLO(),
-                DataMovementToPPHLO(),
-                DotGeneralToPPHLO(),
-                ReduceToPPHLO(),
-                ReturnToPPHLO(),
-                GatherToPPHLO(),
-            ]
-        )
-        PatternRewriteWalker(patterns, apply_recursively=True).rewrite_module(op)
+        rewrite_walker(
+            ExpandErf(),
+            ExpandErfc(),
+            constants,
+            exponential,
+            IotaToPPHLO(),
+            DivideByConstantToPPHLO(),
+            ReciprocalToPPHLO(),
+            ElementwiseToPPHLO(),
+            DataMovementToPPHLO(),
+            DotGeneralToPPHLO(),
+            ReduceToPPHLO(),
+            ReturnToPPHLO(),
+            GatherToPPHLO(),
+        ).rewrite_module(op)
         if (illegal := _first_illegal_op(op)) is not None:
             raise op_error(illegal, "is not supported by legalize-to-pphlo")
         for fn in functions:

@@ -1,69 +1,33 @@
-"""Split a mixed-ring module into per-ring SPU programs and the conversions between them.
+"""Cut a ring-typed module into a plan: per-ring SPU programs and the conversions between them.
 
-SPU's runtime has one ring per runtime, so a ring-typed module that uses two rings
-runs as a sequence of steps: maximal runs of ops in one ring become a PPHLO program
-for that ring's runtime, and each `fxp.cast` between rings becomes a conversion of
-the value's shares from one runtime to the other. Values are named; they stay in
-the runtime that computed them until a later step reads them. Constants are cloned
-into every program that uses them.
+SPU's runtime has one ring per runtime, so a ring-typed module runs as a sequence
+of steps (see plan.py): maximal runs of ops in one ring become a PPHLO program for
+that ring's runtime, and each `fxp.cast` between rings becomes a conversion of the
+value's shares from one runtime to the other, with the small PPHLO programs it
+needs (lowering/conversions.py). Values are named; they stay in the runtime that
+computed them until a later step reads them. Constants are cloned into every
+program that uses them. A single-ring module is a one-segment plan.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 
 from xdsl.dialects import func
 from xdsl.dialects.builtin import FunctionType, ModuleOp, TensorType
 from xdsl.ir import Block, Operation, Region, SSAValue
 
-from ..diagnostics import DittoError, op_error
+from ..diagnostics import DittoError, describe_location, op_error
 from ..dialects import fxp, pphlo
-from ..dialects.pphlo import is_secret
-from ..input_encoding import OneHotInput, one_hot_inputs
+from ..dialects.secret import is_secret
+from ..passes.one_hot_inputs import one_hot_encodings
+from ..plan import Conversion, Plan, Segment, Variable
 from ..ring import RingConfig
+from .conversions import conversion_programs
 from .spu_text import to_spu_program
 
 FRESH = (pphlo.ConstantOp, pphlo.IotaOp)
 PRODUCTS = frozenset({"pphlo.multiply", "pphlo.dot", "pphlo.dot_general"})
-
-
-@dataclass(frozen=True)
-class Variable:
-    name: str
-    field_bits: int
-    secret: bool
-    kind: str
-    """"fixed", "int" or "bool"."""
-    shape: tuple[int, ...]
-    width: int = 0
-    """Integer width for kind "int"."""
-
-
-@dataclass(frozen=True)
-class Segment:
-    field_bits: int
-    code: str
-    inputs: tuple[str, ...]
-    outputs: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Conversion:
-    source: Variable
-    target: Variable
-    location: str | None = None
-
-
-@dataclass
-class RingPlan:
-    rings: dict[int, RingConfig]
-    """The runtime configuration of each ring width."""
-    inputs: list[Variable]
-    outputs: list[Variable]
-    steps: list[Segment | Conversion] = field(default_factory=list)
-    encodings: list[OneHotInput] = field(default_factory=list)
-    """Inputs the data owner encodes from the user's inputs before sharing (see input_encoding)."""
 
 
 def _kind(element: fxp.FixedType | fxp.IntType) -> str:
@@ -93,9 +57,14 @@ def _width(op: Operation) -> int:
     return element.k
 
 
+def _is_conversion(op: Operation) -> bool:
+    return isinstance(op, fxp.CastOp) and _width(op) != fxp.ring_of(op.input.type).k  # type: ignore[union-attr]
+
+
 class _Planner:
-    def __init__(self, entry: func.FuncOp):
+    def __init__(self, entry: func.FuncOp, rings: dict[int, RingConfig]):
         self.entry = entry
+        self.rings = rings
         self.names: dict[SSAValue, str] = {}
 
     def name(self, value: SSAValue) -> str:
@@ -103,11 +72,17 @@ class _Planner:
 
     def variable(self, value: SSAValue) -> Variable:
         element = fxp.ring_of(value.type)
-        assert element is not None and isinstance(value.type, TensorType)
-        width = element.w if isinstance(element, fxp.IntType) else 0
+        if element is None or not isinstance(value.type, TensorType):
+            raise DittoError(f"a value of type {value.type} has no ring type; run annotate-rings first")
+        width = element.w if isinstance(element, fxp.IntType) and element.w > 1 else 0
         return Variable(
             self.name(value), element.k, is_secret(value.type), _kind(element), value.type.get_shape(), width
         )
+
+    def conversion(self, cast: fxp.CastOp) -> Conversion:
+        source, target = self.variable(cast.input), self.variable(cast.result)
+        prepare, finish = conversion_programs(source, target, self.rings)
+        return Conversion(source, target, prepare, finish, describe_location(cast.location))
 
     def segment(self, ops: list[Operation], later_uses: set[SSAValue], ring: RingConfig) -> Segment:
         inside = {r for op in ops for r in op.results}
@@ -144,27 +119,29 @@ class _Planner:
         return Segment(ring.field_bits, program.text, tuple(map(self.name, inputs)), tuple(map(self.name, outputs)))
 
 
-def plan_rings(module: ModuleOp) -> RingPlan:
-    """The steps that run ring-typed `module` on one SPU runtime per ring."""
+def plan_rings(module: ModuleOp) -> Plan:
+    """The plan that runs ring-typed `module` on one SPU runtime per ring."""
     entries = [op for op in module.ops if isinstance(op, func.FuncOp)]
     if len(entries) != 1:
-        raise DittoError("the mixed-ring executor runs modules with exactly one function")
+        raise DittoError("a plan is made from a module with exactly one function")
     entry = entries[0]
-    planner = _Planner(entry)
     rings = _runtime_rings(entry)
+    if not rings:
+        raise DittoError("the module has no ring types; run annotate-rings first")
+    planner = _Planner(entry, rings)
     ret = entry.body.block.last_op
     assert isinstance(ret, func.ReturnOp)
-    for value in ret.arguments:
-        if isinstance(value.owner, FRESH):
-            raise op_error(value.owner, "returned directly is not supported by the mixed-ring executor")
-    plan = RingPlan(rings, [planner.variable(a) for a in entry.args], [], encodings=one_hot_inputs(entry))
+    plan = Plan(rings, [planner.variable(a) for a in entry.args], [], encodings=one_hot_encodings(entry))
 
-    ops = [op for op in entry.body.block.ops if not isinstance(op, (func.ReturnOp, *FRESH))]
+    # A returned constant is computed by a program of its own ring like any other result.
+    returned_fresh = {v.owner for v in ret.arguments if isinstance(v.owner, FRESH)}
+    ops = [op for op in entry.body.block.ops if not isinstance(op, func.ReturnOp)]
+    ops = [op for op in ops if not isinstance(op, FRESH) or op in returned_fresh]
     # Group into runs of one ring; cross-ring casts become conversions.
     groups: list[tuple[int, list[Operation]] | fxp.CastOp] = []
     for op in ops:
-        if isinstance(op, fxp.CastOp) and _width(op) != fxp.ring_of(op.input.type).k:  # type: ignore[union-attr]
-            groups.append(op)  # a conversion between rings
+        if _is_conversion(op):
+            groups.append(op)  # type: ignore[arg-type]
             continue
         width = _width(op)
         if groups and not isinstance(groups[-1], fxp.CastOp) and groups[-1][0] == width:
@@ -173,7 +150,7 @@ def plan_rings(module: ModuleOp) -> RingPlan:
             groups.append((width, [op]))
     for index, group in enumerate(groups):
         if isinstance(group, fxp.CastOp):
-            plan.steps.append(Conversion(planner.variable(group.input), planner.variable(group.result)))
+            plan.steps.append(planner.conversion(group))
             continue
         width, members = group
         later: set[SSAValue] = set(ret.arguments)

@@ -31,6 +31,7 @@ from xdsl.rewriter import Rewriter
 
 from ..diagnostics import DittoError
 from ..dialects import fxp, pphlo
+from ..dialects.secret import is_secret, tensor_type
 from ..ring import RingConfig
 
 
@@ -77,7 +78,7 @@ def _plain(type_: Attribute) -> Attribute:
         return type_
     assert isinstance(type_, TensorType)
     base = f32 if isinstance(element, fxp.FixedType) else IntegerType(element.w)
-    return pphlo.tensor_type(type_.get_shape(), base, pphlo.is_secret(type_))
+    return tensor_type(type_.get_shape(), base, is_secret(type_))
 
 
 def _strip_ring_types(module: ModuleOp) -> None:
@@ -99,6 +100,14 @@ def _strip_ring_types(module: ModuleOp) -> None:
             op.function_type = FunctionType.from_lists([a.type for a in op.args], [v.type for v in ret.arguments])
 
 
+def spu_module_text(module: ModuleOp) -> str:
+    """`module` as SPU's runtime reads it: generic form, stamped with the SPU version it is for."""
+    module.attributes["pphlo.version"] = StringAttr(spu_version.__version__)
+    stream = io.StringIO()
+    Printer(stream=stream, print_generic_format=True).print_op(module)
+    return stream.getvalue()
+
+
 def to_spu_program(module: ModuleOp, ring: RingConfig | None = None) -> SpuProgram:
     """SPU's text for `module` (stamped with the SPU version) and the ring it runs in.
 
@@ -108,8 +117,6 @@ def to_spu_program(module: ModuleOp, ring: RingConfig | None = None) -> SpuProgr
     module = module.clone()
     for name in list(module.attributes):
         del module.attributes[name]
-    # SPU refuses IR stamped for another runtime version, so a mismatch fails loudly.
-    module.attributes["pphlo.version"] = StringAttr(spu_version.__version__)
     if module.sym_name is not None:
         module.sym_name = None
     for op in module.walk():
@@ -122,7 +129,5 @@ def to_spu_program(module: ModuleOp, ring: RingConfig | None = None) -> SpuProgr
     found = _single_ring(module) if ring is None else _check_width(module, ring)
     if found is not None:
         _strip_ring_types(module)
-    ring = found
-    stream = io.StringIO()
-    Printer(stream=stream, print_generic_format=True).print_op(module)
-    return SpuProgram(stream.getvalue(), ring)
+    # SPU refuses IR stamped for another runtime version, so a mismatch fails loudly.
+    return SpuProgram(spu_module_text(module), found)

@@ -1,0 +1,79 @@
+"""IR-to-IR passes, one per module, and the registry `ditto-opt` and pipelines look them up in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from xdsl.passes import ModulePass, PassPipeline
+from xdsl.utils.exceptions import ArgSpecParseError
+
+from ..diagnostics import DittoError
+
+
+def all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
+    """Every pass ditto-compiler provides, by its pipeline name (imported when first used)."""
+
+    def inline_private_functions() -> type[ModulePass]:
+        from .inline_private_functions import InlinePrivateFunctionsPass
+
+        return InlinePrivateFunctionsPass
+
+    def one_hot_inputs() -> type[ModulePass]:
+        from .one_hot_inputs import OneHotInputsPass
+
+        return OneHotInputsPass
+
+    def approximate_nonlinear() -> type[ModulePass]:
+        from .approximate_nonlinear import ApproximateNonlinearPass
+
+        return ApproximateNonlinearPass
+
+    def row_reciprocals() -> type[ModulePass]:
+        from .row_reciprocals import RowReciprocalsPass
+
+        return RowReciprocalsPass
+
+    def legalize_to_pphlo() -> type[ModulePass]:
+        from ..lowering.legalize_to_pphlo import LegalizeToPPHLOPass
+
+        return LegalizeToPPHLOPass
+
+    def annotate_rings() -> type[ModulePass]:
+        from .annotate_rings import AnnotateRingsPass
+
+        return AnnotateRingsPass
+
+    def fuse_scales() -> type[ModulePass]:
+        from .fuse_scales import FuseScalesPass
+
+        return FuseScalesPass
+
+    def eliminate_redundant_casts() -> type[ModulePass]:
+        from .eliminate_redundant_casts import EliminateRedundantCastsPass
+
+        return EliminateRedundantCastsPass
+
+    def ditto_pipeline() -> type[ModulePass]:
+        from ..pipeline import DittoPipelinePass
+
+        return DittoPipelinePass
+
+    return {
+        "inline-private-functions": inline_private_functions,
+        "one-hot-inputs": one_hot_inputs,
+        "approximate-nonlinear": approximate_nonlinear,
+        "row-reciprocals": row_reciprocals,
+        "legalize-to-pphlo": legalize_to_pphlo,
+        "annotate-rings": annotate_rings,
+        "fuse-scales": fuse_scales,
+        "eliminate-redundant-casts": eliminate_redundant_casts,
+        "ditto-pipeline": ditto_pipeline,
+    }
+
+
+def parse_pipeline(spec: str) -> list[ModulePass]:
+    """Pass objects from a pipeline in xdsl-opt syntax (`a,b{option=value}`)."""
+    try:
+        return list(PassPipeline.parse_spec(all_passes(), spec).passes)
+    except (ValueError, ArgSpecParseError) as e:
+        raise DittoError(f"bad pass pipeline {spec!r}: {e}") from None

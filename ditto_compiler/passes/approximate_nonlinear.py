@@ -33,6 +33,7 @@ from xdsl_jax.dialects.stablehlo.attributes import ComparisonDirection, Comparis
 from ..diagnostics import DittoError
 from ..dialects import chlo
 from ..dialects.stablehlo import CompareOp, splat
+from ..rewriting import inherit_location
 from .nonlinear_recognition import Match, match_gelu, match_softmax, shape_of
 
 GELU_MODES = ("exact", "quad", "puma")
@@ -49,14 +50,16 @@ DITTO_EXP_FLOOR = -14.0
 
 
 class _Builder:
-    """StableHLO ops inserted before one op, all with the element type of the value they replace."""
+    """StableHLO ops inserted before one op, all with the element type and the location of the value they replace."""
 
     def __init__(self, before: Operation, element: Attribute):
         self.at = InsertPoint.before(before)
         self.element = element
+        self.location = before.location
 
     def _insert(self, op: Operation) -> SSAValue:
         Rewriter.insert_op(op, self.at)
+        inherit_location(op, self.location)
         return op.results[0]
 
     def _type(self, shape: tuple[int, ...], element: Attribute | None = None) -> TensorType:

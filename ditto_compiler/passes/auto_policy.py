@@ -26,11 +26,13 @@ from xdsl.dialects.builtin import AnyFloat, ModuleOp
 from xdsl.ir import Operation
 
 from ..diagnostics import DittoError, describe_location
-from ..dialects.pphlo import base_element_type
+from ..dialects.secret import base_element_type
 from ..emulator import emulate
-from ..input_encoding import encode_inputs, one_hot_inputs
 from ..ring import RingConfig
-from .ring_policy import CONTRACTIONS, SMALL, RingPolicy
+from ..plan import Plan
+from .one_hot_inputs import one_hot_encodings
+from .ring_annotation import annotate
+from .ring_policy import BUILTIN, CONTRACTIONS, SMALL, RingPolicy
 
 PRODUCTS = frozenset({"pphlo.multiply", "pphlo.dot", "pphlo.dot_general"})
 ADAPTS = frozenset({"pphlo.constant", "pphlo.iota"})
@@ -83,11 +85,10 @@ def _fits(op: Operation, stats: Stats, margin: float, precision: int) -> bool:
 
 
 def calibrate(
-    module: ModuleOp, calibration: Sequence[np.ndarray], margin: float, precision: int, large: RingPolicy
+    module: ModuleOp, calibration: Sequence[np.ndarray], margin: float = 4.0, precision: int = 6
 ) -> tuple[RingPolicy, list[Choice]]:
     """An `auto` policy for the legalized `module`, and what it chose for each op."""
-    from .annotate_rings import annotate  # annotate_rings builds on policies
-
+    large = BUILTIN["fxp64"]
     if margin < 1:
         raise DittoError(f"the guard margin must be at least 1, got {margin}")
     if not 0 <= precision <= SMALL.fraction_bits + 8:
@@ -95,7 +96,7 @@ def calibrate(
     entry = next((op for op in module.ops if isinstance(op, func.FuncOp)), None)
     if entry is None:
         raise DittoError("module has no function to calibrate")
-    calibration = encode_inputs(one_hot_inputs(entry), calibration)
+    calibration = Plan({}, [], [], encodings=one_hot_encodings(entry)).encode_inputs(calibration)
     if len(calibration) != len(entry.args):
         raise DittoError(f"calibration has {len(calibration)} inputs, the function takes {len(entry.args)}")
 

@@ -18,17 +18,12 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, ModuleOp, TensorType
 from xdsl.ir import SSAValue
 from xdsl.passes import ModulePass
-from xdsl.pattern_rewriter import (
-    GreedyRewritePatternApplier,
-    PatternRewriter,
-    PatternRewriteWalker,
-    RewritePattern,
-    op_type_rewrite_pattern,
-)
+from xdsl.pattern_rewriter import PatternRewriter, RewritePattern, op_type_rewrite_pattern
 
 from ..dialects import fxp, pphlo
-from ..dialects.pphlo import is_secret, tensor_type
+from ..dialects.secret import is_secret, tensor_type
 from ..lowering.legalize_to_pphlo import saturated_constant
+from ..rewriting import rewrite_walker
 from ..ring import RingConfig
 
 
@@ -147,9 +142,6 @@ class EliminateRedundantCastsPass(ModulePass):
     name = "eliminate-redundant-casts"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        PatternRewriteWalker(
-            GreedyRewritePatternApplier(
-                [FoldConstantCast(), FoldCastChain(), CastBeforeBroadcast(), CastAfterSlice(), ShareCasts()]
-            ),
-            apply_recursively=True,
+        rewrite_walker(
+            FoldConstantCast(), FoldCastChain(), CastBeforeBroadcast(), CastAfterSlice(), ShareCasts()
         ).rewrite_module(op)

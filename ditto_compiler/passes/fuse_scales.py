@@ -20,16 +20,11 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
 from xdsl.passes import ModulePass
-from xdsl.pattern_rewriter import (
-    GreedyRewritePatternApplier,
-    PatternRewriter,
-    PatternRewriteWalker,
-    RewritePattern,
-    op_type_rewrite_pattern,
-)
+from xdsl.pattern_rewriter import PatternRewriter, RewritePattern, op_type_rewrite_pattern
 
 from ..dialects import fxp, pphlo
-from ..dialects.pphlo import is_secret, tensor_type
+from ..dialects.secret import is_secret, tensor_type
+from ..rewriting import rewrite_walker
 
 
 def _fixed(value) -> fxp.FixedType | None:
@@ -128,9 +123,6 @@ class FuseScalesPass(ModulePass):
     name = "fuse-scales"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        PatternRewriteWalker(
-            GreedyRewritePatternApplier(
-                [FoldPowerOfTwoMultiply(), SinkRescaleBelowTruncation(), MergeTruncations(), MergeTruncationIntoCast()]
-            ),
-            apply_recursively=True,
+        rewrite_walker(
+            FoldPowerOfTwoMultiply(), SinkRescaleBelowTruncation(), MergeTruncations(), MergeTruncationIntoCast()
         ).rewrite_module(op)

@@ -13,16 +13,12 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import BlockArgument
 from xdsl.passes import ModulePass
-from xdsl.pattern_rewriter import (
-    PatternRewriter,
-    PatternRewriteWalker,
-    RewritePattern,
-    op_type_rewrite_pattern,
-)
+from xdsl.pattern_rewriter import PatternRewriter, RewritePattern, op_type_rewrite_pattern
 from xdsl.rewriter import InsertPoint
 from xdsl.traits import SymbolTable
 
 from ..diagnostics import op_error
+from ..rewriting import rewrite_walker
 
 
 class InlineCall(RewritePattern):
@@ -50,7 +46,7 @@ class InlinePrivateFunctionsPass(ModulePass):
     name = "inline-private-functions"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        PatternRewriteWalker(InlineCall(), apply_recursively=True).rewrite_module(op)
+        rewrite_walker(InlineCall()).rewrite_module(op)
         for fn in list(op.ops):
             if isinstance(fn, func.FuncOp) and fn.sym_visibility is not None and fn.sym_visibility.data == "private":
                 fn.detach()

@@ -5,7 +5,8 @@ conversion of each result to arithmetic shares: for MiniLM at sequence 128 that 
 3.9 M comparisons, about a gigabyte. When the ids are a function input (through
 reshapes, converts and JAX's negative-index wrap, which are checked by evaluating
 them), the owner of the ids can encode them as one-hot rows in the clear before
-sharing them (see input_encoding), and the lookup is a matmul. The gather's
+sharing them (the plan's `encodings`, see plan.py), and the lookup is a matmul. The new
+argument records what it is (`ditto.one_hot_of = i`: the one-hot of argument i). The gather's
 out-of-range handling stays as JAX wrote it (a few comparisons per token).
 
 Public ids are left to legalize-to-pphlo (a local `spu.gather`).
@@ -35,9 +36,23 @@ from xdsl.rewriter import Rewriter
 from xdsl_jax.dialects import stablehlo as shlo
 
 from ..dialects.stablehlo import is_row_lookup
-from ..input_encoding import ONE_HOT_ATTR
 from ..lowering.legalize_to_pphlo import VISIBILITY_ATTR
+from ..plan import OneHotInput
 from .nonlinear_recognition import closed_slice, evaluate, shape_of
+
+ONE_HOT_ATTR = "ditto.one_hot_of"
+
+
+def one_hot_encodings(fn: func.FuncOp) -> list[OneHotInput]:
+    """The one-hot arguments this pass gave `fn`, in argument order."""
+    found = []
+    attrs = fn.arg_attrs.data if fn.arg_attrs is not None else []
+    for index, (arg, entries) in enumerate(zip(fn.args, attrs)):
+        source = entries.data.get(ONE_HOT_ATTR)
+        if isinstance(source, IntegerAttr) and isinstance(arg.type, TensorType):
+            shape = tuple(arg.type.get_shape())
+            found.append(OneHotInput(index, source.value.data, shape[-1], shape))
+    return found
 
 
 def _source_argument(ids: SSAValue, block_args: list[BlockArgument], vocab: int) -> BlockArgument | None:
@@ -90,4 +105,5 @@ class OneHotInputsPass(ModulePass):
             result_types=[gather.results[0].type],
             properties={"dot_dimension_numbers": shlo.DotAttr(*dims)},
         )
+        product.location = gather.location
         Rewriter.replace_op(gather, product)

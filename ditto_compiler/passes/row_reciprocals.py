@@ -24,8 +24,10 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, ModuleOp, TensorType
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
-from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, RewritePattern, op_type_rewrite_pattern
+from xdsl.pattern_rewriter import PatternRewriter, RewritePattern, op_type_rewrite_pattern
 from xdsl_jax.dialects import stablehlo as shlo
+
+from ..rewriting import rewrite_walker
 
 _DATA_MOVEMENT = (shlo.BroadcastInDimOp, shlo.ReshapeOp)
 
@@ -56,17 +58,17 @@ class DivideByBroadcastRow(RewritePattern):
             inverse: Operation = shlo.RsqrtOp(root.operand)
         elif _size(row) < _size(op.rhs):
             one = shlo.ConstantOp(DenseIntOrFPElementsAttr.from_list(row.type, [1.0]))  # type: ignore[arg-type]
-            rewriter.insert_op(one)
+            rewriter.insert(one)
             inverse = shlo.DivideOp(one.output, row, row.type)
         else:
             return
-        rewriter.insert_op(inverse)
+        rewriter.insert(inverse)
         value = inverse.results[0]
         for movement in reversed(chain):
             clone = movement.clone(value_mapper={movement.operands[0]: value})
-            rewriter.insert_op(clone)
+            rewriter.insert(clone)
             value = clone.results[0]
-        rewriter.replace_op(op, shlo.MultiplyOp(op.lhs, value, op.result.type))
+        rewriter.replace(op, shlo.MultiplyOp(op.lhs, value, op.result.type))
         for dead in [*chain, root]:  # the old divisor, unless something else uses it
             if isinstance(dead, Operation) and not any(result.uses for result in dead.results):
                 rewriter.erase(dead)
@@ -79,4 +81,4 @@ class RowReciprocalsPass(ModulePass):
     name = "row-reciprocals"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        PatternRewriteWalker(DivideByBroadcastRow(), apply_recursively=False).rewrite_module(op)
+        rewrite_walker(DivideByBroadcastRow(), apply_recursively=False).rewrite_module(op)

@@ -11,8 +11,10 @@ Cluster config (JSON):
 Party i listens for the driver on `port` and talks to the other parties on port+1
 (32-bit ring), port+2 (64-bit ring) and port+4 (the upcast protocol); 128-bit rings use
 port+3. The driver authenticates with `authkey` (HMAC, Python's multiprocessing
-connections), sends each party the program and only that party's input shares, and
-gets back only that party's output shares; it alone reconstructs the outputs.
+connections), sends each party the plan and only that party's input shares, and
+gets back only that party's output shares; it alone reconstructs the outputs. Messages
+are runtime/wire frames (a JSON header and the shares' bytes), never pickles, and a
+party validates the plan it receives before running it.
 """
 
 from __future__ import annotations
@@ -23,17 +25,19 @@ import time
 from dataclasses import dataclass
 from multiprocessing.connection import Client, Listener
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from ..diagnostics import DittoError
-from ..lowering.split_rings import RingPlan
-from .executor import WORLD_SIZE, Cost
-from .mixed import check_upcast, reconstruct, share_inputs
-from .processes import deserialize, process_cost, run_party, serialize
+from ..plan import Plan
+from .cost import Cost
+from .party import WORLD_SIZE, check_upcast, first_line, reconstruct, share_inputs
+from .processes import party_failure, party_job, party_result, process_cost, read_result, run_party
+from .profile import configure_spu_log
+from .wire import decode_message, share_from_wire
 
 _LINK_OFFSETS = {"ring32": 1, "ring64": 2, "ring128": 3, "protocol": 4}
+MAX_JOB_BYTES = 2**34
 
 
 @dataclass(frozen=True)
@@ -85,26 +89,34 @@ def serve_party(cluster: Cluster, rank: int) -> None:
         raise DittoError(f"rank must be 0, 1 or 2, not {rank}")
     with Listener((cluster.hosts[rank], cluster.ports[rank]), authkey=cluster.authkey) as listener:
         with listener.accept() as connection:
-            plan, inputs, upcast = connection.recv()
+            data = connection.recv_bytes(MAX_JOB_BYTES)
             with tempfile.TemporaryDirectory(prefix=f"ditto-party{rank}-") as logs:
                 log = Path(logs) / "spu.log"
                 try:
+                    header, blobs = decode_message(data, "the driver's job")
+                    plan = Plan.from_json(header["plan"], "the driver's plan")
+                    shares = [share_from_wire(s, blobs, "the driver's job") for s in header["inputs"]]
+                    configure_spu_log(log)
                     outputs, steps = run_party(
-                        rank, plan, inputs, cluster.addresses(), upcast, int(cluster.recv_timeout_s * 1000), str(log)
+                        rank, plan, shares, cluster.addresses(), header["upcast"], int(cluster.recv_timeout_s * 1000)
                     )
-                    reply: tuple[Any, ...] = ("ok", outputs, steps)
+                    reply = party_result(outputs, steps, log.read_text() if log.exists() else "")
+                except (DittoError, KeyError, TypeError, ValueError) as e:
+                    reply = party_failure(
+                        f"party {rank}: {e if isinstance(e, DittoError) else f'malformed job: {e!r}'}"
+                    )
                 except Exception as e:  # told to the driver, with this party's rank
-                    reply = ("error", f"party {rank}: {str(e).strip().splitlines()[0] if str(e).strip() else e!r}")
-                log_text = log.read_text() if log.exists() else ""
-            connection.send((*reply, log_text))
+                    reply = party_failure(f"party {rank}: {first_line(e)}")
+            connection.send_bytes(reply)
 
 
 def drive(
-    cluster: Cluster, plan: RingPlan, inputs: list[np.ndarray], upcast: str = "ditto"
+    cluster: Cluster, plan: Plan, inputs: list[np.ndarray], upcast: str = "ditto"
 ) -> tuple[list[np.ndarray], Cost]:
-    """Share `inputs`, run `plan` on the cluster's parties, reconstruct the outputs."""
+    """Share `inputs` (encodings applied), run `plan` on the cluster's parties, reconstruct the outputs."""
     check_upcast(upcast)
     shares = share_inputs(plan, inputs)
+    plan_json = plan.to_json()
     connections = []
     deadline = time.monotonic() + cluster.recv_timeout_s * 2
     for rank in range(WORLD_SIZE):
@@ -116,24 +128,24 @@ def drive(
                 if time.monotonic() > deadline:
                     raise DittoError(
                         f"party {rank} at {cluster.hosts[rank]}:{cluster.ports[rank]} is not reachable: {e}"
-                    )
+                    ) from None
                 time.sleep(0.2)
+    answers = []
     try:
         for rank, connection in enumerate(connections):
-            connection.send((plan, [serialize(s[rank]) for s in shares], upcast))
-        replies = []
+            connection.send_bytes(party_job(rank, plan_json, shares, {}, upcast, cluster.recv_timeout_s))
         for rank, connection in enumerate(connections):
             if not connection.poll(cluster.recv_timeout_s * 4 + 60):
                 raise DittoError(f"party {rank} did not answer")
-            replies.append(connection.recv())
+            answers.append(read_result(plan, connection.recv_bytes(MAX_JOB_BYTES), rank))
     except (EOFError, ConnectionError) as e:
-        raise DittoError(f"lost the connection to a party: {e}") from None
+        raise DittoError(f"lost the connection to party {len(answers)}: {e or type(e).__name__}") from None
     finally:
         for connection in connections:
             connection.close()
-    errors = [reply[1] for reply in replies if reply[0] != "ok"]
+    errors = [message for outputs, message, _ in answers if outputs is None]
     if errors:
         raise DittoError(f"secure execution failed: {errors[0]}")
-    outputs = [[deserialize(s) for s in reply[1]] for reply in replies]
-    cost = process_cost(plan, upcast, [reply[2] for reply in replies], [reply[3] for reply in replies])
-    return reconstruct(plan, outputs), cost
+    outputs = [outputs for outputs, _, _ in answers]
+    cost = process_cost(plan, upcast, [steps for _, steps, _ in answers], [log for _, _, log in answers])  # type: ignore[misc]
+    return reconstruct(plan, outputs), cost  # type: ignore[arg-type]

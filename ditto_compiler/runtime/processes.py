@@ -1,10 +1,15 @@
 """Three party processes on loopback, talking over SPU's brpc links.
 
-The driver secret-shares the inputs, starts one process per party and reconstructs
-the outputs; each party process opens one brpc link per ring (and one for Ditto's
-upcast protocol), runs the same steps as in thread mode and returns its output
-shares. A party that dies or never connects makes the others fail when a receive
-times out, and the driver reports which party failed and why.
+The driver secret-shares the inputs and starts one process per party from the
+package's own entry point (`python -m ditto_compiler.runtime.party_process`), so
+the user's script is never re-imported: scripts without an `if __name__ ==
+"__main__"` guard and scripts read from stdin work. It sends each party its job
+(the plan's JSON and only that party's input shares) on the party's stdin and keeps
+the pipe open: a party whose driver dies sees the pipe close, removes its scratch
+directory and exits. Each party opens one brpc link per ring (and one for Ditto's
+upcast protocol), runs the steps (runtime/party.py) and writes its output shares
+and its traffic to stdout. A party that dies or never connects makes the others
+fail when a receive times out, and the driver reports which party failed and why.
 
 Traffic on SPU's links is read from each party's own profiler log (one log per
 process, so every line is that party's); protocol messages are counted as sent.
@@ -12,41 +17,40 @@ process, so every line is that party's); protocol messages are counted as sent.
 
 from __future__ import annotations
 
-import faulthandler
-import multiprocessing as mp
-import queue as queue_module
-import re
 import secrets
 import socket
-import tempfile
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from spu import libspu
 
 from ..diagnostics import DittoError
-from ..lowering.split_rings import RingPlan
-from .executor import WORLD_SIZE, Cost, _first_line, spu_runtime_config
-from .mixed import (
+from ..plan import Plan
+from .cost import Cost, PartyCost
+from .party import (
     SEED_PAIRS,
-    _ProtocolLink,
+    WORLD_SIZE,
+    ProtocolLink,
     categories,
     check_upcast,
-    cost_from,
     execute_steps,
+    plan_cost,
     reconstruct,
     share_inputs,
     spu_runs,
-    with_protocol,
+    spu_runtime_config,
 )
-from .profile import merge, per_op_costs
+from .profile import per_op_costs, program_runs
 from .upcast import PairSeeds
+from .wire import decode_message, encode_message, share_from_wire, share_to_wire
 
-_LINK_DETAILS = re.compile(r"Link details: total send bytes (\d+), recv bytes \d+, send actions (\d+)")
+SEED_BYTES = 16
 
 
 def _free_ports(count: int) -> list[int]:
@@ -59,40 +63,30 @@ def _free_ports(count: int) -> list[int]:
     return ports
 
 
-def serialize(share: libspu.Share) -> tuple[bytes, list[bytes]]:
-    return bytes(share.meta), [bytes(c) for c in share.share_chunks]
-
-
-def deserialize(data: tuple[bytes, list[bytes]]) -> libspu.Share:
-    share = libspu.Share()
-    share.meta, share.share_chunks = data[0], list(data[1])
-    return share
+def link_names(plan: Plan) -> list[str]:
+    return [*(f"ring{k}" for k in plan.rings), "protocol"]
 
 
 def _brpc(link_id: str, addresses: Sequence[str], rank: int, recv_timeout_ms: int) -> libspu.link.Context:
     desc = libspu.link.Desc()
     desc.id = link_id
     desc.recv_timeout_ms = recv_timeout_ms
-    desc.connect_retry_times = 40
+    desc.connect_retry_times = max(4, recv_timeout_ms // 250)
     desc.connect_retry_interval_ms = 250
     for r, address in enumerate(addresses):
         desc.add_party(f"party{r}", address)
     return libspu.link.create_brpc(desc, rank)
 
 
-def loopback(ports: dict[str, list[int]]) -> dict[str, list[str]]:
-    return {name: [f"127.0.0.1:{port}" for port in group] for name, group in ports.items()}
-
-
 class _BrpcChannel:
     """A peer on the protocol link; SPU's link keeps messages in order per pair."""
 
-    def __init__(self, context: libspu.link.Context, peer: int, counts: list[int]):
+    def __init__(self, context: libspu.link.Context, peer: int, counts: PartyCost):
         self.context, self.peer, self.counts = context, peer, counts
 
     def SendAsync(self, key: str, data: bytes) -> None:  # noqa: N802 (the channel interface)
-        self.counts[0] += len(data)
-        self.counts[1] += 1
+        self.counts.send_bytes += len(data)
+        self.counts.send_actions += 1
         self.context.send(self.peer, data)
 
     def Recv(self, key: str) -> bytes:  # noqa: N802
@@ -101,200 +95,225 @@ class _BrpcChannel:
 
 def run_party(
     rank: int,
-    plan: RingPlan,
-    inputs: list[tuple[bytes, list[bytes]]],
+    plan: Plan,
+    input_shares: list[libspu.Share],
     addresses: dict[str, list[str]],
     upcast: str,
     recv_timeout_ms: int,
-    log_path: str,
-) -> tuple[list[tuple[bytes, list[bytes]]], list[tuple[str, int, int, float]]]:
-    """One party's run over brpc: its serialized output shares and per-step protocol traffic.
+) -> tuple[list[libspu.Share], list[dict[str, Any]]]:
+    """One party's run over brpc: its output shares and each step's protocol traffic and time.
 
     `addresses` maps each link ("ring32", "ring64", "protocol") to the parties' host:port.
-    SPU's own traffic goes to this party's profiler log at `log_path`.
+    SPU's own traffic goes to this process's SPU log (runtime/profile.configure_spu_log).
     """
-    options = libspu.logging.LogOptions()
-    options.system_log_path = log_path
-    options.enable_console_logger = False
-    libspu.logging.setup_logging(options)
     runtimes, links = {}, []
     for k, ring in plan.rings.items():
-        config = spu_runtime_config(ring)
-        config.enable_pphlo_profile = True  # the log is this party's traffic record
         links.append(_brpc(f"ditto-ring{k}", addresses[f"ring{k}"], rank, recv_timeout_ms))
-        runtimes[k] = libspu_runtime(links[-1], config)
+        import spu.api as spu_api
+
+        runtimes[k] = spu_api.Runtime(links[-1], spu_runtime_config(ring))
     protocol = _brpc("ditto-protocol", addresses["protocol"], rank, recv_timeout_ms)
     links.append(protocol)
     # Setup: each pair agrees on its own seed over its link; nobody else learns it.
     seeds = {}
     for low, high in SEED_PAIRS:
         if rank == low:
-            seeds[(low, high)] = secrets.randbits(63)
-            protocol.send(high, seeds[(low, high)].to_bytes(8, "little"))
+            seed = secrets.token_bytes(SEED_BYTES)
+            protocol.send(high, seed)
+            seeds[(low, high)] = int.from_bytes(seed, "little")
         elif rank == high:
             seeds[(low, high)] = int.from_bytes(bytes(protocol.recv(low)), "little")
-    counts = [0, 0]
+    counts = PartyCost()
     peers = {peer: _BrpcChannel(protocol, peer, counts) for peer in range(WORLD_SIZE) if peer != rank}
-    link = _ProtocolLink(rank, PairSeeds(seeds), peers)
-    steps: list[tuple[str, int, int, float]] = []
+    link = ProtocolLink(rank, PairSeeds(seeds), peers)
+    steps: list[dict[str, Any]] = []
 
     @contextmanager
     def measure(category: str) -> Iterator[None]:
-        bytes0, actions0, start = counts[0], counts[1], time.perf_counter()
+        bytes0, actions0, start = counts.send_bytes, counts.send_actions, time.perf_counter()
         yield
-        steps.append((category, counts[0] - bytes0, counts[1] - actions0, time.perf_counter() - start))
+        steps.append(
+            {
+                "category": category,
+                "send_bytes": counts.send_bytes - bytes0,
+                "send_actions": counts.send_actions - actions0,
+                "seconds": time.perf_counter() - start,
+            }
+        )
 
-    shares = [deserialize(s) for s in inputs]
-    outputs = execute_steps(rank, plan, runtimes, link, shares, upcast, measure)
+    outputs = execute_steps(plan, runtimes, link, input_shares, upcast, measure)
     # Async sends may still be queued; closing a link before its peers have them loses
     # their last messages. stop_link waits until every party's sends are delivered.
     for context in links:
         context.stop_link()
-    return [serialize(s) for s in outputs], steps
+    return outputs, steps
 
 
-def _party_process(
+def process_cost(plan: Plan, upcast: str, steps: list[list[dict[str, Any]]], logs: list[str]) -> Cost:
+    """Attribute each party's logged SPU runs to the steps that made them, plus protocol messages."""
+    runs_per_step = spu_runs(plan, upcast)
+    spent = {c: [PartyCost() for _ in range(WORLD_SIZE)] for c in categories(plan)}
+    protocol = PartyCost()
+    for rank in range(WORLD_SIZE):
+        runs = iter(program_runs(logs[rank]))
+        for step, count in zip(steps[rank], runs_per_step):
+            record = spent[step["category"]][rank]
+            for _ in range(count):
+                spu_bytes, spu_actions = next(runs, (0, 0))
+                record.add(PartyCost(spu_bytes, spu_actions))
+            messages = PartyCost(step["send_bytes"], step["send_actions"])
+            record.add(PartyCost(messages.send_bytes, messages.send_actions, step["seconds"]))
+            protocol.add(messages)
+    by_op = per_op_costs("\n".join(logs))
+    return plan_cost(plan, spent, by_op, protocol, upcast)
+
+
+def party_job(
     rank: int,
-    plan: RingPlan,
-    inputs: list[tuple[bytes, list[bytes]]],
+    plan_json: dict[str, Any],
+    shares: Sequence[Sequence[libspu.Share]],
     addresses: dict[str, list[str]],
     upcast: str,
-    recv_timeout_ms: int,
-    log_path: str,
-    results: Any,
-) -> None:
-    crash_log = open(f"{log_path}.crash", "w")  # noqa: SIM115 (open until the process ends)
-    faulthandler.enable(crash_log)
-    try:
-        outputs, steps = run_party(rank, plan, inputs, addresses, upcast, recv_timeout_ms, log_path)
-        results.put((rank, "ok", outputs, steps))
-    except BaseException as e:  # the driver reports it with this party's rank
-        results.put((rank, "error", _first_line(e), None))
-    results.close()
-    results.join_thread()  # the report is in the pipe before the process can exit
+    recv_timeout_s: float,
+) -> bytes:
+    """What a party receives: the plan and only its own input shares."""
+    blobs: list[bytes] = []
+    header = {
+        "rank": rank,
+        "plan": plan_json,
+        "inputs": [share_to_wire(s[rank], blobs) for s in shares],
+        "addresses": addresses,
+        "upcast": upcast,
+        "recv_timeout_ms": int(recv_timeout_s * 1000),
+    }
+    return encode_message(header, blobs)
 
 
-def libspu_runtime(context: libspu.link.Context, config: libspu.RuntimeConfig) -> Any:
-    import spu.api as spu_api
+def party_result(outputs: list[libspu.Share], steps: list[dict[str, Any]], log: str) -> bytes:
+    blobs: list[bytes] = []
+    header = {"status": "ok", "outputs": [share_to_wire(s, blobs) for s in outputs], "steps": steps, "log": log}
+    return encode_message(header, blobs)
 
-    return spu_api.Runtime(context, config)
+
+def party_failure(message: str, log: str = "") -> bytes:
+    return encode_message({"status": "error", "message": message, "log": log}, [])
 
 
-def run_processes(
-    plan: RingPlan,
+def read_result(
+    plan: Plan, data: bytes, rank: int
+) -> tuple[list[libspu.Share], list[dict[str, Any]], str] | tuple[None, str, str]:
+    """A party's answer: (output shares, steps, log), or (None, its error, log)."""
+    header, blobs = decode_message(data, f"party {rank}'s answer")
+    log = header.get("log", "")
+    if header.get("status") != "ok":
+        return None, str(header.get("message", "no reason given")), log
+    outputs = header.get("outputs")
+    if not isinstance(outputs, list) or len(outputs) != len(plan.outputs):
+        raise DittoError(f"party {rank} answered with {len(outputs or [])} outputs, expected {len(plan.outputs)}")
+    steps = header.get("steps")
+    if not isinstance(steps, list) or len(steps) != len(plan.steps):
+        raise DittoError(f"party {rank} reported {len(steps or [])} steps, the plan has {len(plan.steps)}")
+    return [share_from_wire(o, blobs, f"party {rank}'s answer") for o in outputs], steps, log
+
+
+class _Party:
+    """A party process and what it said."""
+
+    def __init__(self, rank: int, job: bytes):
+        self.rank = rank
+        command = [sys.executable, "-m", "ditto_compiler.runtime.party_process"]
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.answer = b""
+        self.errors = b""
+        self._readers = [
+            threading.Thread(target=self._read, args=("answer", self.process.stdout), daemon=True),
+            threading.Thread(target=self._read, args=("errors", self.process.stderr), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(len(job).to_bytes(8, "little") + job)
+            self.process.stdin.flush()
+        except OSError:
+            pass  # it died at once; its exit code says why
+        # stdin stays open: the party exits when it closes (the driver is gone).
+
+    def _read(self, attribute: str, stream: Any) -> None:
+        setattr(self, attribute, stream.read())
+
+    def finish(self) -> None:
+        for reader in self._readers:
+            reader.join()
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+
+    def why_it_died(self) -> str:
+        code = self.process.returncode
+        reason = f"party {self.rank} exited with code {code}" + (" (killed)" if code == -9 else "")
+        crash = [line for line in self.errors.decode(errors="replace").splitlines() if line.strip()]
+        fatal = next((line for line in crash if "Fatal Python error" in line or "Error" in line), None)
+        return f"{reason} ({fatal.strip()})" if fatal else reason
+
+
+def run_in_processes(
+    plan: Plan,
     inputs: Sequence[np.ndarray],
     upcast: str = "ditto",
     recv_timeout_s: float = 30.0,
     kill: tuple[int, float] | None = None,
 ) -> tuple[list[np.ndarray], Cost]:
-    """Execute `plan` with one process per party on loopback; return outputs and cost.
+    """Execute `plan` on `inputs` (encodings applied) with one process per party on loopback.
 
-    `kill=(rank, seconds)` terminates that party after the delay (to test failure handling).
+    `kill=(rank, seconds)` kills that party after the delay (to test failure handling).
     """
     check_upcast(upcast)
     shares = share_inputs(plan, inputs)
-    ports = {name: _free_ports(WORLD_SIZE) for name in [*(f"ring{k}" for k in plan.rings), "protocol"]}
-    context = mp.get_context("spawn")
-    results = context.Queue()
-    with tempfile.TemporaryDirectory(prefix="ditto-parties-") as logs:
-        processes = [
-            context.Process(
-                target=_party_process,
-                args=(
-                    rank,
-                    plan,
-                    [serialize(s[rank]) for s in shares],
-                    loopback(ports),
-                    upcast,
-                    int(recv_timeout_s * 1000),
-                    f"{logs}/party{rank}.log",
-                    results,
-                ),
-                name=f"ditto-party-{rank}",
-                daemon=True,
-            )
-            for rank in range(WORLD_SIZE)
-        ]
-        for process in processes:
-            process.start()
+    names = link_names(plan)
+    ports = {name: _free_ports(WORLD_SIZE) for name in names}
+    addresses = {name: [f"127.0.0.1:{port}" for port in group] for name, group in ports.items()}
+    plan_json = plan.to_json()
+    parties: list[_Party] = []
+    first_dead: _Party | None = None  # the root cause when a party dies
+    try:
+        for rank in range(WORLD_SIZE):
+            parties.append(_Party(rank, party_job(rank, plan_json, shares, addresses, upcast, recv_timeout_s)))
         if kill is not None:
             time.sleep(kill[1])
-            processes[kill[0]].kill()
-        reports: dict[int, tuple[str, Any, Any]] = {}
-        deadline = time.monotonic() + 4 * recv_timeout_s + 60
-        first_death: float | None = None
-        while len(reports) < WORLD_SIZE and time.monotonic() < deadline:
-            try:
-                rank, status, payload, steps = results.get(timeout=0.25)
-                reports[rank] = (status, payload, steps)
-            except queue_module.Empty:
-                exited = [r for r, p in enumerate(processes) if r not in reports and p.exitcode is not None]
-                if exited:
-                    _drain(results, reports)  # a report sent just before exiting is not a death
-                for rank in exited:
-                    if rank not in reports:
-                        crash = _read(Path(logs) / f"party{rank}.log.crash").strip().splitlines()
-                        why = f"party {rank} exited with code {processes[rank].exitcode}"
-                        reports[rank] = ("died", f"{why} ({crash[0]})" if crash else why, None)
-            if first_death is None and any(status == "died" for status, _, _ in reports.values()):
-                first_death = time.monotonic()
+            parties[kill[0]].process.kill()
+        died_at = 0.0
+        while [p.process.poll() for p in parties].count(None):
+            if first_dead is None:
+                first_dead = next((p for p in parties if p.process.returncode not in (None, 0)), None)
+                died_at = time.monotonic()
             # A dead party: the others fail on their next receive; don't wait longer than that.
-            if first_death is not None and time.monotonic() - first_death > recv_timeout_s + 5:
+            if first_dead is not None and time.monotonic() - died_at > recv_timeout_s + 5:
                 break
-        for process in processes:
-            process.join(timeout=5)
-            if process.is_alive():
-                process.kill()
-        logs_text = [_read(Path(logs) / f"party{rank}.log") for rank in range(WORLD_SIZE)]
-    died = [r for r, (status, _, _) in reports.items() if status == "died"]
-    if died:  # the cause: the others fail (or are stopped) because it stopped answering
-        raise DittoError(f"secure execution failed: {reports[died[0]][1]}; the other parties were stopped")
-    missing = [r for r in range(WORLD_SIZE) if r not in reports]
-    if missing:
-        raise DittoError(f"parties {missing} did not finish within {4 * recv_timeout_s + 60:g} s")
-    failed = [r for r, (status, _, _) in reports.items() if status == "error"]
+            time.sleep(0.05)
+        if first_dead is None:
+            first_dead = next((p for p in parties if p.process.returncode not in (None, 0)), None)
+    finally:
+        for p in parties:
+            if p.process.poll() is None:
+                p.process.kill()
+            p.process.wait()
+            p.finish()
+    if first_dead is not None and not first_dead.answer:
+        # The cause: the others fail (or are stopped) because it stopped answering.
+        raise DittoError(f"secure execution failed: {first_dead.why_it_died()}; the other parties were stopped")
+    results = {}
+    for p in parties:
+        if not p.answer:
+            continue
+        results[p.rank] = read_result(plan, p.answer, p.rank)
+    silent = [p for p in parties if p.rank not in results]
+    if silent:
+        raise DittoError(f"secure execution failed: {silent[0].why_it_died()}")
+    failed = [rank for rank, (outputs, _, _) in results.items() if outputs is None]
     if failed:
-        raise DittoError(f"secure execution failed in party {failed[0]}: {reports[failed[0]][1]}")
-    outputs = [[deserialize(s) for s in reports[r][1]] for r in range(WORLD_SIZE)]
-    cost = process_cost(plan, upcast, [reports[r][2] for r in range(WORLD_SIZE)], logs_text)
-    return reconstruct(plan, outputs), cost
-
-
-def _drain(results: Any, reports: dict[int, tuple[str, Any, Any]]) -> None:
-    while True:
-        try:
-            rank, status, payload, steps = results.get(timeout=0.5)
-        except queue_module.Empty:
-            return
-        reports[rank] = (status, payload, steps)
-
-
-def _read(path: Path) -> str:
-    return path.read_text() if path.exists() else ""
-
-
-def process_cost(plan: RingPlan, upcast: str, steps: list[list[Any]], logs: list[str]) -> Cost:
-    """Attribute each party's logged SPU runs to the steps that made them, plus protocol messages."""
-    runs_per_step = spu_runs(plan, upcast)
-    spent = {c: [[0, 0, 0.0] for _ in range(WORLD_SIZE)] for c in categories(plan)}
-    for rank in range(WORLD_SIZE):
-        runs = iter([(int(b), int(a)) for b, a in _LINK_DETAILS.findall(logs[rank])])
-        for (category, protocol_bytes, protocol_actions, seconds), count in zip(steps[rank], runs_per_step):
-            record = spent[category][rank]
-            for _ in range(count):
-                spu_bytes, spu_actions = next(runs, (0, 0))
-                record[0] += spu_bytes
-                record[1] += spu_actions
-            record[0] += protocol_bytes
-            record[1] += protocol_actions
-            record[2] += seconds
-    cost = cost_from(plan, spent)
-    protocol = [(b, a) for party in steps for _, b, a, _ in party]
-    cost.by_op = with_protocol(
-        merge(*(per_op_costs(log) for log in logs)),
-        sum(b for b, _ in protocol),
-        sum(a for _, a in protocol),
-        plan,
-        upcast,
-    )
-    return cost
+        raise DittoError(f"secure execution failed in party {failed[0]}: {results[failed[0]][1]}")
+    outputs = [results[r][0] for r in range(WORLD_SIZE)]
+    cost = process_cost(
+        plan, upcast, [results[r][1] for r in range(WORLD_SIZE)], [results[r][2] for r in range(WORLD_SIZE)]
+    )  # type: ignore[misc]
+    return reconstruct(plan, outputs), cost  # type: ignore[arg-type]

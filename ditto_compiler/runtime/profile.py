@@ -14,34 +14,16 @@ import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from spu import libspu
 
+from .cost import OpCost, merge_ops
+
 _OP_LINE = re.compile(
     r"- (\S+), executed (\d+) times, duration ([\d.e+-]+)s, send bytes (\d+) recv bytes \d+, send actions (\d+)"
 )
-UPCAST_PROTOCOL = "ditto.upcast"
-"""The messages of Ditto's upcast protocol (runtime/upcast.py), which are not SPU ops."""
-
-
-@dataclass
-class OpCost:
-    executions: int = 0
-    send_bytes: int = 0
-    send_actions: int = 0
-    seconds: float = 0.0
-
-    def add(self, other: OpCost) -> None:
-        self.executions += other.executions
-        self.send_bytes += other.send_bytes
-        self.send_actions += other.send_actions
-        self.seconds += other.seconds
-
-
-def _most_bytes_first(totals: dict[str, OpCost]) -> dict[str, OpCost]:
-    return dict(sorted(totals.items(), key=lambda kv: -kv[1].send_bytes))
+_LINK_DETAILS = re.compile(r"Link details: total send bytes (\d+), recv bytes \d+, send actions (\d+)")
 
 
 def per_op_costs(log_text: str) -> dict[str, OpCost]:
@@ -49,24 +31,26 @@ def per_op_costs(log_text: str) -> dict[str, OpCost]:
     totals: dict[str, OpCost] = {}
     for name, count, seconds, sent, actions in _OP_LINE.findall(log_text):
         totals.setdefault(name, OpCost()).add(OpCost(int(count), int(sent), int(actions), float(seconds)))
-    return _most_bytes_first(totals)
+    return merge_ops(totals)
 
 
-def merge(*parts: dict[str, OpCost]) -> dict[str, OpCost]:
-    totals: dict[str, OpCost] = {}
-    for part in parts:
-        for name, cost in part.items():
-            totals.setdefault(name, OpCost()).add(cost)
-    return _most_bytes_first(totals)
+def program_runs(log_text: str) -> list[tuple[int, int]]:
+    """(send bytes, send actions) of each SPU program run in one party's log, in order."""
+    return [(int(b), int(a)) for b, a in _LINK_DETAILS.findall(log_text)]
+
+
+def configure_spu_log(path: str | Path) -> None:
+    """Send SPU's process-wide log (with the profiler's lines) to `path`."""
+    options = libspu.logging.LogOptions()
+    options.system_log_path = str(path)
+    options.enable_console_logger = False
+    libspu.logging.setup_logging(options)
 
 
 @contextmanager
 def spu_profile_log() -> Iterator[Path]:
-    """Send SPU's process-wide log (with the profiler's lines) to a scratch file while inside."""
+    """Send SPU's process-wide log to a scratch file while inside."""
     with tempfile.TemporaryDirectory(prefix="ditto-profile-") as scratch:
         path = Path(scratch) / "spu.log"
-        options = libspu.logging.LogOptions()
-        options.system_log_path = str(path)
-        options.enable_console_logger = False
-        libspu.logging.setup_logging(options)
+        configure_spu_log(path)
         yield path

@@ -19,10 +19,11 @@ from spu import libspu
 from spu.utils import frontend as spu_frontend
 
 from ..diagnostics import DittoError
-from ..lowering.split_rings import RingPlan, Segment, Variable
+from ..plan import Plan, Segment, Variable
 from ..ring import RingConfig
-from .executor import Cost, _first_line
-from .mixed import run_mixed
+from .cost import Cost
+from .executor import execute
+from .party import first_line
 
 
 def run_with_spu_compiler(
@@ -30,11 +31,20 @@ def run_with_spu_compiler(
 ) -> tuple[Any, Cost, float]:
     """Compile `fn` with SPU's compiler and run it in threads; returns (outputs, cost, compile seconds)."""
     plan, compile_seconds = compile_with_spu(fn, *args, ring=ring)
-    outputs, cost = run_mixed(plan, [np.asarray(x) for x in tree_flatten(args)[0]])
+    outputs, cost = execute(plan, [np.asarray(x) for x in tree_flatten(args)[0]])
     return tree_unflatten(tree_structure(jax.eval_shape(fn, *args)), outputs), cost, compile_seconds
 
 
-def compile_with_spu(fn: Callable[..., Any], *args: Any, ring: RingConfig = RingConfig()) -> tuple[RingPlan, float]:
+def _variable(name: str, like: Any, ring: RingConfig) -> Variable:
+    dtype = np.dtype(like.dtype)
+    if dtype.kind == "f":
+        return Variable(name, ring.field_bits, True, "fixed", tuple(like.shape))
+    if dtype.kind == "b":
+        return Variable(name, ring.field_bits, True, "bool", tuple(like.shape))
+    return Variable(name, ring.field_bits, True, "int", tuple(like.shape), dtype.itemsize * 8)
+
+
+def compile_with_spu(fn: Callable[..., Any], *args: Any, ring: RingConfig = RingConfig()) -> tuple[Plan, float]:
     """SPU's compilation of `fn` (all inputs secret) as a one-segment plan, so that it runs on
     the same executors as ours (threads or processes); returns (plan, compile seconds)."""
     flat, _ = tree_flatten(args)
@@ -51,10 +61,10 @@ def compile_with_spu(fn: Callable[..., Any], *args: Any, ring: RingConfig = Ring
             lambda outs: [f"out{i}" for i in range(len(outs))],
         )
     except Exception as e:  # SPU's compiler reports in its own exception types
-        raise DittoError(f"SPU's compiler failed: {_first_line(e)}") from None
+        raise DittoError(f"SPU's compiler failed: {first_line(e)}") from None
     compile_seconds = time.perf_counter() - start
     outputs = tree_flatten(out_tree)[0]
-    inputs = [Variable(n, ring.field_bits, True, "fixed", np.shape(x)) for n, x in zip(names, flat)]
-    results = [Variable(f"out{i}", ring.field_bits, True, "fixed", tuple(o.shape)) for i, o in enumerate(outputs)]
+    inputs = [_variable(n, np.asarray(x), ring) for n, x in zip(names, flat)]
+    results = [_variable(f"out{i}", o, ring) for i, o in enumerate(outputs)]
     segment = Segment(ring.field_bits, executable.code.decode(), tuple(names), tuple(v.name for v in results))
-    return RingPlan({ring.field_bits: ring}, inputs, results, [segment]), compile_seconds
+    return Plan({ring.field_bits: ring}, inputs, results, [segment]), compile_seconds

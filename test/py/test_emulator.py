@@ -74,12 +74,16 @@ def _square(x):
     return (x @ jnp.eye(4)) * (x @ jnp.eye(4))
 
 
+_SQUARE_LINE = _square.__code__.co_firstlineno + 1
+
+
 def test_overflow_is_reported_with_op_and_location():
     x = np.full((2, 4), 200.0, np.float32)  # 200^2 * 2^16 exceeds 2^30 in the 32-bit ring
     prog = ditto_compiler.compile(_square, x, policy="ditto")
     with pytest.raises(DittoError, match=r"'pphlo.multiply' overflows the 32-bit ring") as info:
         prog.emulate(x)
-    assert "mul" in str(info.value)  # JAX's op name from the location
+    # JAX's op name and the source line of the product, through every pass.
+    assert '"jit(_square)/mul" at ' in str(info.value) and f"test_emulator.py:{_SQUARE_LINE}:" in str(info.value)
     prog.emulate(x, on_overflow="record")
     assert [o.op for o in prog.emulation.overflows] == ["pphlo.multiply"]
 
@@ -91,13 +95,19 @@ def test_no_overflow_on_ordinary_inputs():
     assert prog.emulation.overflows == []
 
 
-def test_upcast_bound_is_checked():
-    # exp upcasts its input from the 32-bit ring, which needs |x| < 2^(32-2) there.
+def test_inputs_are_checked_against_the_ring_they_enter():
+    # Under `ditto` the matmul's operands enter the 32-bit ring: |x| < 2^(32-10-2) there.
     w = np.eye(4, dtype=np.float32)
     x = np.full((1, 4), 5e6, np.float32)
-    prog = ditto_compiler.compile(lambda w, x: jnp.exp(-jnp.abs(x @ w)), w, x, policy="ditto")
-    with pytest.raises(DittoError, match="overflows the 32-bit ring"):
+    fn = lambda w, x: jnp.exp(-jnp.abs(x @ w))  # noqa: E731
+    prog = ditto_compiler.compile(fn, w, x, policy="ditto")
+    message = r"argument \[1\] holds 5e\+06, outside the fixed-point range of the 32-bit ring it enters \(\|x\| < 2\^20"
+    with pytest.raises(DittoError, match=message):
         prog.emulate(w, x)
+    with pytest.raises(DittoError, match=message):
+        prog.run(w, x)
+    # In the 64-bit ring the same input fits.
+    np.testing.assert_allclose(ditto_compiler.compile(fn, w, x).emulate(w, x), fn(w, x), atol=1e-4)
 
 
 def test_stochastic_truncation_rounds_as_spu_does():

@@ -45,13 +45,12 @@ def test_a_token_id_outside_the_vocabulary_is_reported(bad):
 
 
 def test_a_saved_plan_carries_the_encoding_for_drive(tmp_path):
-    from ditto_compiler.input_encoding import encode_inputs
     from ditto_compiler.program import load_plan
-    from ditto_compiler.runtime.mixed import run_mixed
+    from ditto_compiler.runtime.executor import execute
 
     prog = ditto_compiler.compile(embed, TABLE, IDS)
     prog.save(tmp_path / "embed.ditto")
     plan = load_plan(tmp_path / "embed.ditto")
     assert [(e.source, e.depth) for e in plan.encodings] == [(1, 40)]
-    (out,), _ = run_mixed(plan, encode_inputs(plan.encodings, [TABLE, IDS]))
+    (out,), _ = execute(plan, plan.check_inputs([TABLE, IDS]))
     np.testing.assert_allclose(out, embed(TABLE, IDS), atol=1e-4)

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 import ditto_compiler
 from ditto_compiler.dialects import fxp
-from ditto_compiler.pipeline import default_pipeline
+from ditto_compiler.pipeline import default_passes
 
 WITHOUT = 'inline-private-functions,legalize-to-pphlo,annotate-rings{{policy="{}"}}'
 
@@ -36,7 +36,7 @@ def test_passes_preserve_emulated_results(template, policy, m, s, rng):
     b = rng.uniform(-1, 1, size=4).astype(np.float32)
     x = rng.uniform(-3, 3, size=(3, 4)).astype(np.float32)
     plain = ditto_compiler.compile(fn, w, b, x, pipeline=WITHOUT.format(policy))
-    optimized = ditto_compiler.compile(fn, w, b, x, pipeline=default_pipeline(policy))
+    optimized = ditto_compiler.compile(fn, w, b, x, pipeline=default_passes(policy))
     before = plain.emulate(w, b, x, on_overflow="record")
     after = optimized.emulate(w, b, x, on_overflow="record")
     output_ring = fxp.ring_of(next(iter(optimized.module.ops)).function_type.outputs.data[0])

@@ -1,6 +1,10 @@
 """One process per party over SPU's brpc links: same answers and bytes as threads; failures are bounded."""
 
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
@@ -8,7 +12,7 @@ import pytest
 
 import ditto_compiler
 from ditto_compiler import DittoError
-from ditto_compiler.runtime.processes import run_processes
+from ditto_compiler.runtime.processes import run_in_processes
 
 RNG = np.random.default_rng(3)
 W = (RNG.normal(size=(16, 8)) * 0.3).astype(np.float32)
@@ -46,6 +50,73 @@ def test_processes_match_threads(policy):
 def test_a_killed_party_fails_clearly_within_the_timeout():
     prog = ditto_compiler.compile(layer, W, X, policy="ditto")
     start = time.monotonic()
-    with pytest.raises(DittoError, match=r"party 1 exited with code -9; the other parties were stopped"):
-        run_processes(prog.plan, [W, X], recv_timeout_s=5.0, kill=(1, 0.5))
+    with pytest.raises(DittoError, match=r"party 1 exited with code -9 \(killed\); the other parties were stopped"):
+        run_in_processes(prog.plan, [W, X], recv_timeout_s=5.0, kill=(1, 0.5))
     assert time.monotonic() - start < 60
+
+
+SCRIPT = """
+import numpy as np, jax.numpy as jnp, ditto_compiler
+w = np.full((16, 8), 0.1, np.float32); x = np.ones((4, 16), np.float32)
+prog = ditto_compiler.compile(lambda w, x: jnp.exp(-jnp.abs(x @ w)) @ w.T, w, x, policy="ditto")
+print("READY", flush=True)
+for _ in range({runs}):
+    y = prog.run(w, x, mode="processes", timeout_s=20)
+print("max error", float(np.abs(y - np.exp(-np.abs(x @ w)) @ w.T).max()))
+"""
+
+
+def _script(tmp_path, runs):
+    env = {**os.environ, "TMPDIR": str(tmp_path)}  # the parties' scratch directories land here
+    return subprocess.Popen(
+        [sys.executable, "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+
+
+def test_a_script_without_a_main_guard_runs_processes_from_stdin(tmp_path):
+    # multiprocessing's spawn would re-import the user's __main__ (here: stdin) in every party.
+    driver = _script(tmp_path, runs=1)
+    out, err = driver.communicate(SCRIPT.format(runs=1), timeout=300)
+    assert driver.returncode == 0, err
+    assert float(out.split("max error")[1]) < 0.05
+    assert list(tmp_path.iterdir()) == []  # every party removed its scratch directory
+
+
+def _party_pids(driver_pid):
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            status = (entry / "status").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
+        if ppid == driver_pid and b"ditto_compiler.runtime.party_process" in cmdline:
+            pids.append(int(entry.name))
+    return pids
+
+
+def test_parties_of_a_killed_driver_exit_and_clean_up(tmp_path):
+    driver = _script(tmp_path, runs=1000)
+    driver.stdin.write(SCRIPT.format(runs=1000))
+    driver.stdin.close()
+    deadline = time.monotonic() + 120
+    while len(parties := _party_pids(driver.pid)) < 3 or len(list(tmp_path.glob("ditto-party-*"))) < 3:
+        assert time.monotonic() < deadline and driver.poll() is None, driver.stderr.read()
+        time.sleep(0.05)
+    driver.kill()
+    driver.wait()
+    deadline = time.monotonic() + 20  # within the receive timeout the script asked for
+    while any(
+        Path(f"/proc/{pid}").exists() and b"party_process" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        for pid in parties
+    ):
+        assert time.monotonic() < deadline, "a party outlived its driver"
+        time.sleep(0.1)
+    assert list(tmp_path.glob("ditto-party-*")) == []
+
+
+def test_timeout_must_be_positive():
+    prog = ditto_compiler.compile(layer, W, X)
+    with pytest.raises(DittoError, match="timeout_s must be a number of seconds"):
+        prog.run(W, X, timeout_s=0)

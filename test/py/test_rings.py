@@ -2,11 +2,15 @@
 
 import json
 
+import jax
 import numpy as np
 import pytest
 
 import ditto_compiler
 from ditto_compiler import DittoError
+from ditto_compiler.diagnostics import describe_location
+from ditto_compiler.dialects import fxp
+from ditto_compiler.plan import Conversion
 from ditto_compiler.models.transformer_block import init_block, transformer_block
 
 RNG = np.random.default_rng(7)
@@ -100,11 +104,44 @@ def test_auto_policy_reports_and_is_more_accurate_than_ditto():
     assert auto_error < ditto_error
     choices = auto.ring_choices
     assert choices and all(c["op"] in ("pphlo.dot", "pphlo.dot_general") for c in choices)
+    assert all("dot_general" in c["location"] and "test_rings.py" not in c["location"] for c in choices)
     assert {tuple(c["ring"]) for c in choices} <= {(32, 10), (64, 18)}
     # A looser precision guard moves more matmuls into the small ring.
     loose = ditto_compiler.compile(block, p, x, policy="auto", precision=4)
     small = sum(c["ring"][0] == 32 for c in loose.ring_choices)
     assert small > sum(c["ring"][0] == 32 for c in choices)
+
+
+def two_matmuls(w, x):
+    with jax.named_scope("attention"):
+        h = x @ w
+    return h @ w.T
+
+
+def _dot_rings(prog):
+    dots = [op for op in prog.module.walk() if op.name == "pphlo.dot"]
+    return {describe_location(op.location).split('"')[1]: fxp.ring_of(op.results[0].type).k for op in dots}
+
+
+def test_a_location_rule_moves_the_op_it_names(tmp_path):
+    w, x = ARGS[0], ARGS[2]
+    assert _dot_rings(ditto_compiler.compile(two_matmuls, w, x, policy="ditto")) == {
+        "jit(two_matmuls)/attention/dot_general": 32,
+        "jit(two_matmuls)/dot_general": 32,
+    }
+    policy = tmp_path / "attention-large.json"
+    policy.write_text(json.dumps({"base": "ditto", "rules": [{"location": "attention/", "ring": "large"}]}))
+    prog = ditto_compiler.compile(two_matmuls, w, x, policy=str(policy))
+    assert _dot_rings(prog) == {"jit(two_matmuls)/attention/dot_general": 64, "jit(two_matmuls)/dot_general": 32}
+    # The rule also matches the source line.
+    line = two_matmuls.__code__.co_firstlineno + 2
+    policy.write_text(json.dumps({"base": "ditto", "rules": [{"location": f"test_rings.py:{line}:", "ring": "large"}]}))
+    prog = ditto_compiler.compile(two_matmuls, w, x, policy=str(policy))
+    assert _dot_rings(prog) == {"jit(two_matmuls)/attention/dot_general": 64, "jit(two_matmuls)/dot_general": 32}
+    np.testing.assert_allclose(prog.run(w, x), two_matmuls(w, x), atol=5e-2)
+    # Each conversion in the plan names its place.
+    conversions = [s for s in prog.plan.steps if isinstance(s, Conversion)]
+    assert conversions and all(c.location and "test_rings.py:" in c.location for c in conversions)
 
 
 def test_auto_policy_keeps_large_values_out_of_the_small_ring():

@@ -7,7 +7,9 @@ import pytest
 import ditto_compiler
 from ditto_compiler import DittoError
 from ditto_compiler.runtime.channels import CountingChannel, MemoryHub, PartyFailure
-from ditto_compiler.runtime.executor import run_secure
+from ditto_compiler.plan import Plan, Segment, Variable
+from ditto_compiler.ring import RingConfig
+from ditto_compiler.runtime.executor import execute
 
 
 def _program():
@@ -18,7 +20,7 @@ def _program():
 
 def test_link_counters_match_spu_profiler():
     prog, args = _program()
-    _, cost = run_secure(prog.pphlo, list(args), [True, True], 1)
+    _, cost = execute(prog.plan, list(args))
     # SPU's own per-op profile (cost.by_op) accounts for exactly what our links counted.
     assert cost.by_op and cost.send_bytes > 0
     assert sum(op.send_bytes for op in cost.by_op.values()) == cost.send_bytes
@@ -39,7 +41,7 @@ def test_totals_are_deterministic():
 
 def test_input_outside_ring_range_is_refused():
     prog = ditto_compiler.compile(lambda x: x * 2.0, np.ones(3, np.float32))
-    with pytest.raises(DittoError, match=r"argument \[0\] holds 1e\+20, outside the 64-bit ring's fixed-point range"):
+    with pytest.raises(DittoError, match=r"argument \[0\] holds 1e\+20, outside the fixed-point range of the 64-bit ring"):
         prog.run(np.array([1.0, 1e20, 0.0], np.float32))
     with pytest.raises(DittoError, match="holds NaN or infinity"):
         prog.run(np.array([1.0, np.nan, 0.0], np.float32))
@@ -60,8 +62,10 @@ def test_party_failure_names_the_party_and_reason():
         "}) : () -> ()\n"
     )
     x = np.ones((2, 3), np.float32)
+    a, b, out = (Variable(n, 64, True, "fixed", shape) for n, shape in (("a", (2, 3)), ("b", (3, 2)), ("out", (2, 2))))
+    plan = Plan({64: RingConfig()}, [a, b], [out], [Segment(64, code, ("a", "b"), ("out",))])
     with pytest.raises(DittoError, match=r"secure execution failed in party \d: \[Enforce fail .*ndim\(\) == 3"):
-        run_secure(code, [x, x.T.copy()], [True, True], 1)
+        execute(plan, [x, x.T.copy()])
 
 
 def test_silent_peer_times_out_with_its_rank():

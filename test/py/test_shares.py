@@ -10,7 +10,7 @@ from spu import libspu
 from ditto_compiler import DittoError
 from ditto_compiler.ring import RingConfig
 from ditto_compiler.runtime.channels import MemoryHub
-from ditto_compiler.runtime.executor import spu_runtime_config
+from ditto_compiler.runtime.party import spu_runtime_config
 from ditto_compiler.runtime.shares import arithmetic_ring, lift_words, reduce_words, share_words, with_words
 
 LARGE, SMALL = RingConfig(64, 18), RingConfig(32, 8)

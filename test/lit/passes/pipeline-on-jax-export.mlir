@@ -1,6 +1,6 @@
-// The ring passes run on StableHLO exactly as JAX exports it (generic form, outlined
-// helpers, hex floats, location aliases): annotate-rings legalizes it first.
-// RUN: ditto-opt %S/inputs/jax-layer.mlir -p 'annotate-rings{policy=ditto},fuse-scales,eliminate-redundant-casts' | filecheck %s
+// The passes run on StableHLO exactly as JAX exports it (generic form, outlined
+// helpers, hex floats, location aliases).
+// RUN: ditto-opt %S/inputs/jax-layer.mlir -p 'inline-private-functions,legalize-to-pphlo,annotate-rings{policy=ditto},fuse-scales,eliminate-redundant-casts' | filecheck %s
 // RUN: ditto-opt %S/inputs/jax-layer.mlir -p 'ditto-pipeline{policy=fxp64}' | filecheck %s --check-prefix=FXP64
 
 // CHECK-LABEL: func.func public @main

@@ -1,0 +1,426 @@
+"""The compiler -> runtime contract: a plan, as plain data (JSON with MLIR text inside).
+
+SPU's runtime has one ring per runtime, so a compiled program runs as a plan:
+
+* `rings`: the runtime configuration (width, fraction bits) of each ring it uses;
+* `inputs` / `outputs`: named variables, each with the ring it enters or leaves in;
+* `steps`, in order: a `Segment` is a PPHLO program one ring's runtime executes; a
+  `Conversion` moves a value between two rings' runtimes (its small PPHLO programs,
+  where it needs any, are part of the plan too);
+* `encodings`: inputs the data owner derives from the user's inputs before sharing
+  them (one-hot token ids).
+
+A single-ring program is a one-segment plan. The compiler emits plans
+(`lowering/split_rings.py`), `Program.save` writes them, `ditto party` receives them,
+and the runtime only runs them: every field is validated when a plan is read, so a
+malformed or hostile plan is refused with a message saying what is wrong, and a
+plan is never code (no pickle).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .diagnostics import DittoError
+from .ring import RingConfig
+
+PLAN_FORMAT = "ditto-plan/1"
+KINDS = ("fixed", "int", "bool")
+INT_WIDTHS = (8, 16, 32, 64)
+MAX_ELEMENTS = 2**31
+"""The most elements one variable may have (a guard against absurd shapes in a plan file)."""
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,127}")
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A named value held by one ring's runtime."""
+
+    name: str
+    field_bits: int
+    secret: bool
+    kind: str
+    """"fixed" (a real in fixed point), "int" or "bool"."""
+    shape: tuple[int, ...]
+    width: int = 0
+    """Integer width for kind "int"."""
+
+    @property
+    def elements(self) -> int:
+        return math.prod(self.shape)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A PPHLO program (MLIR generic form) run by the runtime of ring `field_bits`."""
+
+    field_bits: int
+    code: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """Moves `source` from its ring's runtime to `target`'s (see runtime/party.py for the protocol).
+
+    `prepare` runs on the source ring first (source.name -> `staged`): a downcast's
+    truncation of the surplus fraction bits, an upcast's bias. `finish` runs on the
+    target ring after the words are lifted (`staged` -> target.name), for the generic
+    upcast; Ditto's upcast protocol replaces it.
+    """
+
+    source: Variable
+    target: Variable
+    prepare: str | None = None
+    finish: str | None = None
+    location: str | None = None
+    """Where in the source the conversion is (the op that made the value)."""
+
+    @property
+    def staged(self) -> str:
+        return f"{self.source.name}.to{self.target.field_bits}"
+
+    @property
+    def is_upcast(self) -> bool:
+        return self.target.field_bits > self.source.field_bits
+
+
+Step = Segment | Conversion
+
+
+@dataclass(frozen=True)
+class OneHotInput:
+    """An input the data owner computes from token ids before sharing: their one-hot rows."""
+
+    argument: int
+    """The program input that takes the one-hot matrix."""
+    source: int
+    """The program input holding the token ids."""
+    depth: int
+    """Vocabulary size (the one-hot's last dimension)."""
+    shape: tuple[int, ...]
+
+
+@dataclass
+class Plan:
+    rings: dict[int, RingConfig]
+    inputs: list[Variable]
+    outputs: list[Variable]
+    steps: list[Step] = field(default_factory=list)
+    encodings: list[OneHotInput] = field(default_factory=list)
+
+    @property
+    def user_inputs(self) -> int:
+        """How many inputs the user supplies (the rest are derived by `encodings`)."""
+        return len(self.inputs) - len(self.encodings)
+
+    def encode_inputs(self, flat: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The user's flat inputs followed by the encoded ones the plan takes."""
+        encoded = list(flat)
+        for e in self.encodings:
+            ids = np.asarray(flat[e.source])
+            if ids.dtype.kind not in "iu":
+                raise DittoError(f"input {e.source} holds token ids but has dtype {ids.dtype}")
+            if ids.size and (ids.min() < 0 or ids.max() >= e.depth):
+                bad = int(ids.min() if ids.min() < 0 else ids.max())
+                raise DittoError(f"input {e.source}: token id {bad} is outside the vocabulary [0, {e.depth})")
+            one_hot = (ids.reshape(-1, 1) == np.arange(e.depth)).astype(np.float32)
+            encoded.append(one_hot.reshape(e.shape))
+        return encoded
+
+    def check_inputs(self, flat: Sequence[np.ndarray], names: Sequence[str] | None = None) -> list[np.ndarray]:
+        """`flat` (the user's inputs) checked against the plan: count, shape, and each value within
+        the fixed-point range of the ring it enters; returned as arrays, encodings appended."""
+        if len(flat) != self.user_inputs:
+            raise DittoError(f"the program takes {self.user_inputs} inputs, got {len(flat)}")
+        arrays = []
+        for index, (variable, value) in enumerate(zip(self.inputs, flat)):
+            label = names[index] if names is not None else f"input {index}"
+            arrays.append(check_value(label, variable, value, self.rings[variable.field_bits]))
+        return self.encode_inputs(arrays)
+
+    # -- JSON --------------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        from spu import version as spu_version
+
+        return {
+            "format": PLAN_FORMAT,
+            "spu": spu_version.__version__,
+            "rings": [{"field_bits": r.field_bits, "fraction_bits": r.fraction_bits} for r in self.rings.values()],
+            "inputs": [_variable_json(v) for v in self.inputs],
+            "outputs": [_variable_json(v) for v in self.outputs],
+            "steps": [_step_json(s) for s in self.steps],
+            "encodings": [
+                {"argument": e.argument, "source": e.source, "depth": e.depth, "shape": list(e.shape)}
+                for e in self.encodings
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: Any, where: str = "plan") -> Plan:
+        """A plan from its JSON form, every field checked (`where` names the source in errors)."""
+        return _PlanReader(where).read(data)
+
+    def save(self, path: str | Path) -> None:
+        try:
+            Path(path).write_text(json.dumps(self.to_json()))
+        except OSError as e:
+            raise DittoError(f"cannot write program {path}: {e}") from None
+
+    @classmethod
+    def load(cls, path: str | Path) -> Plan:
+        try:
+            text = Path(path).read_text()
+        except (OSError, UnicodeDecodeError) as e:
+            raise DittoError(f"cannot read program {path}: {e}") from None
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as e:
+            raise DittoError(f"{path} is not a ditto-compiler program file (not JSON: {e})") from None
+        return cls.from_json(data, str(path))
+
+
+def check_value(label: str, variable: Variable, value: Any, ring: RingConfig) -> np.ndarray:
+    """`value` as an array, refused unless it fits `variable` (shape, kind, the ring's range)."""
+    try:
+        array = np.asarray(value)
+    except Exception as e:  # noqa: BLE001 (arbitrary user objects)
+        raise DittoError(f"{label} is not an array: {type(e).__name__}: {e}") from None
+    if array.shape != variable.shape:
+        raise DittoError(f"{label} has shape {list(array.shape)}, expected {list(variable.shape)}")
+    if array.dtype.kind not in "biuf":
+        raise DittoError(f"{label} has dtype {array.dtype}, which fixed point cannot encode")
+    if variable.kind == "fixed":
+        if array.dtype.kind != "f":
+            raise DittoError(f"{label} has dtype {array.dtype}, expected a float")
+        if array.size and not np.all(np.isfinite(array)):
+            raise DittoError(f"{label} holds NaN or infinity, which fixed point cannot encode")
+        worst = float(np.max(np.abs(array))) if array.size else 0.0
+        if worst >= ring.max_magnitude:
+            raise DittoError(
+                f"{label} holds {worst:g}, outside the fixed-point range of the {ring.field_bits}-bit ring it "
+                f"enters (|x| < 2^{ring.integer_bits} with {ring.fraction_bits} fraction bits)"
+            )
+        return array
+    if array.dtype.kind == "f":
+        raise DittoError(f"{label} has dtype {array.dtype}, expected integers")
+    if variable.kind == "int" and array.size:
+        low, high = -(2 ** (variable.width - 1)), 2 ** (variable.width - 1)
+        if int(array.min()) < low or int(array.max()) >= high:
+            raise DittoError(f"{label} holds values outside the range of i{variable.width}")
+    return array
+
+
+def _variable_json(v: Variable) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "name": v.name,
+        "field_bits": v.field_bits,
+        "secret": v.secret,
+        "kind": v.kind,
+        "shape": list(v.shape),
+    }
+    if v.kind == "int":
+        data["width"] = v.width
+    return data
+
+
+def _step_json(step: Step) -> dict[str, Any]:
+    if isinstance(step, Segment):
+        return {
+            "segment": {
+                "field_bits": step.field_bits,
+                "inputs": list(step.inputs),
+                "outputs": list(step.outputs),
+                "code": step.code,
+            }
+        }
+    return {
+        "conversion": {
+            "source": _variable_json(step.source),
+            "target": _variable_json(step.target),
+            "prepare": step.prepare,
+            "finish": step.finish,
+            "location": step.location,
+        }
+    }
+
+
+class _PlanReader:
+    """Reads and checks a plan's JSON: types, ranges, and that every value is defined before use."""
+
+    def __init__(self, where: str):
+        self.where = where
+
+    def fail(self, path: str, message: str) -> DittoError:
+        return DittoError(f"{self.where}: {path}: {message}")
+
+    def field(self, obj: Any, path: str, key: str, kind: type | tuple[type, ...], optional: bool = False) -> Any:
+        if not isinstance(obj, dict):
+            raise self.fail(path, "must be a JSON object")
+        if key not in obj:
+            if optional:
+                return None
+            raise self.fail(path, f"missing '{key}'")
+        value = obj[key]
+        if optional and value is None:
+            return None
+        ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+        if not ok:
+            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            raise self.fail(f"{path}.{key}", f"must be {names}, got {type(value).__name__}")
+        return value
+
+    def known_keys(self, obj: dict[str, Any], path: str, keys: set[str]) -> None:
+        unknown = set(obj) - keys
+        if unknown:
+            raise self.fail(path, f"unknown keys {sorted(unknown)}")
+
+    def read(self, data: Any) -> Plan:
+        from spu import version as spu_version
+
+        if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
+            raise DittoError(f"{self.where} is not a ditto-compiler program file (format {PLAN_FORMAT})")
+        self.known_keys(data, "plan", {"format", "spu", "rings", "inputs", "outputs", "steps", "encodings"})
+        spu = self.field(data, "plan", "spu", str)
+        if spu != spu_version.__version__:
+            raise DittoError(f"{self.where} was compiled for SPU {spu}, this runtime is {spu_version.__version__}")
+        rings: dict[int, RingConfig] = {}
+        for index, ring in enumerate(self.field(data, "plan", "rings", list)):
+            path = f"rings[{index}]"
+            self.known_keys(ring if isinstance(ring, dict) else {}, path, {"field_bits", "fraction_bits"})
+            bits, fraction = self.field(ring, path, "field_bits", int), self.field(ring, path, "fraction_bits", int)
+            if bits in rings:
+                raise self.fail(path, f"a second {bits}-bit ring")
+            try:
+                rings[bits] = RingConfig(bits, fraction)
+            except DittoError as e:
+                raise self.fail(path, e.message) from None
+        if not rings:
+            raise self.fail("rings", "a plan needs at least one ring")
+        self.rings = rings
+        defined: dict[str, int] = {}  # variable name -> the ring holding it
+        inputs = [self.variable(v, f"inputs[{i}]") for i, v in enumerate(self.field(data, "plan", "inputs", list))]
+        for index, v in enumerate(inputs):
+            self.define(defined, v.name, v.field_bits, f"inputs[{index}]")
+        steps = [self.step(s, f"steps[{i}]", defined) for i, s in enumerate(self.field(data, "plan", "steps", list))]
+        outputs = []
+        for index, raw in enumerate(self.field(data, "plan", "outputs", list)):
+            v = self.variable(raw, f"outputs[{index}]")
+            self.use(defined, v.name, v.field_bits, f"outputs[{index}]")
+            outputs.append(v)
+        encodings = [
+            self.encoding(e, f"encodings[{i}]", inputs)
+            for i, e in enumerate(self.field(data, "plan", "encodings", list))
+        ]
+        plan = Plan(rings, inputs, outputs, steps, encodings)
+        for index, e in enumerate(encodings):
+            if e.argument != plan.user_inputs + index:
+                raise self.fail(f"encodings[{index}]", "encoded inputs must follow the user's inputs in order")
+        return plan
+
+    def variable(self, raw: Any, path: str) -> Variable:
+        if isinstance(raw, dict):
+            self.known_keys(raw, path, {"name", "field_bits", "secret", "kind", "shape", "width"})
+        name = self.field(raw, path, "name", str)
+        if not _NAME.fullmatch(name):
+            raise self.fail(f"{path}.name", f"{name!r} is not a valid variable name")
+        bits = self.field(raw, path, "field_bits", int)
+        if bits not in self.rings:
+            raise self.fail(f"{path}.field_bits", f"the plan has no {bits}-bit ring")
+        secret = self.field(raw, path, "secret", bool)
+        kind = self.field(raw, path, "kind", str)
+        if kind not in KINDS:
+            raise self.fail(f"{path}.kind", f"must be one of {', '.join(KINDS)}, not {kind!r}")
+        shape = self.field(raw, path, "shape", list)
+        if not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape) or len(shape) > 16:
+            raise self.fail(f"{path}.shape", "must list at most 16 non-negative integers")
+        if math.prod(shape) > MAX_ELEMENTS:
+            raise self.fail(f"{path}.shape", f"{shape} has more than {MAX_ELEMENTS} elements")
+        width = 0
+        if kind == "int":
+            width = self.field(raw, path, "width", int)
+            if width not in INT_WIDTHS or width > bits:
+                raise self.fail(f"{path}.width", f"must be one of {INT_WIDTHS} and fit the ring, not {width}")
+        return Variable(name, bits, secret, kind, tuple(shape), width)
+
+    def define(self, defined: dict[str, int], name: Any, field_bits: int, path: str) -> None:
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            raise self.fail(path, f"{name!r} is not a valid variable name")
+        if name in defined:
+            raise self.fail(path, f"variable {name!r} is defined twice")
+        defined[name] = field_bits
+
+    def use(self, defined: dict[str, int], name: Any, field_bits: int, path: str) -> None:
+        if not isinstance(name, str) or name not in defined:
+            raise self.fail(path, f"uses {name!r} before any step defines it")
+        if defined[name] != field_bits:
+            raise self.fail(path, f"{name!r} is in the {defined[name]}-bit ring, not the {field_bits}-bit one")
+
+    def code(self, raw: Any, path: str, key: str, optional: bool = False) -> str | None:
+        text = self.field(raw, path, key, str, optional)
+        if text is not None and "pphlo.version" not in text:
+            raise self.fail(f"{path}.{key}", "is not a PPHLO module emitted for SPU (no pphlo.version)")
+        return text
+
+    def step(self, raw: Any, path: str, defined: dict[str, int]) -> Step:
+        if not isinstance(raw, dict) or len(raw) != 1 or next(iter(raw)) not in ("segment", "conversion"):
+            raise self.fail(path, 'must be {"segment": ...} or {"conversion": ...}')
+        if "segment" in raw:
+            body, path = raw["segment"], f"{path}.segment"
+            if isinstance(body, dict):
+                self.known_keys(body, path, {"field_bits", "inputs", "outputs", "code"})
+            bits = self.field(body, path, "field_bits", int)
+            if bits not in self.rings:
+                raise self.fail(f"{path}.field_bits", f"the plan has no {bits}-bit ring")
+            inputs = self.field(body, path, "inputs", list)
+            for index, name in enumerate(inputs):
+                self.use(defined, name, bits, f"{path}.inputs[{index}]")
+            outputs = self.field(body, path, "outputs", list)
+            for index, name in enumerate(outputs):
+                self.define(defined, name, bits, f"{path}.outputs[{index}]")
+            code = self.code(body, path, "code")
+            assert code is not None
+            return Segment(bits, code, tuple(inputs), tuple(outputs))
+        body, path = raw["conversion"], f"{path}.conversion"
+        if isinstance(body, dict):
+            self.known_keys(body, path, {"source", "target", "prepare", "finish", "location"})
+        source = self.variable(self.field(body, path, "source", dict), f"{path}.source")
+        target = self.variable(self.field(body, path, "target", dict), f"{path}.target")
+        self.use(defined, source.name, source.field_bits, f"{path}.source")
+        if source.field_bits == target.field_bits:
+            raise self.fail(path, "converts a value into the ring it is already in")
+        if (source.kind, source.secret, source.shape, source.width) != (
+            target.kind,
+            target.secret,
+            target.shape,
+            target.width,
+        ):
+            raise self.fail(path, "source and target differ in more than their ring")
+        location = self.field(body, path, "location", str, optional=True)
+        conversion = Conversion(
+            source, target, self.code(body, path, "prepare", True), self.code(body, path, "finish", True), location
+        )
+        self.define(defined, target.name, target.field_bits, f"{path}.target")
+        return conversion
+
+    def encoding(self, raw: Any, path: str, inputs: list[Variable]) -> OneHotInput:
+        if isinstance(raw, dict):
+            self.known_keys(raw, path, {"argument", "source", "depth", "shape"})
+        argument, source = self.field(raw, path, "argument", int), self.field(raw, path, "source", int)
+        depth, shape = self.field(raw, path, "depth", int), self.field(raw, path, "shape", list)
+        if not 0 <= argument < len(inputs) or not 0 <= source < len(inputs):
+            raise self.fail(path, "refers to an input the plan does not have")
+        if depth < 1 or tuple(shape) != inputs[argument].shape or not shape or shape[-1] != depth:
+            raise self.fail(path, f"a one-hot of depth {depth} does not fit input {argument}'s shape")
+        if inputs[source].kind == "fixed" or inputs[argument].kind != "fixed":
+            raise self.fail(path, "one-hot rows are encoded from integer ids into a real-valued input")
+        return OneHotInput(argument, source, depth, tuple(shape))

@@ -1,0 +1,257 @@
+"""One party's run of a plan: an SPU runtime per ring, the steps in order, conversions on its shares.
+
+Every party runs the plan's steps in the same order: a segment runs on the runtime
+of its ring; a conversion moves a value between the runtimes (its PPHLO programs
+come with the plan, lowering/conversions.py):
+
+* Downcast (large -> small ring): the large runtime drops the surplus fraction bits
+  (`prepare`, one secure truncation), then each party reduces its share words mod
+  2^k locally.
+* Upcast (small -> large ring): the small runtime adds the bias 2^(k-2) to the raw
+  value (`prepare`; non-negative given Ditto's bound |x| < 2^(k-2)). Then either
+  Ditto's protocol (runtime/upcast.py: two online rounds on the parties' own words),
+  or the generic method: each party lifts its words and the large runtime runs
+  `finish` (SPU's `and` with 2^k - 1, an exact A2B/B2A round trip that removes the
+  wrap; then the bias is removed and the fraction bits added).
+* Booleans are XOR-shared bits in SPU, independent of the ring: they move unchanged.
+* Public values are re-encoded locally.
+
+No step reveals anything: every message is one of SPU's own protocol messages or
+the upcast protocol's masked words, and the local steps only reinterpret a party's
+own words. The transports (threads, processes, hosts) all run `execute_steps`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import spu.api as spu_api
+from spu import libspu
+
+from ..diagnostics import DittoError
+from ..plan import Conversion, Plan, Segment
+from ..ring import RingConfig
+from .cost import UPCAST_PROTOCOL, Cost, OpCost, PartyCost, merge_ops
+from .shares import lift_words, public_words, reduce_words, share_words, with_public_words, with_words
+from .upcast import PairSeeds, ditto_upcast
+
+WORLD_SIZE = 3
+UPCASTS = ("ditto", "generic")
+SEED_PAIRS = ((0, 1), (0, 2), (1, 2))
+_INT_TYPES = {
+    8: libspu.DataType.DT_I8,
+    16: libspu.DataType.DT_I16,
+    32: libspu.DataType.DT_I32,
+    64: libspu.DataType.DT_I64,
+}
+_FIELDS = {32: libspu.FieldType.FM32, 64: libspu.FieldType.FM64, 128: libspu.FieldType.FM128}
+
+
+def spu_runtime_config(ring: RingConfig) -> libspu.RuntimeConfig:
+    """SPU's configuration for one ABY3 runtime on `ring`, with its per-op profile on."""
+    config = libspu.RuntimeConfig(
+        protocol=libspu.ProtocolKind.ABY3, field=_FIELDS[ring.field_bits], fxp_fraction_bits=ring.fraction_bits
+    )
+    config.enable_pphlo_profile = True
+    return config
+
+
+def first_line(error: BaseException) -> str:
+    """The informative line of an SPU error (its text is framed by 'what:' and a stack trace)."""
+    for line in str(error).splitlines():
+        line = line.strip()
+        if line and line not in ("what:",) and not line.lower().startswith(("stacktrace", "#")):
+            return line
+    return type(error).__name__
+
+
+def check_upcast(upcast: str) -> None:
+    if upcast not in UPCASTS:
+        raise DittoError(f"upcast must be one of {', '.join(UPCASTS)}, not {upcast!r}")
+
+
+@dataclass
+class ProtocolLink:
+    """What Ditto's upcast needs from a party: its rank, pairwise seeds and a message link.
+
+    `channels` map a peer to an object with `SendAsync(key, data)` and `Recv(key)`.
+    """
+
+    rank: int
+    seeds: PairSeeds
+    channels: dict[int, Any]
+
+    def send(self, peer: int, key: str, data: bytes) -> None:
+        self.channels[peer].SendAsync(key, data)
+
+    def recv(self, peer: int, key: str) -> bytes:
+        return self.channels[peer].Recv(key)
+
+
+def _executable(name: str, code: str, inputs: Sequence[str], outputs: Sequence[str]) -> libspu.Executable:
+    return libspu.Executable(name=name, input_names=list(inputs), output_names=list(outputs), code=code.encode())
+
+
+@dataclass
+class _Programs:
+    """The SPU executables of one step."""
+
+    main: libspu.Executable | None = None
+    """A segment's program."""
+    prepare: libspu.Executable | None = None
+    finish: libspu.Executable | None = None
+
+
+def _programs(plan: Plan) -> list[_Programs]:
+    programs = []
+    for index, step in enumerate(plan.steps):
+        if isinstance(step, Segment):
+            programs.append(_Programs(main=_executable(f"segment{index}", step.code, step.inputs, step.outputs)))
+            continue
+        src, dst, staged = step.source.name, step.target.name, step.staged
+        prepare = step.prepare and _executable(f"convert:{src}", step.prepare, [src], [staged])
+        finish = step.finish and _executable(f"convert:{src}", step.finish, [staged], [dst])
+        programs.append(_Programs(prepare=prepare or None, finish=finish or None))
+    return programs
+
+
+def spu_runs(plan: Plan, upcast: str) -> list[int]:
+    """How many SPU program runs each step makes (to attribute a party's profiler log to steps)."""
+    runs = []
+    for step in plan.steps:
+        if isinstance(step, Segment):
+            runs.append(1)
+        elif not step.source.secret or step.source.kind == "bool":
+            runs.append(0)
+        else:
+            runs.append(int(step.prepare is not None) + int(step.finish is not None and upcast == "generic"))
+    return runs
+
+
+def _convert(
+    index: int,
+    conversion: Conversion,
+    programs: _Programs,
+    rings: dict[int, RingConfig],
+    runtimes: dict[int, spu_api.Runtime],
+    link: ProtocolLink,
+    upcast: str,
+) -> None:
+    src, dst = conversion.source, conversion.target
+    source, target = runtimes[src.field_bits], runtimes[dst.field_bits]
+    fraction_shift = rings[dst.field_bits].fraction_bits - rings[src.field_bits].fraction_bits
+    if not src.secret:
+        share = source.get_var(src.name)
+        _, raw = public_words(share)
+        raw = raw.astype(np.int64)
+        if src.kind == "fixed":
+            raw = raw << fraction_shift if fraction_shift >= 0 else raw >> -fraction_shift
+        target.set_var(dst.name, with_public_words(share, raw, dst.field_bits))
+        return
+    if src.kind == "bool":
+        target.set_var(dst.name, source.get_var(src.name))  # XOR-shared bits: ring-independent
+        return
+    data_type = libspu.DataType.DT_F32 if src.kind == "fixed" else _INT_TYPES[dst.width]
+    if not conversion.is_upcast:
+        staged = src.name
+        if programs.prepare is not None:
+            source.run(programs.prepare)
+            staged = conversion.staged
+        share = source.get_var(staged)
+        target.set_var(dst.name, with_words(share, reduce_words(share_words(share), dst.field_bits), data_type))
+        return
+    if programs.prepare is None or programs.finish is None:
+        raise DittoError(f"the plan's upcast of {src.name} lacks its programs")
+    source.run(programs.prepare)  # y = raw x + 2^(k-2)
+    share = source.get_var(conversion.staged)
+    if upcast == "ditto":
+        shift = fraction_shift if src.kind == "fixed" else 0
+        words = ditto_upcast(
+            link.rank,
+            share_words(share),
+            src.field_bits,
+            dst.field_bits,
+            shift,
+            link.seeds,
+            index,
+            link.send,
+            link.recv,
+        )
+        target.set_var(dst.name, with_words(share, words, data_type))
+        return
+    lifted = with_words(share, lift_words(share_words(share), dst.field_bits), libspu.DataType.DT_I64)
+    target.set_var(conversion.staged, lifted)
+    target.run(programs.finish)
+
+
+def execute_steps(
+    plan: Plan,
+    runtimes: dict[int, spu_api.Runtime],
+    link: ProtocolLink,
+    input_shares: Sequence[libspu.Share],
+    upcast: str,
+    measure: Callable[[str], AbstractContextManager[None]],
+) -> list[libspu.Share]:
+    """One party's whole run: inputs in, every step in order, its output shares out.
+
+    `measure(category)` wraps each step ("32-bit", "64-bit" or "conversions") to count its cost.
+    """
+    programs = _programs(plan)
+    for variable, share in zip(plan.inputs, input_shares):
+        runtimes[variable.field_bits].set_var(variable.name, share)
+    for index, (step, step_programs) in enumerate(zip(plan.steps, programs)):
+        if isinstance(step, Segment):
+            with measure(f"{step.field_bits}-bit"):
+                runtimes[step.field_bits].run(step_programs.main)
+        else:
+            with measure("conversions"):
+                _convert(index, step, step_programs, plan.rings, runtimes, link, upcast)
+    return [runtimes[v.field_bits].get_var(v.name) for v in plan.outputs]
+
+
+def share_inputs(plan: Plan, inputs: Sequence[np.ndarray]) -> list[list[libspu.Share]]:
+    """Per input, the three parties' shares, in the ring each input enters."""
+    ios = {k: spu_api.Io(WORLD_SIZE, spu_runtime_config(ring)) for k, ring in plan.rings.items()}
+    shares = []
+    for index, (variable, value) in enumerate(zip(plan.inputs, inputs)):
+        visibility = libspu.Visibility.VIS_SECRET if variable.secret else libspu.Visibility.VIS_PUBLIC
+        try:
+            shares.append(ios[variable.field_bits].make_shares(np.asarray(value), visibility))
+        except RuntimeError as e:
+            raise DittoError(f"cannot share input {index}: {first_line(e)}") from None
+    return shares
+
+
+def reconstruct(plan: Plan, outputs: Sequence[Sequence[libspu.Share]]) -> list[np.ndarray]:
+    """Plaintext outputs from the three parties' output shares."""
+    ios = {k: spu_api.Io(WORLD_SIZE, spu_runtime_config(ring)) for k, ring in plan.rings.items()}
+    return [
+        ios[v.field_bits].reconstruct([outputs[r][i] for r in range(WORLD_SIZE)]) for i, v in enumerate(plan.outputs)
+    ]
+
+
+def categories(plan: Plan) -> list[str]:
+    """The parts of a plan's cost: each ring's runtime, then the conversions."""
+    conversions = ["conversions"] if any(isinstance(s, Conversion) for s in plan.steps) else []
+    return [*(f"{k}-bit" for k in plan.rings), *conversions]
+
+
+def plan_cost(
+    plan: Plan, spent: dict[str, list[PartyCost]], by_op: dict[str, OpCost], protocol: PartyCost, upcast: str
+) -> Cost:
+    """The cost of a run from each category's per-party figures, SPU's per-op profile and the
+    upcast protocol's own messages (added to `by_op` as a pseudo-op, so per-op bytes add up)."""
+    by_ring = {name: Cost(parties) for name, parties in spent.items()}
+    parties = [PartyCost() for _ in range(WORLD_SIZE)]
+    for part in spent.values():
+        for total, party in zip(parties, part):
+            total.add(party)
+    if protocol.send_bytes:
+        upcasts = sum(1 for s in plan.steps if isinstance(s, Conversion) and s.is_upcast and s.source.secret)
+        protocol_op = OpCost(upcasts if upcast == "ditto" else 0, protocol.send_bytes, protocol.send_actions)
+        by_op = merge_ops(by_op, {UPCAST_PROTOCOL: protocol_op})
+    return Cost(parties, by_ring, by_op)
