@@ -13,20 +13,17 @@ import json
 import os
 import statistics
 import sys
-import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 from jax.tree_util import tree_flatten  # noqa: E402
-from spu import libspu  # noqa: E402
 from spu import version as spu_version  # noqa: E402
-from spu.utils import frontend as spu_frontend  # noqa: E402
 
 import ditto_compiler  # noqa: E402
 from ditto_compiler.models.transformer_block import demo_input, init_block, transformer_block  # noqa: E402
-from ditto_compiler.runtime.executor import run_secure  # noqa: E402
+from ditto_compiler.runtime.executor import execute  # noqa: E402
 
 
 def demo_case():
@@ -71,23 +68,14 @@ def gpt2_case(hidden, heads, seq, vocab=1000):
 
 
 def spu_compile(fn, args):
-    flat, _ = tree_flatten(args)
-    start = time.perf_counter()
-    executable, out = spu_frontend.compile(
-        spu_frontend.Kind.JAX,
-        fn,
-        args,
-        {},
-        [f"in{i}" for i in range(len(flat))],
-        [libspu.Visibility.VIS_SECRET] * len(flat),
-        lambda outs: [f"out{i}" for i in range(len(outs))],
-    )
-    return executable.code.decode(), time.perf_counter() - start, len(tree_flatten(out)[0])
+    from ditto_compiler.runtime.spu_baseline import compile_with_spu
+
+    return compile_with_spu(fn, *args)
 
 
 def ours_compile(fn, args):
     prog = ditto_compiler.compile(fn, *args)
-    return prog.pphlo, prog.compile_seconds, prog.signature.out_tree.num_leaves
+    return prog.plan, prog.compile_seconds
 
 
 def measure(label, compile_fn, fn, args, repeats, top):
@@ -98,12 +86,12 @@ def measure(label, compile_fn, fn, args, repeats, top):
 
 
 def _measure(label, compile_fn, fn, args, repeats, top):
-    code, compile_s, n_out = compile_fn(fn, args)
-    flat = [np.asarray(a) for a in tree_flatten(args)[0]]
+    plan, compile_s = compile_fn(fn, args)
+    flat = plan.encode_inputs([np.asarray(a) for a in tree_flatten(args)[0]])
     reference = [np.asarray(r) for r in tree_flatten(fn(*args))[0]]
     times = []
     for _ in range(repeats):
-        outputs, cost = run_secure(code, flat, [True] * len(flat), n_out)
+        outputs, cost = execute(plan, flat)
         times.append(cost.seconds)
     ops = cost.by_op
     err = max(float(np.abs(o - r).max()) for o, r in zip(outputs, reference))
