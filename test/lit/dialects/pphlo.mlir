@@ -110,3 +110,29 @@ func.func @reduce_region(%arg0: tensor<4x!pphlo.secret<f32>>, %arg1: tensor<f32>
   func.return %0 : tensor<!pphlo.secret<f32>>
 }
 // CHECK: 'pphlo.reduce' body argument visibility must match the result's
+
+// -----
+
+// bitcast_convert exposes a fixed-point value's raw ring element (and back): ring conversions use it.
+// CHECK-LABEL: func.func @raw
+// CHECK:         "pphlo.bitcast_convert"(%arg0) : (tensor<3x!pphlo.secret<f32>>) -> tensor<3x!pphlo.secret<i32>>
+func.func @raw(%arg0: tensor<3x!pphlo.secret<f32>>) -> tensor<3x!pphlo.secret<i32>> {
+  %0 = "pphlo.bitcast_convert"(%arg0) : (tensor<3x!pphlo.secret<f32>>) -> tensor<3x!pphlo.secret<i32>>
+  func.return %0 : tensor<3x!pphlo.secret<i32>>
+}
+
+// -----
+
+func.func @raw_reshaped(%arg0: tensor<3x!pphlo.secret<f32>>) -> tensor<1x3x!pphlo.secret<i32>> {
+  %0 = "pphlo.bitcast_convert"(%arg0) : (tensor<3x!pphlo.secret<f32>>) -> tensor<1x3x!pphlo.secret<i32>>
+  func.return %0 : tensor<1x3x!pphlo.secret<i32>>
+}
+// CHECK: 'pphlo.bitcast_convert' must not change the shape
+
+// -----
+
+func.func @raw_revealed(%arg0: tensor<3x!pphlo.secret<f32>>) -> tensor<3xi32> {
+  %0 = "pphlo.bitcast_convert"(%arg0) : (tensor<3x!pphlo.secret<f32>>) -> tensor<3xi32>
+  func.return %0 : tensor<3xi32>
+}
+// CHECK: 'pphlo.bitcast_convert' result must be secret: tensor<3xi32>

@@ -1,0 +1,74 @@
+"""The plan: the one compiler -> runtime contract, as data that round-trips through JSON."""
+
+import json
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from xdsl.parser import Parser
+
+import ditto_compiler
+from ditto_compiler import DittoError
+from ditto_compiler.dialects import make_context
+from ditto_compiler.plan import Conversion, Plan, Segment
+from ditto_compiler.runtime.executor import execute
+
+RNG = np.random.default_rng(5)
+W = (RNG.normal(size=(8, 4)) * 0.3).astype(np.float32)
+X = RNG.normal(size=(3, 8)).astype(np.float32)
+
+
+def layer(w, x):
+    return jnp.exp(-jnp.abs(x @ w)) @ w.T
+
+
+@pytest.fixture(scope="module")
+def mixed():
+    return ditto_compiler.compile(layer, W, X, policy="ditto")
+
+
+def test_a_saved_plan_loads_back_equal_and_runs_the_same(mixed, tmp_path):
+    path = tmp_path / "layer.json"
+    mixed.save(str(path))
+    loaded = ditto_compiler.program.load_plan(str(path))
+    assert loaded == mixed.plan
+    assert json.loads(path.read_text())["format"] == "ditto-plan/1"
+    want = mixed.run(W, X)
+    got, cost = execute(loaded, loaded.check_inputs([W, X]))
+    np.testing.assert_array_equal(got[0].shape, np.shape(want))
+    np.testing.assert_allclose(got[0], want, atol=0.05)
+    assert cost.send_bytes == mixed.cost.send_bytes  # deterministic
+
+
+def test_every_program_of_a_plan_is_pphlo_the_dialect_defines(mixed):
+    steps = mixed.plan.steps
+    assert {type(s) for s in steps} == {Segment, Conversion}
+    texts = [s.code for s in steps if isinstance(s, Segment)]
+    texts += [text for s in steps if isinstance(s, Conversion) for text in (s.prepare, s.finish) if text]
+    upcasts = [s for s in steps if isinstance(s, Conversion) and s.is_upcast]
+    assert upcasts and all(s.prepare and s.finish and "pphlo.bitcast_convert" in s.prepare for s in upcasts)
+    for text in texts:
+        module = Parser(make_context(), text).parse_module()
+        module.verify()
+        assert {op.dialect_name() for op in module.walk()} <= {"builtin", "func", "pphlo"}
+
+
+def test_a_single_ring_program_is_a_one_segment_plan():
+    prog = ditto_compiler.compile(layer, W, X)
+    assert [type(s) for s in prog.plan.steps] == [Segment] and list(prog.plan.rings) == [64]
+    assert prog.pphlo == prog.plan.steps[0].code
+
+
+def test_a_plan_that_reads_a_value_before_it_is_made_is_refused(mixed):
+    data = mixed.plan.to_json()
+    data["steps"] = data["steps"][1:]  # the first segment made what later steps read
+    with pytest.raises(DittoError, match=r"plan: steps\[\d+\]\.\w+.*uses 'v\d+' before any step defines it"):
+        Plan.from_json(data)
+
+
+def test_a_plan_that_reads_a_value_from_the_wrong_ring_is_refused(mixed):
+    data = mixed.plan.to_json()
+    conversion = next(s["conversion"] for s in data["steps"] if "conversion" in s)
+    conversion["source"]["field_bits"] = conversion["target"]["field_bits"]
+    with pytest.raises(DittoError, match="converts a value into the ring it is already in|-bit ring, not the"):
+        Plan.from_json(data)
