@@ -70,14 +70,18 @@ def is_row_lookup(op: xdsl_jax_stablehlo.GatherOp) -> bool:
     )
 
 
+_verify_constant_definition = xdsl_jax_stablehlo.ConstantOp.verify_
+
+
 def _verify_constant(op: xdsl_jax_stablehlo.ConstantOp) -> None:
+    _verify_constant_definition(op)
     # StableHLO requires it; xdsl-jax's ConstantOp does not check it, and passes that
     # evaluate constants read the value in the result's shape.
     if op.value.type != op.output.type:
         raise VerifyException(f"'stablehlo.constant' value of type {op.value.type} must have the result type")
 
 
-xdsl_jax_stablehlo.ConstantOp.verify_ = _verify_constant  # its own is IRDLOperation's no-op
+xdsl_jax_stablehlo.ConstantOp.verify_ = _verify_constant
 
 StableHLO = Dialect(
     "stablehlo",
