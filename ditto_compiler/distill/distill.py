@@ -364,13 +364,21 @@ class Distiller:
         self.tokenizer.save_pretrained(directory)
 
 
-def mpc_fidelity(distiller: Distiller, params: Any, samples: int, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Fidelity of `samples` eval sentences computed under real 3-party MPC (`Program.run`)."""
+def mpc_program(distiller: Distiller, params: Any) -> Program:
+    """The inference program `mpc_fidelity` runs, for one sentence (the weights are its inputs)."""
     s = distiller.settings
+    ids, mask = distiller.eval_ids[:1], distiller.eval_mask[:1]
+    return compile_program(distiller.case.forward, params, ids, mask, policy=s.policy, gelu=s.gelu, softmax=s.softmax)
+
+
+def mpc_fidelity(
+    distiller: Distiller, params: Any, samples: int, log: Callable[[str], None] = print, program: Program | None = None
+) -> dict[str, Any]:
+    """Fidelity of `samples` eval sentences computed under real 3-party MPC (`Program.run`), with `program`
+    (default: `mpc_program(distiller, params)`)."""
     ids, mask = distiller.eval_ids[:samples], distiller.eval_mask[:samples]
-    program: Program = compile_program(
-        distiller.case.forward, params, ids[:1], mask[:1], policy=s.policy, gelu=s.gelu, softmax=s.softmax
-    )
+    if program is None:
+        program = mpc_program(distiller, params)
     outputs, send_bytes, seconds = [], 0, 0.0
     for i in range(len(ids)):
         outputs.append(np.asarray(program.run(params, ids[i : i + 1], mask[i : i + 1]))[0])
@@ -416,9 +424,11 @@ def distill(
     distiller.save_model(out / MODEL_DIR)
     if mpc_samples:
         log(f"measuring {mpc_samples} eval sentences under real MPC, before and after")
+        # One program for both (the weights are inputs), unless `auto` chose its rings from the weights.
+        program = None if settings.policy == "auto" else mpc_program(distiller, case.params)
         report.mpc = {
-            "before": mpc_fidelity(distiller, case.params, mpc_samples, log),
-            "after": mpc_fidelity(distiller, distiller.params, mpc_samples, log),
+            "before": mpc_fidelity(distiller, case.params, mpc_samples, log, program),
+            "after": mpc_fidelity(distiller, distiller.params, mpc_samples, log, program),
         }
     report.seconds = time.perf_counter() - start
     (out / "report.json").write_text(json.dumps(report.to_json(), indent=1))

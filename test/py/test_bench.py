@@ -4,18 +4,18 @@ import json
 
 import numpy as np
 import pytest
-from test_cli import run
 
 from ditto_compiler.bench import run_benchmark
+from ditto_compiler.diagnostics import DittoError
 from ditto_compiler.models.hf import checkpoint_case, gpt2_case
 
 FIELDS = {"name", "send_bytes", "rounds", "seconds", "max_abs_err", "mean_abs_err", "cosine", "bytes_by_ring"}
 
 
-def test_bench_bert_tiny_writes_table_json_and_plot(tmp_path):
+def test_bench_bert_tiny_writes_table_json_and_plot(tmp_path, ditto):
     pytest.importorskip("matplotlib")
     out, png = tmp_path / "bench.json", tmp_path / "bench.png"
-    result = run("ditto", "bench", "--model", "bert", "--config", "tiny", "--seq", "8", "--quiet",
+    result = ditto("bench", "--model", "bert", "--config", "tiny", "--seq", "8", "--quiet",
                  "--json", str(out), "--plot", str(png))  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "ditto / fxp64: bytes" in result.stdout
@@ -59,14 +59,40 @@ def test_bench_runs_a_local_checkpoint(tmp_path, tiny_bert):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
+        (["--runs", "fxp64,fast"], "unknown run 'fast'"),
+        (["--runs", " , "], "--runs names no run"),
+        (["--repeats", "0"], "--repeats must be at least 1"),
         (["--config", "huge"], "unknown BERT config 'huge'"),
+        (["--model", "gpt2", "--config", "large"], "unknown GPT-2 config 'large'"),
+        (["--seq", "513"], "--seq must be between 1 and 512 for BERT"),
         (["--model", "gpt2", "--seq", "2000"], "--seq must be between 1 and 1024"),
         (["--checkpoint", "/nonexistent"], "/nonexistent is not a Hugging Face checkpoint"),
-        (["--runs", "fxp64,fast"], "unknown run 'fast'"),
-        (["--repeats", "0"], "--repeats must be at least 1"),
+        (["--json", "/nonexistent/bench.json"], "cannot write --json /nonexistent/bench.json"),
+        (["--plot", "/nonexistent/bench.png"], "cannot write --plot /nonexistent/bench.png"),
     ],
 )
-def test_bench_rejects_bad_arguments_clearly(argv, message):
-    result = run("ditto", "bench", "--quiet", *argv)
-    assert result.returncode == 1
+def test_bench_rejects_bad_arguments_before_building_the_model(argv, message, ditto, no_model_building):
+    result = ditto("bench", "--quiet", *argv)
+    assert result.returncode == 1, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bench_checks_a_checkpoints_config_before_loading_it(tmp_path, ditto, no_model_building):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "t5"}))
+    result = ditto("bench", "--checkpoint", tmp_path, "--quiet")
+    assert result.returncode == 1 and "model type 't5' is not supported" in result.stderr
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "bert", "max_position_embeddings": 16}))
+    result = ditto("bench", "--checkpoint", tmp_path, "--seq", "32", "--quiet")
+    assert result.returncode == 1 and "--seq must be between 1 and 16 for bert" in result.stderr
+
+
+def test_run_benchmark_checks_its_options_first():
+    case = object()  # never looked at: the options fail first
+    with pytest.raises(DittoError, match="unknown run 'fast'"):
+        run_benchmark(case, runs=["fast"])  # type: ignore[arg-type]
+    with pytest.raises(DittoError, match="--repeats must be at least 1"):
+        run_benchmark(case, runs=["fxp64"], repeats=0)  # type: ignore[arg-type]
+    with pytest.raises(DittoError, match="--net must be lan or wan"):
+        run_benchmark(case, net="lte")  # type: ignore[arg-type]
+    with pytest.raises(DittoError, match="not the string"):
+        run_benchmark(case, runs="fxp64")  # type: ignore[arg-type]
