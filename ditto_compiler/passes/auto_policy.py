@@ -28,8 +28,8 @@ from xdsl.ir import Operation
 from ..diagnostics import DittoError, describe_location
 from ..dialects.secret import base_element_type
 from ..emulator import emulate
-from ..ring import RingConfig
 from ..plan import Plan
+from ..ring import RingConfig
 from .one_hot_inputs import one_hot_encodings
 from .ring_annotation import annotate
 from .ring_policy import BUILTIN, CONTRACTIONS, SMALL, RingPolicy

@@ -10,8 +10,8 @@ from scipy import special
 import ditto_compiler
 from ditto_compiler.frontend.importer import parse_module
 from ditto_compiler.frontend.jax_export import export_stablehlo
-from ditto_compiler.passes.approximate_nonlinear import PUMA_LOW, PUMA_MID, QUAD
 from ditto_compiler.passes import parse_pipeline
+from ditto_compiler.passes.approximate_nonlinear import PUMA_LOW, PUMA_MID, QUAD
 from ditto_compiler.pipeline import apply_passes, default_passes
 
 X = np.linspace(-6, 6, 96, dtype=np.float32).reshape(8, 12)

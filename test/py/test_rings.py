@@ -10,8 +10,8 @@ import ditto_compiler
 from ditto_compiler import DittoError
 from ditto_compiler.diagnostics import describe_location
 from ditto_compiler.dialects import fxp
-from ditto_compiler.plan import Conversion
 from ditto_compiler.models.transformer_block import init_block, transformer_block
+from ditto_compiler.plan import Conversion
 
 RNG = np.random.default_rng(7)
 

@@ -6,9 +6,9 @@ import pytest
 
 import ditto_compiler
 from ditto_compiler import DittoError
-from ditto_compiler.runtime.channels import CountingChannel, MemoryHub, PartyFailure
 from ditto_compiler.plan import Plan, Segment, Variable
 from ditto_compiler.ring import RingConfig
+from ditto_compiler.runtime.channels import CountingChannel, MemoryHub, PartyFailure
 from ditto_compiler.runtime.executor import execute
 
 
@@ -41,7 +41,9 @@ def test_totals_are_deterministic():
 
 def test_input_outside_ring_range_is_refused():
     prog = ditto_compiler.compile(lambda x: x * 2.0, np.ones(3, np.float32))
-    with pytest.raises(DittoError, match=r"argument \[0\] holds 1e\+20, outside the fixed-point range of the 64-bit ring"):
+    with pytest.raises(
+        DittoError, match=r"argument \[0\] holds 1e\+20, outside the fixed-point range of the 64-bit ring"
+    ):
         prog.run(np.array([1.0, 1e20, 0.0], np.float32))
     with pytest.raises(DittoError, match="holds NaN or infinity"):
         prog.run(np.array([1.0, np.nan, 0.0], np.float32))
