@@ -1,8 +1,10 @@
-"""StableHLO as xdsl-jax defines it, with one correction.
+"""StableHLO as xdsl-jax defines it, with corrections.
 
 xdsl-jax 0.6.0 names `stablehlo.compare`'s optional property `comparison_type`,
 but StableHLO (and JAX's output) call it `compare_type`; JAX's text would not
 verify. `CompareOp` here is the op with StableHLO's property name.
+`stablehlo.constant` also checks that its value has the result type, and its
+custom syntax refuses a value that is not a dense elements attribute.
 """
 
 from __future__ import annotations
@@ -10,10 +12,13 @@ from __future__ import annotations
 from xdsl.dialects.builtin import AnyTensorType, ArrayAttr, DenseArrayBase, DenseIntOrFPElementsAttr, TensorType, i64
 from xdsl.ir import Dialect, Operation
 from xdsl.irdl import IRDLOperation, irdl_op_definition, operand_def, opt_prop_def, prop_def, result_def, traits_def
+from xdsl.irdl.declarative_assembly_format import ParsingState
+from xdsl.parser import Parser
 from xdsl.traits import NoMemoryEffect
 from xdsl.utils.exceptions import VerifyException
 from xdsl_jax.dialects import stablehlo as xdsl_jax_stablehlo
 from xdsl_jax.dialects.stablehlo import ComparisonDirectionAttr, ComparisonTypeAttr
+from xdsl_jax.dialects.stablehlo.custom_directives import ConstantOpValue
 
 
 @irdl_op_definition
@@ -82,6 +87,19 @@ def _verify_constant(op: xdsl_jax_stablehlo.ConstantOp) -> None:
 
 
 xdsl_jax_stablehlo.ConstantOp.verify_ = _verify_constant
+
+
+def _parse_constant_value(self: ConstantOpValue, parser: Parser, state: ParsingState) -> None:
+    # xdsl-jax's version reads `.type` of whatever attribute follows `stablehlo.constant`.
+    start = parser.pos
+    attr = parser.parse_attribute()
+    if not isinstance(attr, DenseIntOrFPElementsAttr):
+        parser.raise_error("'stablehlo.constant' expects a dense elements attribute", start, parser.pos)
+    self.value.set(state, attr)
+    self.result_type.set(state, (attr.type,))
+
+
+ConstantOpValue.parse = _parse_constant_value
 
 StableHLO = Dialect(
     "stablehlo",

@@ -183,6 +183,13 @@ def test_out_of_range_integer_literal_is_malformed_ir(capsys, tmp_path):
     assert "Integer value 99999999999 is out of range for type i32" in err
 
 
+def test_constant_syntax_needs_dense_elements(capsys, tmp_path):
+    # xdsl-jax's custom syntax read `.type` of any attribute (AttributeError on a string).
+    err = user_error(capsys, tmp_path, func('%0 = stablehlo.constant "x"\n  func.return %arg0 : tensor<2x3xf32>'))
+    assert err.startswith("ditto-opt: error: malformed IR:\n") and "input.mlir:2:27" in err
+    assert "'stablehlo.constant' expects a dense elements attribute" in err
+
+
 def test_unterminated_string_does_not_hang(tmp_path):
     # Unpatched, xDSL's lexer takes hours on 40 characters; this runs in a child so a regression fails, not hangs.
     path = tmp_path / "string.mlir"
