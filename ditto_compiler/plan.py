@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -140,8 +141,11 @@ class Plan:
     def check_inputs(self, flat: Sequence[np.ndarray], names: Sequence[str] | None = None) -> list[np.ndarray]:
         """`flat` (the user's inputs) checked against the plan: count, shape, and each value within
         the fixed-point range of the ring it enters; returned as arrays, encodings appended."""
+        check_sequence(flat)
         if len(flat) != self.user_inputs:
             raise DittoError(f"the program takes {self.user_inputs} inputs, got {len(flat)}")
+        if names is not None and (isinstance(names, str) or len(names) != len(flat)):
+            raise DittoError(f"names must name each of the {len(flat)} inputs")
         arrays = []
         for index, (variable, value) in enumerate(zip(self.inputs, flat)):
             label = names[index] if names is not None else f"input {index}"
@@ -171,22 +175,37 @@ class Plan:
         return _PlanReader(where).read(data)
 
     def save(self, path: str | Path) -> None:
+        _check_path(path)
         try:
             Path(path).write_text(json.dumps(self.to_json()))
-        except OSError as e:
+        except (OSError, ValueError) as e:  # ValueError: a NUL in the path
             raise DittoError(f"cannot write program {path}: {e}") from None
 
     @classmethod
     def load(cls, path: str | Path) -> Plan:
+        _check_path(path)
         try:
             text = Path(path).read_text()
-        except (OSError, UnicodeDecodeError) as e:
+        except (OSError, UnicodeDecodeError, ValueError) as e:  # ValueError: a NUL in the path
             raise DittoError(f"cannot read program {path}: {e}") from None
         try:
             data = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as e:
+        except json.JSONDecodeError as e:
             raise DittoError(f"{path} is not a ditto-compiler program file (not JSON: {e})") from None
+        except RecursionError:
+            raise DittoError(f"{path} is not a ditto-compiler program file (its JSON nests too deeply)") from None
         return cls.from_json(data, str(path))
+
+
+def _check_path(path: Any) -> None:
+    if not isinstance(path, (str, os.PathLike)) or isinstance(os.fspath(path), bytes):
+        raise DittoError(f"program path must be a string or a path, not {type(path).__name__}")
+
+
+def check_sequence(inputs: Any) -> None:
+    """Refuse anything but a list or tuple of input values (one array is not a list of inputs)."""
+    if not isinstance(inputs, (list, tuple)):
+        raise DittoError(f"inputs must be a sequence of arrays (a list, one per input), not {type(inputs).__name__}")
 
 
 def check_value(label: str, variable: Variable, value: Any, ring: RingConfig) -> np.ndarray:
@@ -298,6 +317,8 @@ class _PlanReader:
             path = f"rings[{index}]"
             self.known_keys(ring if isinstance(ring, dict) else {}, path, {"field_bits", "fraction_bits"})
             bits, fraction = self.field(ring, path, "field_bits", int), self.field(ring, path, "fraction_bits", int)
+            if fraction < 0:
+                raise self.fail(f"{path}.fraction_bits", f"a ring has at least 0 fraction bits, not {fraction}")
             if bits in rings:
                 raise self.fail(path, f"a second {bits}-bit ring")
             try:
@@ -346,6 +367,8 @@ class _PlanReader:
         if math.prod(shape) > MAX_ELEMENTS:
             raise self.fail(f"{path}.shape", f"{shape} has more than {MAX_ELEMENTS} elements")
         width = 0
+        if kind != "int" and isinstance(raw, dict) and "width" in raw:
+            raise self.fail(f"{path}.width", f"only an int variable has a width, not a {kind} one")
         if kind == "int":
             width = self.field(raw, path, "width", int)
             if width not in INT_WIDTHS or width > bits:

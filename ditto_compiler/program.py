@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,13 +21,17 @@ from .frontend.jax_export import FlatSignature, export_stablehlo
 from .lowering.legalize_to_pphlo import VISIBILITY_ATTR
 from .lowering.split_rings import plan_rings
 from .passes import parse_pipeline
+from .passes.approximate_nonlinear import GELU_MODES, SOFTMAX_MODES
 from .passes.auto_policy import calibrate
-from .passes.ring_policy import RingPolicy
+from .passes.auto_policy import check_options as check_auto_options
+from .passes.ring_policy import RingPolicy, load_policy
 from .pipeline import apply_passes, frontend_passes, ring_passes
-from .plan import OneHotInput, Plan
+from .plan import OneHotInput, Plan, Variable, check_value
 from .ring import RingConfig
 from .runtime.cost import Cost
 from .runtime.executor import execute
+
+TRUNCATIONS = ("floor", "stochastic")
 
 
 def _entry_function(module: ModuleOp) -> func.FuncOp:
@@ -116,6 +121,14 @@ class Program:
         `truncation="stochastic"` rounds secret truncations as SPU's protocol does
         (randomly, seeded by `seed`) instead of flooring them.
         """
+        for name, value, allowed in (
+            ("on_overflow", on_overflow, ("raise", "record")),
+            ("truncation", truncation, TRUNCATIONS),
+        ):
+            if not isinstance(value, str) or value not in allowed:
+                raise DittoError(f"{name} must be {' or '.join(map(repr, allowed))}, not {value!r}")
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, (bool, np.bool_)) or seed < 0:
+            raise DittoError(f"seed must be a non-negative integer, not {seed!r}")
         self.emulation = emulate(self.module, self._flat_inputs(args), on_overflow, truncation=truncation, seed=seed)
         return tree_unflatten(self.signature.out_tree, self.emulation.outputs)
 
@@ -132,15 +145,72 @@ class Program:
 
 
 def _calibration_inputs(
-    calibration: tuple[Any, ...] | None, example_args: tuple[Any, ...], paths: int
+    calibration: tuple[Any, ...] | None, example_args: tuple[Any, ...], signature: FlatSignature
 ) -> list[np.ndarray]:
-    flat, _ = tree_flatten(example_args if calibration is None else tuple(calibration))
-    if len(flat) != paths:
-        raise DittoError("calibration inputs must have the structure of the example arguments")
-    try:
-        return [np.asarray(x) for x in flat]
-    except Exception as e:  # noqa: BLE001 (arbitrary user objects)
-        raise DittoError(f"calibration inputs are not arrays: {e}") from None
+    """The calibration inputs, flat, each checked like an input to the 64-bit ring `auto` calibrates in."""
+    flat, tree = tree_flatten(example_args if calibration is None else tuple(calibration))
+    if tree != signature.in_tree:
+        raise DittoError(
+            f"calibration inputs must have the structure of the example arguments ({signature.in_tree}), not {tree}"
+        )
+    arrays = []
+    for path, shape, dtype, value in zip(signature.paths, signature.shapes, signature.dtypes, flat):
+        kind = "fixed" if dtype.kind == "f" else "bool" if dtype.kind == "b" else "int"
+        variable = Variable("calibration", 64, True, kind, shape, dtype.itemsize * 8 if kind == "int" else 0)
+        arrays.append(check_value(f"calibration argument {path or '<arg>'}", variable, value, RingConfig(64, 18)))
+    return arrays
+
+
+def _check_options(
+    policy: Any, calibration: Any, margin: Any, precision: Any, gelu: Any, softmax: Any, pipeline: Any
+) -> tuple[str | RingPolicy, list[ModulePass] | None]:
+    """Every option checked before the function is traced: the policy (loaded, unless `auto`) and the
+    pipeline (parsed), or a DittoError naming the option."""
+    if not isinstance(policy, (str, RingPolicy)):
+        raise DittoError(f"policy must be a name, a JSON policy file or a RingPolicy, not {type(policy).__name__}")
+    for name, value, modes in (("gelu", gelu, GELU_MODES), ("softmax", softmax, SOFTMAX_MODES)):
+        if not isinstance(value, str):
+            raise DittoError(f"{name} must be a string, not {type(value).__name__}")
+        if value not in modes:
+            raise DittoError(f"{name} must be one of {', '.join(modes)}, not {value!r}")
+    check_auto_options(margin, precision)
+    if calibration is not None:
+        if not isinstance(calibration, (tuple, list)):
+            raise DittoError(
+                f"calibration must be a tuple of arguments like the example arguments, not {type(calibration).__name__}"
+            )
+        if policy != "auto":
+            raise DittoError(f"calibration is only used by policy auto (policy is {policy!r})")
+    if isinstance(policy, str) and policy != "auto":
+        policy = load_policy(policy)
+    if pipeline is None:
+        return policy, None
+    if isinstance(pipeline, str):
+        try:
+            return policy, parse_pipeline(pipeline)
+        except DittoError as e:  # xDSL's message draws the spec and a caret over several lines
+            lines = [line.strip() for line in e.message.splitlines() if line.strip()]
+            raise DittoError(" ".join(dict.fromkeys([lines[0], lines[-1]]))) from None
+    if not isinstance(pipeline, (list, tuple)):
+        raise DittoError(
+            f"pipeline must be a pass pipeline string or a sequence of passes, not {type(pipeline).__name__}"
+        )
+    for index, each in enumerate(pipeline):
+        if not isinstance(each, ModulePass):
+            raise DittoError(f"pipeline[{index}] must be a pass object (an xDSL ModulePass), not {each!r}")
+    return policy, list(pipeline)
+
+
+def _check_arguments(signature: FlatSignature) -> None:
+    """Example arguments that fixed point can encode and that hold something."""
+    for path, shape, dtype in zip(signature.paths, signature.shapes, signature.dtypes):
+        label = f"argument {path or '<arg>'}"
+        if dtype.kind not in "biuf":
+            raise DittoError(
+                f"{label} has dtype {dtype}, which fixed point cannot encode (use floats, integers or bools)"
+            )
+        if math.prod(shape) == 0:
+            raise DittoError(f"{label} has no elements (shape {list(shape)}): secure execution needs at least one")
 
 
 def compile(  # noqa: A001 (the library's verb)
@@ -190,22 +260,19 @@ def _compile(
 ) -> Program:
     if not callable(fn):
         raise DittoError(f"compile needs a function, not {type(fn).__name__}")
-    if not isinstance(policy, (str, RingPolicy)):
-        raise DittoError(f"policy must be a name, a JSON policy file or a RingPolicy, not {type(policy).__name__}")
-    for name, value in (("gelu", gelu), ("softmax", softmax)):
-        if not isinstance(value, str):
-            raise DittoError(f"{name} must be a string, not {type(value).__name__}")
+    policy, passes = _check_options(policy, calibration, margin, precision, gelu, softmax, pipeline)
     start = time.perf_counter()
     stablehlo, signature = export_stablehlo(fn, example_args, public)
+    _check_arguments(signature)
     module = parse_module(stablehlo, "<jax>")
     _mark_public_arguments(module, signature.public)
     ring_choices = None
-    if pipeline is not None:
-        apply_passes(module, parse_pipeline(pipeline) if isinstance(pipeline, str) else list(pipeline))
+    if passes is not None:
+        apply_passes(module, passes)
     else:
         apply_passes(module, frontend_passes(gelu, softmax))
         if policy == "auto":
-            inputs = _calibration_inputs(calibration, example_args, len(signature.paths))
+            inputs = _calibration_inputs(calibration, example_args, signature)
             policy, choices = calibrate(module, inputs, margin, precision)
             ring_choices = [c.as_dict() for c in choices]
         apply_passes(module, ring_passes(policy))

@@ -176,11 +176,35 @@ class Student:
         return Interpreter(self.module, FakeQuantReals(self.stochastic, key, self._constants)).run(inputs)
 
 
+def _check_argument(label: str, shape: tuple[int, ...], dtype: np.dtype, leaf: Any) -> None:
+    """A leaf (an array or a tracer) of the shape the program was compiled for, real where it takes reals."""
+    got = getattr(leaf, "dtype", None)
+    got = np.dtype(got) if got is not None else np.asarray(leaf).dtype
+    if tuple(np.shape(leaf)) != tuple(shape):
+        raise DittoError(f"{label} has shape {list(np.shape(leaf))}, expected {list(shape)}")
+    if jnp.issubdtype(dtype, jnp.floating) and not jnp.issubdtype(got, jnp.floating):
+        raise DittoError(f"{label} has dtype {got}, expected a float")
+    if not jnp.issubdtype(dtype, jnp.floating) and not (jnp.issubdtype(got, jnp.integer) or got == np.bool_):
+        raise DittoError(f"{label} has dtype {got}, expected integers")
+
+
+def _is_key(key: Any) -> bool:
+    """A typed PRNG key array, or a raw one (uint32, last dimension 2, as `jax.random.PRNGKey` makes)."""
+    dtype, shape = getattr(key, "dtype", None), getattr(key, "shape", None)
+    if dtype is None or shape is None:
+        return False
+    return jnp.issubdtype(dtype, jax.dtypes.prng_key) or (dtype == np.uint32 and tuple(shape)[-1:] == (2,))
+
+
 def student_forward(program: Any, truncation: str = "floor") -> Callable[..., Any]:
     """`forward(*args, key=None)` of a compiled `Program`: its outputs, shaped like the compiled
     function's, computed by the `Student` of its ring-typed module (jit it for speed)."""
+    if not all(hasattr(program, name) for name in ("module", "signature", "encodings")):
+        raise DittoError(f"student_forward needs a compiled Program, not {type(program).__name__}")
     if program.module is None:
         raise DittoError("this program has no ring-typed module to train")
+    if not isinstance(truncation, str) or truncation not in ("floor", "stochastic"):
+        raise DittoError(f"truncation must be 'floor' or 'stochastic', not {truncation!r}")
     student = Student(program.module, truncation)
     signature = program.signature
 
@@ -188,6 +212,13 @@ def student_forward(program: Any, truncation: str = "floor") -> Callable[..., An
         leaves, tree = tree_flatten(args)
         if tree != signature.in_tree:
             raise DittoError(f"arguments have structure {tree}, but the program was compiled for {signature.in_tree}")
+        for path, shape, dtype, leaf in zip(signature.paths, signature.shapes, signature.dtypes, leaves):
+            _check_argument(f"argument {path or '<arg>'}", shape, dtype, leaf)
+        if key is not None and not _is_key(key):
+            what = f"{key.dtype} array of shape {tuple(key.shape)}" if hasattr(key, "shape") else type(key).__name__
+            raise DittoError(
+                f"key must be a JAX PRNG key (jax.random.key(seed) or jax.random.PRNGKey(seed)), not {what}"
+            )
         flat = list(leaves)
         for e in program.encodings:  # one-hot token ids, as `encode_inputs` does for the parties
             ids = jnp.asarray(flat[e.source]).reshape(-1, 1)

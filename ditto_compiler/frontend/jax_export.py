@@ -8,7 +8,7 @@ from typing import Any
 
 import jax
 import numpy as np
-from jax.tree_util import PyTreeDef, keystr, tree_flatten_with_path, tree_leaves, tree_map
+from jax.tree_util import PyTreeDef, keystr, tree_flatten_with_path, tree_leaves, tree_map, tree_structure
 
 from ..diagnostics import DittoError
 
@@ -23,6 +23,11 @@ class FlatSignature:
     public: tuple[bool, ...]
     in_tree: PyTreeDef
     out_tree: PyTreeDef
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
 
 
 def public_mask(args: tuple[Any, ...], public: Any) -> list[bool]:
@@ -53,8 +58,11 @@ def public_mask(args: tuple[Any, ...], public: Any) -> list[bool]:
             )
     try:
         expanded = tree_map(lambda flag, sub: [bool(flag)] * len(tree_leaves(sub)), public, args)
-    except (ValueError, TypeError) as e:
-        raise DittoError(f"`public` must be argument numbers or a pytree prefix of the arguments: {e}") from None
+    except (ValueError, TypeError):  # JAX's message prints the arguments' values: name the structures instead
+        raise DittoError(
+            "`public` must be argument numbers or a pytree prefix of the arguments: the arguments are "
+            f"{tree_structure(args)}, `public` is {tree_structure(public)}"
+        ) from None
     return [bool(flag) for flag in tree_leaves(expanded)]  # the per-subtree lists flatten in leaf order
 
 
@@ -63,8 +71,8 @@ def export_stablehlo(fn: Callable[..., Any], args: Sequence[Any], public: Any = 
     args = tuple(args)
     try:
         lowered = jax.jit(fn, keep_unused=True).lower(*args)
-    except Exception as e:  # JAX tracing errors carry their own explanation
-        raise DittoError(f"JAX could not lower the function: {type(e).__name__}: {e}") from None
+    except Exception as e:  # JAX tracing errors carry their own explanation (its first line says what)
+        raise DittoError(f"JAX could not lower the function: {type(e).__name__}: {_first_line(e)}") from None
     module = lowered.compiler_ir("stablehlo")
     text = module.operation.get_asm(print_generic_op_form=True, enable_debug_info=True, large_elements_limit=None)
     leaves_with_path, in_tree = tree_flatten_with_path(args)

@@ -14,6 +14,7 @@ negative float32, as HF writes them) are always exercised.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -90,8 +91,13 @@ def _random_ids(vocab: int, seq: int) -> np.ndarray:
 
 
 def _check_seq(seq: int, limit: int, name: str) -> None:
-    if not 1 <= seq <= limit:
-        raise DittoError(f"--seq must be between 1 and {limit} for {name}, not {seq}")
+    if not isinstance(seq, (int, np.integer)) or isinstance(seq, (bool, np.bool_)) or not 1 <= seq <= limit:
+        raise DittoError(f"--seq must be between 1 and {limit} for {name}, not {seq!r}")
+
+
+def _check_config(config: Any, known: list[str], family: str) -> None:
+    if not isinstance(config, str) or config not in known:
+        raise DittoError(f"unknown {family} config {config!r}: use {', '.join(known)}")
 
 
 def _case(model: Any, family: str, name: str, ids: np.ndarray, mask: np.ndarray, tokenizer: Any = None) -> ModelCase:
@@ -104,14 +110,13 @@ def _case(model: Any, family: str, name: str, ids: np.ndarray, mask: np.ndarray,
 
 
 def bert_case(config: str, seq: int) -> ModelCase:
+    _check_config(config, ["minilm", *BERT_CONFIGS], "BERT")
+    _check_seq(seq, 512, "BERT")
     transformers = _transformers()
     if config == "minilm":
         from .weights import locate
 
         return checkpoint_case(locate("minilm"), seq, name="all-MiniLM-L6-v2")
-    if config not in BERT_CONFIGS:
-        raise DittoError(f"unknown BERT config {config!r}: use minilm, {', '.join(BERT_CONFIGS)}")
-    _check_seq(seq, 512, "BERT")
     shapes = BERT_CONFIGS[config]
     model = transformers.FlaxBertModel(transformers.BertConfig(**shapes), seed=0)
     name = f"BERT {config} ({shapes['num_hidden_layers']} layers, hidden {shapes['hidden_size']}; random weights)"
@@ -119,10 +124,9 @@ def bert_case(config: str, seq: int) -> ModelCase:
 
 
 def gpt2_case(config: str, seq: int) -> ModelCase:
-    transformers = _transformers()
-    if config not in GPT2_CONFIGS:
-        raise DittoError(f"unknown GPT-2 config {config!r}: use {', '.join(GPT2_CONFIGS)}")
+    _check_config(config, list(GPT2_CONFIGS), "GPT-2")
     _check_seq(seq, 1024, "GPT-2")
+    transformers = _transformers()
     shapes = GPT2_CONFIGS[config]
     model = transformers.FlaxGPT2LMHeadModel(transformers.GPT2Config(**shapes), seed=0)
     name = f"GPT-2 {config} ({shapes['n_layer']} layers, hidden {shapes['n_embd']}; random weights)"
@@ -130,21 +134,50 @@ def gpt2_case(config: str, seq: int) -> ModelCase:
     return _case(model, "gpt2", name, _random_ids(shapes["vocab_size"], seq), np.ones((1, seq), np.int32))
 
 
+def _check_model_type(directory: Path) -> None:
+    """config.json names a model type this project runs (before transformers guesses one from the folder's name)."""
+    try:
+        raw = json.loads((directory / "config.json").read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DittoError(f"{directory}/config.json is not a JSON config: {e}") from None
+    except RecursionError:
+        raise DittoError(f"{directory}/config.json is not a JSON config (it nests too deeply)") from None
+    model_type = raw.get("model_type") if isinstance(raw, dict) else None
+    if model_type not in ("bert", "gpt2"):
+        raise DittoError(f"{directory}: model type {model_type!r} is not supported (bert, gpt2)")
+
+
 def checkpoint_case(directory: Path, seq: int, text: str = DEFAULT_TEXT, name: str | None = None) -> ModelCase:
     """A local checkpoint (BERT or GPT-2 family) and its tokenizer, if it has one, on `text`."""
-    transformers = _transformers()
-    if not (directory / "config.json").exists():
+    if not isinstance(directory, (str, os.PathLike)):
+        raise DittoError(f"checkpoint directory must be a string or a path, not {type(directory).__name__}")
+    if not isinstance(text, str):
+        raise DittoError(f"text must be a string, not {type(text).__name__}")
+    if name is not None and not isinstance(name, str):
+        raise DittoError(f"name must be a string, not {type(name).__name__}")
+    if not isinstance(seq, (int, np.integer)) or isinstance(seq, (bool, np.bool_)):
+        raise DittoError(f"--seq must be an integer, not {seq!r}")
+    directory = Path(directory)
+    if not (directory / "config.json").is_file():
         raise DittoError(f"{directory} is not a Hugging Face checkpoint (no config.json)")
-    config = transformers.AutoConfig.from_pretrained(directory)
+    _check_model_type(directory)
+    transformers = _transformers()
+    try:
+        config = transformers.AutoConfig.from_pretrained(directory)
+    except (OSError, ValueError) as e:  # transformers' own complaint about the file, first line
+        raise DittoError(f"{directory}/config.json: {str(e).strip().splitlines()[0]}") from None
     family = "gpt2" if config.model_type == "gpt2" else "bert" if config.model_type == "bert" else None
     if family is None:
         raise DittoError(f"{directory}: model type {config.model_type!r} is not supported (bert, gpt2)")
     _check_seq(seq, config.max_position_embeddings if family == "bert" else config.n_positions, family)
     model_class = transformers.FlaxGPT2LMHeadModel if family == "gpt2" else transformers.FlaxBertModel
     has_flax = (directory / "flax_model.msgpack").exists()
-    model = model_class.from_pretrained(directory, from_pt=not has_flax)
     has_tokenizer = any((directory / f).exists() for f in ("tokenizer.json", "vocab.txt", "vocab.json"))
-    tokenizer = transformers.AutoTokenizer.from_pretrained(directory) if has_tokenizer else None
+    try:
+        model = model_class.from_pretrained(directory, from_pt=not has_flax)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(directory) if has_tokenizer else None
+    except (OSError, ValueError) as e:  # missing or unreadable weights or tokenizer files
+        raise DittoError(f"{directory}: cannot load the checkpoint: {str(e).strip().splitlines()[0]}") from None
     if tokenizer is not None:
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token

@@ -84,15 +84,25 @@ def _fits(op: Operation, stats: Stats, margin: float, precision: int) -> bool:
     return stats.max_abs * margin < _limit(op, SMALL) and resolved
 
 
+MAX_PRECISION = SMALL.fraction_bits + 8
+
+
+def check_options(margin: object, precision: object) -> None:
+    """`auto`'s options, refused unless margin is a finite number >= 1 and precision an int in [0, MAX_PRECISION]."""
+    real = isinstance(margin, (int, float, np.integer, np.floating)) and not isinstance(margin, (bool, np.bool_))
+    if not real or not math.isfinite(margin) or margin < 1:  # type: ignore[arg-type]
+        raise DittoError(f"margin: the guard margin must be at least 1 (a finite number), not {margin!r}")
+    integer = isinstance(precision, (int, np.integer)) and not isinstance(precision, (bool, np.bool_))
+    if not integer or not 0 <= precision <= MAX_PRECISION:  # type: ignore[operator]
+        raise DittoError(f"precision must be an integer from 0 to {MAX_PRECISION} (bits), not {precision!r}")
+
+
 def calibrate(
     module: ModuleOp, calibration: Sequence[np.ndarray], margin: float = 4.0, precision: int = 6
 ) -> tuple[RingPolicy, list[Choice]]:
     """An `auto` policy for the legalized `module`, and what it chose for each op."""
     large = BUILTIN["fxp64"]
-    if margin < 1:
-        raise DittoError(f"the guard margin must be at least 1, got {margin}")
-    if not 0 <= precision <= SMALL.fraction_bits + 8:
-        raise DittoError(f"precision must be between 0 and {SMALL.fraction_bits + 8} bits, got {precision}")
+    check_options(margin, precision)
     entry = next((op for op in module.ops if isinstance(op, func.FuncOp)), None)
     if entry is None:
         raise DittoError("module has no function to calibrate")

@@ -119,8 +119,13 @@ BUILTIN = {
 def _ring(spec: object, named: dict[str, RingConfig], where: str) -> RingConfig:
     if isinstance(spec, str) and spec in named:
         return named[spec]
-    if isinstance(spec, list) and len(spec) == 2 and all(isinstance(x, int) for x in spec):
-        return RingConfig(spec[0], spec[1])
+    if isinstance(spec, list) and len(spec) == 2 and all(isinstance(x, int) and not isinstance(x, bool) for x in spec):
+        if spec[1] < 0:
+            raise DittoError(f"{where}: a ring has at least 0 fraction bits, not {spec[1]}")
+        try:
+            return RingConfig(spec[0], spec[1])
+        except DittoError as e:
+            raise DittoError(f"{where}: {e.message}") from None
     raise DittoError(f"{where}: ring must be [bits, fraction_bits] or one of {sorted(named)}, got {spec!r}")
 
 
@@ -132,27 +137,41 @@ def load_policy(spec: str) -> RingPolicy:
     if not path.is_file():
         raise DittoError(f"unknown ring policy '{spec}': use {', '.join(BUILTIN)}, auto or a JSON policy file")
     try:
-        data = json.loads(path.read_text())
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise DittoError(f"{spec}: cannot read the policy file: {e}") from None
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as e:
         raise DittoError(f"{spec}: not valid JSON: {e}") from None
+    except RecursionError:
+        raise DittoError(f"{spec}: not a policy file (its JSON nests too deeply)") from None
     if not isinstance(data, dict):
         raise DittoError(f"{spec}: a policy file holds a JSON object")
     unknown = set(data) - {"base", "rings", "rules"}
     if unknown:
         raise DittoError(f"{spec}: unknown keys {sorted(unknown)}; expected base, rings, rules")
-    base = BUILTIN.get(data.get("base", "fxp64"))
+    base_name = data.get("base", "fxp64")
+    base = BUILTIN.get(base_name) if isinstance(base_name, str) else None
     if base is None:
-        raise DittoError(f"{spec}: base must be one of {', '.join(BUILTIN)}")
+        raise DittoError(f"{spec}: base must be one of {', '.join(BUILTIN)}, not {base_name!r}")
     rings = data.get("rings", {})
     if not isinstance(rings, dict):
         raise DittoError(f"{spec}: rings must map names to [bits, fraction_bits]")
     named = {"small": base.linear, "large": base.nonlinear}
     named.update({name: _ring(value, {}, f"{spec}: rings.{name}") for name, value in rings.items()})
     rules = []
+    if not isinstance(data.get("rules", []), list):
+        raise DittoError(f"{spec}: rules must be a list of rules, not {type(data['rules']).__name__}")
     for index, rule in enumerate(data.get("rules", [])):
         where = f"{spec}: rules[{index}]"
         if not isinstance(rule, dict) or "ring" not in rule or not ({"op", "location"} & set(rule)):
             raise DittoError(f"{where}: a rule needs a ring and an op and/or a location")
+        if set(rule) - {"op", "location", "ring"}:
+            raise DittoError(f"{where}: unknown keys {sorted(set(rule) - {'op', 'location', 'ring'})}")
+        for key in ("op", "location"):
+            if key in rule and not isinstance(rule[key], str):
+                raise DittoError(f"{where}: {key} must be a string, not {rule[key]!r}")
         try:
             location = re.compile(rule["location"]) if "location" in rule else None
         except re.error as e:

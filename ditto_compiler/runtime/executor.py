@@ -16,9 +16,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..diagnostics import DittoError
-from ..plan import Plan
+from ..plan import Plan, check_sequence, check_value
 from .cost import Cost
-from .party import check_upcast
+from .party import UPCASTS, check_upcast
 
 MODES = ("threads", "processes")
 
@@ -31,13 +31,23 @@ def execute(
     `timeout_s` bounds every receive: a party that waits longer for a peer fails, and
     the others stop with it.
     """
-    if mode not in MODES:
+    if not isinstance(plan, Plan):
+        raise DittoError(f"execute needs a Plan, not {type(plan).__name__}")
+    if not isinstance(mode, str) or mode not in MODES:
         raise DittoError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+    if not isinstance(upcast, str):
+        raise DittoError(f"upcast must be one of {', '.join(UPCASTS)}, not {upcast!r}")
     check_upcast(upcast)
-    if not isinstance(timeout_s, (int, float)) or isinstance(timeout_s, bool) or not 0 < timeout_s <= 86400:
+    real = isinstance(timeout_s, (int, float, np.integer, np.floating)) and not isinstance(timeout_s, (bool, np.bool_))
+    if not real or not 0 < timeout_s <= 86400:
         raise DittoError(f"timeout_s must be a number of seconds in (0, 86400], not {timeout_s!r}")
+    check_sequence(inputs)
     if len(inputs) != len(plan.inputs):
         raise DittoError(f"the plan takes {len(plan.inputs)} inputs, got {len(inputs)}")
+    # Every input (encoded ones included) fits its variable and its ring before any party starts.
+    inputs = [
+        check_value(f"input {i}", v, x, plan.rings[v.field_bits]) for i, (v, x) in enumerate(zip(plan.inputs, inputs))
+    ]
     if mode == "processes":
         from .processes import run_in_processes
 
