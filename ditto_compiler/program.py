@@ -186,11 +186,7 @@ def _check_options(
     if pipeline is None:
         return policy, None
     if isinstance(pipeline, str):
-        try:
-            return policy, parse_pipeline(pipeline)
-        except DittoError as e:  # xDSL's message draws the spec and a caret over several lines
-            lines = [line.strip() for line in e.message.splitlines() if line.strip()]
-            raise DittoError(" ".join(dict.fromkeys([lines[0], lines[-1]]))) from None
+        return policy, parse_pipeline(pipeline)
     if not isinstance(pipeline, (list, tuple)):
         raise DittoError(
             f"pipeline must be a pass pipeline string or a sequence of passes, not {type(pipeline).__name__}"

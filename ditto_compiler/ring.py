@@ -20,6 +20,8 @@ class RingConfig:
     def __post_init__(self) -> None:
         if self.field_bits not in (32, 64, 128):
             raise DittoError(f"unsupported ring width {self.field_bits}; use 32, 64 or 128")
+        if not isinstance(self.fraction_bits, int) or isinstance(self.fraction_bits, bool) or self.fraction_bits < 0:
+            raise DittoError(f"fraction bits must be a non-negative integer, not {self.fraction_bits!r}")
         if self.integer_bits < 4:
             raise DittoError(f"a {self.field_bits}-bit ring cannot hold {self.fraction_bits} fraction bits")
 

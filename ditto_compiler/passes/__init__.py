@@ -76,4 +76,7 @@ def parse_pipeline(spec: str) -> list[ModulePass]:
     try:
         return list(PassPipeline.parse_spec(all_passes(), spec).passes)
     except (ValueError, ArgSpecParseError) as e:
-        raise DittoError(f"bad pass pipeline {spec!r}: {e}") from None
+        # xDSL's message draws the spec and a caret over several lines: keep what it says.
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        reason = " ".join(dict.fromkeys([lines[0], lines[-1]])) if lines else type(e).__name__
+        raise DittoError(f"bad pass pipeline {spec!r}: {reason}") from None

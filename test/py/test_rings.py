@@ -176,3 +176,11 @@ def test_fuse_scales_removes_truncations_on_bert(tiny_bert):
     assert before.ir.count('"fxp.truncate"') - after.ir.count('"fxp.truncate"') == 2
     assert before.emulation.truncations - after.emulation.truncations == 2
     np.testing.assert_array_equal(after.emulation.outputs[0], before.emulation.outputs[0])
+
+
+@pytest.mark.parametrize("fraction", [-1, 1.5, True])
+def test_a_ring_needs_non_negative_integer_fraction_bits(fraction):
+    from ditto_compiler.ring import RingConfig
+
+    with pytest.raises(DittoError, match="fraction bits must be a non-negative integer"):
+        RingConfig(64, fraction)
