@@ -341,11 +341,17 @@ def make_file(seed: int, index: int, seeds: list[tuple[str, str]]) -> tuple[str,
 
 def _worker(conn, memory_limit: int) -> None:
     import contextlib
+    import ctypes
     import io
     import resource
+    import signal
 
     if memory_limit:
         resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+    # A killed fuzzer must not leave a worker stuck in a hang (which may hold the GIL): on
+    # Linux the kernel kills the worker with its parent (PR_SET_PDEATHSIG).
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)
     from ditto_compiler.cli.ditto_opt import main
 
     while True:

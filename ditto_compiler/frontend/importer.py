@@ -94,8 +94,9 @@ def _positive_int_from_environment(variable: str, default: int) -> int:
 
 
 _LIMIT_TOKEN = re.compile(
-    rf"//[^\n]*+|{_STRING}|->|(?P<shaped>\b(?:tensor|vector|memref)<)|(?P<dense>\bdense<)|[(\[{{<]|[)\]}}>]"
-    r"|(?<![\w$.%@^#!-])[su]?i(?P<width>\d++)\b|(?P<complex>\bcomplex<)"
+    rf"(?P<skip>//[^\n]*+|{_STRING}|->)|(?P<shaped>\b(?:tensor|vector|memref)<)|(?P<dense>\bdense<)"
+    r"|(?P<complex>\bcomplex<)|(?P<open>[(\[{<])|(?P<close>[)\]}>])"
+    r"|(?P<integer>(?<![\w$.%@^#!-])[su]?i(?P<width>\d++)\b)"
 )
 _ELEMENT_INTEGER_WIDTH = re.compile(r"[su]?i(?P<width>\d++)\b")
 MAX_INTEGER_WIDTH = 64
@@ -103,8 +104,6 @@ MAX_INTEGER_WIDTH = 64
 _SHAPE_DIMENSIONS = re.compile(r"\s*+((?:(?:\d++|\?|\[\s*+\d++\s*+\])\s*+x\s*+)*+)")
 _DENSE_LITERAL_TYPE = re.compile(r"\s*+:\s*+(?:tensor|vector)<")
 _DIGITS = re.compile(r"\d+")
-_OPENERS = frozenset("([{<")
-_CLOSERS = frozenset(")]}>")
 
 
 def _where(text: str, position: int, source_name: str, first_line: int) -> str:
@@ -151,39 +150,42 @@ def check_input_limits(text: str, limits: InputLimits, source_name: str = "<inpu
             shown = integer.group(0) if len(integer.group(0)) <= 24 else integer.group(0)[:21] + "..."
             raise refuse(integer.start(), f"integer type {shown} must have 1 to {MAX_INTEGER_WIDTH} bits")
 
-    open_brackets: list[str] = []  # "dense" for a dense literal's `<`, else the bracket itself
+    depth = 0
+    dense_depths: list[int] = []  # the depth outside each open dense literal
     for token in _LIMIT_TOKEN.finditer(text):
-        lexeme = token.group(0)
-        if token.group("width") is not None:
+        kind = token.lastgroup
+        if kind == "close":
+            if depth:
+                depth -= 1
+                if dense_depths and dense_depths[-1] == depth:
+                    dense_depths.pop()
+                    if literal_type := _DENSE_LITERAL_TYPE.match(text, token.end()):
+                        dimensions = _SHAPE_DIMENSIONS.match(text, literal_type.end())
+                        type_start = literal_type.end() - len("tensor<")
+                        check_shape(
+                            "dense literal of type",
+                            type_start,
+                            dimensions,
+                            limits.max_constant_elements,
+                            "max-constant-elements",
+                        )
+        elif kind in ("open", "shaped", "dense"):
+            depth += 1
+            if depth > limits.max_nesting:
+                raise refuse(token.start(), f"brackets nest more than {limits.max_nesting} deep")
+            if kind == "dense":
+                dense_depths.append(depth - 1)
+            elif kind == "shaped":
+                dimensions = _SHAPE_DIMENSIONS.match(text, token.end())
+                check_shape("type", token.start(), dimensions, limits.max_elements, "max-elements")
+                # An element type right after the dimensions follows an `x`, which the token pattern cannot see.
+                if integer := _ELEMENT_INTEGER_WIDTH.match(text, dimensions.end()):
+                    check_integer_width(integer)
+        elif kind == "integer":
             check_integer_width(token)
-            continue
-        if token.group("complex"):
+        elif kind == "complex":
             # ditto-compiler computes on reals, and xDSL's parser fails assertions on some complex literals.
             raise refuse(token.start(), "complex types are not supported")
-        if lexeme[0] in _CLOSERS:
-            if open_brackets and open_brackets.pop() == "dense":
-                literal_type = _DENSE_LITERAL_TYPE.match(text, token.end())
-                if literal_type is not None:
-                    dimensions = _SHAPE_DIMENSIONS.match(text, literal_type.end())
-                    check_shape(
-                        "dense literal of type",
-                        literal_type.end() - len("tensor<"),
-                        dimensions,
-                        limits.max_constant_elements,
-                        "max-constant-elements",
-                    )
-            continue
-        if lexeme[-1] not in _OPENERS:
-            continue  # a comment, a string literal or `->`
-        open_brackets.append("dense" if token.group("dense") else lexeme[-1])
-        if len(open_brackets) > limits.max_nesting:
-            raise refuse(token.start(), f"brackets nest more than {limits.max_nesting} deep")
-        if token.group("shaped"):
-            dimensions = _SHAPE_DIMENSIONS.match(text, token.end())
-            check_shape("type", token.start(), dimensions, limits.max_elements, "max-elements")
-            # An element type right after the dimensions follows an `x`, which the token pattern cannot see.
-            if integer := _ELEMENT_INTEGER_WIDTH.match(text, dimensions.end()):
-                check_integer_width(integer)
 
 
 def _hex_floats_to_blobs(text: str, source_name: str, first_line: int) -> str:
