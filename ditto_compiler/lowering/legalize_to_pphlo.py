@@ -103,6 +103,16 @@ def _ready(op: Operation) -> bool:
     return all(_is_legal_value(v) for v in op.operands)
 
 
+def _public_splat(value: float, like: TensorType) -> list[Operation]:
+    """A public scalar constant broadcast to `like`'s shape (the last op's result is the value): shape-sized
+    constant data would be materialised by every later pass."""
+    element = base_element_type(like)
+    scalar = pphlo.ConstantOp(DenseIntOrFPElementsAttr.from_list(TensorType(element, []), [value]))
+    if not like.get_shape():
+        return [scalar]
+    return [scalar, pphlo.BroadcastOp(scalar.output, [], TensorType(element, like.get_shape()))]
+
+
 def _result_type(op: Operation, index: int = 0) -> TensorType:
     """The op's result type, secret when any operand is."""
     original = op.results[index].type
@@ -122,9 +132,8 @@ class DivideByConstantToPPHLO(RewritePattern):
         if divisor is None or divisor == 0 or not np.isfinite(divisor):
             return
         result_type = _result_type(op)
-        plain = TensorType(base_element_type(result_type), result_type.get_shape())
-        reciprocal = pphlo.ConstantOp(DenseIntOrFPElementsAttr.from_list(plain, [1.0 / divisor]))
-        rewriter.replace(op, [reciprocal, pphlo.MulOp(op.lhs, reciprocal.output, result_type)])
+        reciprocal = _public_splat(1.0 / divisor, result_type)
+        rewriter.replace(op, [*reciprocal, pphlo.MulOp(op.lhs, reciprocal[-1].results[0], result_type)])
 
 
 class ElementwiseToPPHLO(RewritePattern):
@@ -200,10 +209,9 @@ class ExponentialToPPHLO(RewritePattern):
         if not is_secret(x.type) or _bounded_below(x, SPU_EXP_LOWEST):
             rewriter.replace(op, pphlo.ExpOp(x, result_type))
             return
-        plain = TensorType(base_element_type(result_type), result_type.get_shape())
-        floor = pphlo.ConstantOp(DenseIntOrFPElementsAttr.from_list(plain, [self.floor]))
-        clamped = pphlo.MaxOp(x, floor.output, result_type)
-        rewriter.replace(op, [floor, clamped, pphlo.ExpOp(clamped.result, result_type)])
+        floor = _public_splat(self.floor, result_type)
+        clamped = pphlo.MaxOp(x, floor[-1].results[0], result_type)
+        rewriter.replace(op, [*floor, clamped, pphlo.ExpOp(clamped.result, result_type)])
 
 
 @dataclass(frozen=True)
@@ -409,11 +417,12 @@ class GatherToPPHLO(RewritePattern):
         # arithmetic shares for 0.6x the bytes of `convert` (measured: 6.4 vs 12.0 MB
         # for a 32 x 1000 one-hot).
         plain_one_hot = TensorType(value_type, [*batch, vocab])
-        one = pphlo.ConstantOp(DenseIntOrFPElementsAttr.from_list(plain_one_hot, [1.0]))
-        zero = pphlo.ConstantOp(DenseIntOrFPElementsAttr.from_list(plain_one_hot, [0.0]))
-        one_hot = pphlo.SelectOp(hit.result, one.output, zero.output, with_visibility(plain_one_hot, True))
+        one, zero = _public_splat(1.0, plain_one_hot), _public_splat(0.0, plain_one_hot)
+        one_hot = pphlo.SelectOp(
+            hit.result, one[-1].results[0], zero[-1].results[0], with_visibility(plain_one_hot, True)
+        )
         one_hot_2d = pphlo.ReshapeOp(one_hot.result, tensor_type([rows, vocab], value_type, True))
-        new_ops: list[Operation] = [flat_ids, ids, iota, hit, one, zero, one_hot, one_hot_2d]
+        new_ops: list[Operation] = [flat_ids, ids, iota, hit, *one, *zero, one_hot, one_hot_2d]
         table = op.operand
         if len(table_shape) != 2:
             flat_table_type = with_visibility(TensorType(value_type, [vocab, width]), is_secret(table_t))

@@ -58,7 +58,8 @@ func.func @all_public(%arg0: tensor<3xf32> {ditto.visibility = "public"}) -> ten
 // Division by a public constant is a multiplication by its reciprocal; division by a
 // secret stays a division.
 // CHECK-LABEL: func.func @divide
-// CHECK:         [[R:%.*]] = "pphlo.constant"() <{value = dense<2.500000e-01> : tensor<4xf32>}>
+// CHECK:         [[C:%.*]] = "pphlo.constant"() <{value = dense<2.500000e-01> : tensor<f32>}>
+// CHECK-NEXT:    [[R:%.*]] = "pphlo.broadcast"([[C]]) <{broadcast_dimensions = array<i64>}> : (tensor<f32>) -> tensor<4xf32>
 // CHECK-NEXT:    [[Q:%.*]] = "pphlo.multiply"(%arg0, [[R]]) : (tensor<4x!pphlo.secret<f32>>, tensor<4xf32>) -> tensor<4x!pphlo.secret<f32>>
 // CHECK-NEXT:    "pphlo.divide"([[Q]], %arg0)
 func.func @divide(%arg0: tensor<4xf32>) -> tensor<4xf32> {

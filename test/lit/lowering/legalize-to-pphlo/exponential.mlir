@@ -4,11 +4,12 @@
 // Secret exp is evaluated at max(x, -(f+1) ln 2): SPU's exp breaks on very negative
 // inputs (masked attention scores), and below that bound e^x is under half an LSB.
 // CHECK-LABEL: func.func @secret_exp
-// CHECK-NEXT:    [[FLOOR:%.*]] = "pphlo.constant"() <{value = dense<-13.169796{{[0-9]*}}> : tensor<2x2xf32>}>
+// CHECK-NEXT:    [[C:%.*]] = "pphlo.constant"() <{value = dense<-13.169796{{[0-9]*}}> : tensor<f32>}>
+// CHECK-NEXT:    [[FLOOR:%.*]] = "pphlo.broadcast"([[C]]) <{broadcast_dimensions = array<i64>}> : (tensor<f32>) -> tensor<2x2xf32>
 // CHECK-NEXT:    [[X:%.*]] = "pphlo.maximum"(%arg0, [[FLOOR]]) : (tensor<2x2x!pphlo.secret<f32>>, tensor<2x2xf32>) -> tensor<2x2x!pphlo.secret<f32>>
 // CHECK-NEXT:    "pphlo.exponential"([[X]]) : (tensor<2x2x!pphlo.secret<f32>>) -> tensor<2x2x!pphlo.secret<f32>>
 // F12-LABEL:   func.func @secret_exp
-// F12-NEXT:      "pphlo.constant"() <{value = dense<-9.0109{{[0-9]*}}> : tensor<2x2xf32>}>
+// F12-NEXT:      "pphlo.constant"() <{value = dense<-9.0109{{[0-9]*}}> : tensor<f32>}>
 func.func @secret_exp(%arg0: tensor<2x2xf32>) -> tensor<2x2xf32> {
   %0 = "stablehlo.exponential"(%arg0) : (tensor<2x2xf32>) -> tensor<2x2xf32>
   "func.return"(%0) : (tensor<2x2xf32>) -> ()
@@ -36,7 +37,8 @@ func.func @public_exp(%arg0: tensor<2xf32> {ditto.visibility = "public"}) -> ten
 // CHECK-NEXT:    "pphlo.exponential"([[X]])
 // CHECK:         [[C:%.*]] = "pphlo.constant"() <{value = dense<-1.000000e+02> : tensor<2xf32>}>
 // CHECK-NEXT:    [[Y:%.*]] = "pphlo.maximum"(%arg0, [[C]])
-// CHECK-NEXT:    "pphlo.constant"() <{value = dense<-13.169796{{[0-9]*}}> : tensor<2xf32>}>
+// CHECK-NEXT:    "pphlo.constant"() <{value = dense<-13.169796{{[0-9]*}}> : tensor<f32>}>
+// CHECK-NEXT:    "pphlo.broadcast"
 // CHECK-NEXT:    "pphlo.maximum"([[Y]]
 // CHECK-NEXT:    "pphlo.exponential"
 func.func @bounded_exp(%arg0: tensor<2xf32>) -> (tensor<2xf32>, tensor<2xf32>) {

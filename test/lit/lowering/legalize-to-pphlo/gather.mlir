@@ -17,8 +17,11 @@ func.func @public_ids(%arg0: tensor<10x4xf32>, %arg1: tensor<1x3x1xi32> {ditto.v
 // CHECK-NEXT:    [[B:%.*]] = "pphlo.broadcast"([[IDS]]) <{broadcast_dimensions = array<i64: 0, 1>}> : (tensor<1x3x!pphlo.secret<i32>>) -> tensor<1x3x10x!pphlo.secret<i32>>
 // CHECK-NEXT:    [[IOTA:%.*]] = "pphlo.iota"() <{iota_dimension = 2 : i64}> : () -> tensor<1x3x10xi32>
 // CHECK-NEXT:    [[HIT:%.*]] = "pphlo.equal"([[B]], [[IOTA]]) : (tensor<1x3x10x!pphlo.secret<i32>>, tensor<1x3x10xi32>) -> tensor<1x3x10x!pphlo.secret<i1>>
-// CHECK-NEXT:    [[ONE:%.*]] = "pphlo.constant"() <{value = dense<1.000000e+00> : tensor<1x3x10xf32>}>
-// CHECK-NEXT:    [[ZERO:%.*]] = "pphlo.constant"() <{value = dense<0.000000e+00> : tensor<1x3x10xf32>}>
+// Constants are scalars broadcast: no shape-sized data.
+// CHECK-NEXT:    [[C1:%.*]] = "pphlo.constant"() <{value = dense<1.000000e+00> : tensor<f32>}>
+// CHECK-NEXT:    [[ONE:%.*]] = "pphlo.broadcast"([[C1]]) <{broadcast_dimensions = array<i64>}> : (tensor<f32>) -> tensor<1x3x10xf32>
+// CHECK-NEXT:    [[C0:%.*]] = "pphlo.constant"() <{value = dense<0.000000e+00> : tensor<f32>}>
+// CHECK-NEXT:    [[ZERO:%.*]] = "pphlo.broadcast"([[C0]]) <{broadcast_dimensions = array<i64>}> : (tensor<f32>) -> tensor<1x3x10xf32>
 // CHECK-NEXT:    [[ONEHOT:%.*]] = "pphlo.select"([[HIT]], [[ONE]], [[ZERO]]) : (tensor<1x3x10x!pphlo.secret<i1>>, tensor<1x3x10xf32>, tensor<1x3x10xf32>) -> tensor<1x3x10x!pphlo.secret<f32>>
 // CHECK-NEXT:    [[ROWS:%.*]] = "pphlo.reshape"([[ONEHOT]]) : (tensor<1x3x10x!pphlo.secret<f32>>) -> tensor<3x10x!pphlo.secret<f32>>
 // CHECK-NEXT:    [[LOOKUP:%.*]] = "pphlo.dot"([[ROWS]], %arg0) : (tensor<3x10x!pphlo.secret<f32>>, tensor<10x4x!pphlo.secret<f32>>) -> tensor<3x4x!pphlo.secret<f32>>
