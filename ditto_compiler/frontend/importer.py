@@ -421,6 +421,8 @@ def parse_module(text: str, source_name: str = "<input>", limits: InputLimits | 
 
     `limits` default to `InputLimits.from_environment()`.
     """
+    if not isinstance(text, str):
+        raise DittoError(f"the IR to parse must be a str, not {type(text).__name__}")
     try:
         module = parse_text(text, source_name, limits=limits or InputLimits.from_environment())
     except ParseError as e:

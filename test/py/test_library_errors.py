@@ -1201,21 +1201,11 @@ def test_a_checkpoint_is_refused_a_seq_beyond_its_positions(c):
 
 
 # -- frontend.importer.parse_module (its size and nesting guards are the importer's; here: only DittoError) --------------
-IMPORTER = "importer.py (another engineer's): parse_module does not check that its text is a str"
 MAIN = '"func.func"() <{sym_name = "main", function_type = () -> ()}> ({ %s "func.return"() : () -> () }) : () -> ()'
 PARSE = [
-    pytest.param(
-        lambda c: parse_module(None), "must be a str", id="None", marks=pytest.mark.xfail(reason=IMPORTER, strict=True)
-    ),
-    pytest.param(
-        lambda c: parse_module(b'"builtin.module"() ({}) : () -> ()'),
-        "must be a str",
-        id="bytes",
-        marks=pytest.mark.xfail(reason=IMPORTER, strict=True),
-    ),
-    pytest.param(
-        lambda c: parse_module(5), "must be a str", id="int", marks=pytest.mark.xfail(reason=IMPORTER, strict=True)
-    ),
+    case(lambda c: parse_module(None), "must be a str, not NoneType", "None"),
+    case(lambda c: parse_module(b'"builtin.module"() ({}) : () -> ()'), "must be a str, not bytes", "bytes"),
+    case(lambda c: parse_module(5), "must be a str, not int", "int"),
     case(lambda c: parse_module("garbage"), "'garbage' is not supported", "garbage"),
     case(lambda c: parse_module('"builtin.module"() ({'), "malformed IR", "unterminated"),
     case(
