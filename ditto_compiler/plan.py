@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from .diagnostics import DittoError
+from .jsonfile import read_json
 from .ring import RingConfig
 
 PLAN_FORMAT = "ditto-plan/1"
@@ -184,17 +185,7 @@ class Plan:
     @classmethod
     def load(cls, path: str | Path) -> Plan:
         _check_path(path)
-        try:
-            text = Path(path).read_text()
-        except (OSError, UnicodeDecodeError, ValueError) as e:  # ValueError: a NUL in the path
-            raise DittoError(f"cannot read program {path}: {e}") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise DittoError(f"{path} is not a ditto-compiler program file (not JSON: {e})") from None
-        except RecursionError:
-            raise DittoError(f"{path} is not a ditto-compiler program file (its JSON nests too deeply)") from None
-        return cls.from_json(data, str(path))
+        return cls.from_json(read_json(path, "ditto-compiler program file"), str(path))
 
 
 def _check_path(path: Any) -> None:

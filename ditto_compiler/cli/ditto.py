@@ -96,35 +96,16 @@ def _model_case(args: argparse.Namespace) -> Any:
 # fails in a second, not after minutes of work. (The model loaders check the same things again.)
 
 
-def _check_checkpoint(directory: Path, seq: int | None, flag: str = "--checkpoint") -> None:
-    """A Hugging Face checkpoint of a supported family, long enough for `seq` (read from its config.json)."""
-    config_file = directory / "config.json"
-    if not config_file.is_file():
-        raise DittoError(f"{directory} is not a Hugging Face checkpoint (no config.json)")
-    try:
-        config = json.loads(config_file.read_text())
-    except (OSError, ValueError) as e:
-        raise DittoError(f"{flag} {directory}: cannot read config.json: {e}") from None
-    if not isinstance(config, dict):
-        raise DittoError(f"{flag} {directory}: config.json does not hold a JSON object")
-    family = config.get("model_type")
-    if family not in ("bert", "gpt2"):
-        raise DittoError(f"{directory}: model type {family!r} is not supported (bert, gpt2)")
-    limit = config.get("max_position_embeddings", 512) if family == "bert" else config.get("n_positions", 1024)
-    if seq is not None and isinstance(limit, int) and not 1 <= seq <= limit:
-        raise DittoError(f"--seq must be between 1 and {limit} for {family}, not {seq}")
-
-
 def _check_model_arguments(args: argparse.Namespace) -> None:
     """--model, --config, --checkpoint and --seq, without importing transformers or building the model."""
-    from ..models.hf import BERT_CONFIGS, GPT2_CONFIGS
+    from ..models.hf import BERT_CONFIGS, GPT2_CONFIGS, checkpoint_config
 
     if args.checkpoint:
-        _check_checkpoint(Path(args.checkpoint), args.seq)
+        checkpoint_config(Path(args.checkpoint), args.seq)
     elif args.model == "bert" and args.config == "minilm":
         from ..models.weights import locate
 
-        _check_checkpoint(locate("minilm"), args.seq)
+        checkpoint_config(locate("minilm"), args.seq)
     elif args.model == "bert":
         if args.config not in BERT_CONFIGS:
             raise DittoError(f"unknown BERT config {args.config!r}: use minilm, {', '.join(BERT_CONFIGS)}")
@@ -215,7 +196,9 @@ def distill(args: argparse.Namespace) -> int:
         raise DittoError(f"{out} already holds a distillation run: pass --resume to continue it, or another --out")
     _check_output_file(args.json, "--json")
     if args.init:
-        _check_checkpoint(Path(args.init), args.seq, "--init")
+        from ..models.hf import checkpoint_config
+
+        checkpoint_config(Path(args.init), args.seq)
     _check_model_arguments(args)
     corpus = load_corpus(args.data, field=args.text_field)
     print(f"data: {corpus.source}: {len(corpus.train)} train and {len(corpus.eval)} eval sentences", file=sys.stderr)

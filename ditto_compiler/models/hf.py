@@ -14,7 +14,6 @@ negative float32, as HF writes them) are always exercised.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..diagnostics import DittoError
+from ..jsonfile import read_json
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -134,17 +134,19 @@ def gpt2_case(config: str, seq: int) -> ModelCase:
     return _case(model, "gpt2", name, _random_ids(shapes["vocab_size"], seq), np.ones((1, seq), np.int32))
 
 
-def _check_model_type(directory: Path) -> None:
-    """config.json names a model type this project runs (before transformers guesses one from the folder's name)."""
-    try:
-        raw = json.loads((directory / "config.json").read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise DittoError(f"{directory}/config.json is not a JSON config: {e}") from None
-    except RecursionError:
-        raise DittoError(f"{directory}/config.json is not a JSON config (it nests too deeply)") from None
-    model_type = raw.get("model_type") if isinstance(raw, dict) else None
-    if model_type not in ("bert", "gpt2"):
-        raise DittoError(f"{directory}: model type {model_type!r} is not supported (bert, gpt2)")
+def checkpoint_config(directory: Path, seq: int | None = None) -> dict[str, Any]:
+    """A checkpoint's config.json, checked without transformers: a model type this project runs (before
+    transformers guesses one from the folder's name) and, given `seq`, enough positions for it."""
+    if not (directory / "config.json").is_file():
+        raise DittoError(f"{directory} is not a Hugging Face checkpoint (no config.json)")
+    config = read_json(directory / "config.json", "Hugging Face config")
+    family = config.get("model_type") if isinstance(config, dict) else None
+    if family not in ("bert", "gpt2"):
+        raise DittoError(f"{directory}: model type {family!r} is not supported (bert, gpt2)")
+    limit = config.get("max_position_embeddings", 512) if family == "bert" else config.get("n_positions", 1024)
+    if seq is not None and isinstance(limit, int) and not 1 <= seq <= limit:
+        raise DittoError(f"--seq must be between 1 and {limit} for {family}, not {seq}")
+    return config
 
 
 def checkpoint_case(directory: Path, seq: int, text: str = DEFAULT_TEXT, name: str | None = None) -> ModelCase:
@@ -158,9 +160,7 @@ def checkpoint_case(directory: Path, seq: int, text: str = DEFAULT_TEXT, name: s
     if not isinstance(seq, (int, np.integer)) or isinstance(seq, (bool, np.bool_)):
         raise DittoError(f"--seq must be an integer, not {seq!r}")
     directory = Path(directory)
-    if not (directory / "config.json").is_file():
-        raise DittoError(f"{directory} is not a Hugging Face checkpoint (no config.json)")
-    _check_model_type(directory)
+    checkpoint_config(directory)
     transformers = _transformers()
     try:
         config = transformers.AutoConfig.from_pretrained(directory)

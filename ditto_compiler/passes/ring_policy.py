@@ -27,7 +27,6 @@ exact op name, "location" a regular expression searched in the op's location).
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from pathlib import Path
 from xdsl.ir import Operation
 
 from ..diagnostics import DittoError, describe_location
+from ..jsonfile import read_json
 from ..ring import RingConfig
 
 SMALL = RingConfig(32, 10)
@@ -136,16 +136,7 @@ def load_policy(spec: str) -> RingPolicy:
     path = Path(spec)
     if not path.is_file():
         raise DittoError(f"unknown ring policy '{spec}': use {', '.join(BUILTIN)}, auto or a JSON policy file")
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        raise DittoError(f"{spec}: cannot read the policy file: {e}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise DittoError(f"{spec}: not valid JSON: {e}") from None
-    except RecursionError:
-        raise DittoError(f"{spec}: not a policy file (its JSON nests too deeply)") from None
+    data = read_json(path, "ring policy file")
     if not isinstance(data, dict):
         raise DittoError(f"{spec}: a policy file holds a JSON object")
     unknown = set(data) - {"base", "rings", "rules"}

@@ -19,7 +19,6 @@ party validates the plan it receives before running it.
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ..diagnostics import DittoError
+from ..jsonfile import read_json
 from ..plan import Plan
 from .cost import Cost
 from .party import WORLD_SIZE, check_upcast, first_line, reconstruct, share_inputs
@@ -55,10 +55,7 @@ class Cluster:
 
 
 def load_cluster(path: str) -> Cluster:
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise DittoError(f"cannot read cluster config {path}: {e}") from None
+    data = read_json(path, "cluster config")
     parties = data.get("parties") if isinstance(data, dict) else None
     if not isinstance(parties, list) or len(parties) != WORLD_SIZE:
         raise DittoError(f"{path}: 'parties' must list {WORLD_SIZE} parties")

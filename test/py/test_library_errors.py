@@ -282,10 +282,10 @@ POLICY = [
     ),
     case(lambda c: compile_(policy=str(c.tmp)), "unknown ring policy", "directory"),
     case(lambda c: compile_(policy="a\0b"), "unknown ring policy", "nul-in-path"),
-    case(policy_file(""), "policy.json: not valid JSON", "empty-file"),
-    case(policy_file('{"base": "ditto"'), "policy.json: not valid JSON", "truncated"),
-    case(policy_file(b"\xff\xfe\x00binary"), "policy.json: cannot read the policy file: 'utf-8' codec", "binary"),
-    case(policy_file(deep_json()), "policy.json: not a policy file \\(its JSON nests too deeply\\)", "deeply-nested"),
+    case(policy_file(""), "policy.json is not a ring policy file \\(not valid JSON", "empty-file"),
+    case(policy_file('{"base": "ditto"'), "policy.json is not a ring policy file \\(not valid JSON", "truncated"),
+    case(policy_file(b"\xff\xfe\x00binary"), "cannot read ring policy file .*policy.json: 'utf-8' codec", "binary"),
+    case(policy_file(deep_json()), "policy.json is not a ring policy file \\(its JSON nests too deeply\\)", "deeply-nested"),
     case(policy_file([]), "policy.json: a policy file holds a JSON object", "list"),
     case(policy_file("null"), "policy.json: a policy file holds a JSON object", "null"),
     case(policy_file({"bases": "ditto"}), r"policy.json: unknown keys \['bases'\]", "unknown-key"),
@@ -713,25 +713,25 @@ SAVE = [
 ]
 
 LOAD = [
-    case(lambda c: load_plan("/no/such/plan.json"), "cannot read program /no/such/plan.json", "missing"),
-    case(lambda c: load_plan(str(c.tmp)), "cannot read program", "directory"),
-    case(lambda c: load_plan("a\0b.json"), "cannot read program", "nul"),
-    case(lambda c: load_plan(""), "cannot read program", "empty-path"),
+    case(lambda c: load_plan("/no/such/plan.json"), "cannot read ditto-compiler program file /no/such/plan.json", "missing"),
+    case(lambda c: load_plan(str(c.tmp)), "cannot read ditto-compiler program file", "directory"),
+    case(lambda c: load_plan("a\0b.json"), "cannot read ditto-compiler program file", "nul"),
+    case(lambda c: load_plan(""), "cannot read ditto-compiler program file", "empty-path"),
     case(lambda c: load_plan(None), "program path must be a string or a path, not NoneType", "None"),
     case(lambda c: load_plan(5), "program path must be a string or a path, not int", "int"),
     case(lambda c: Plan.load(b"plan.json"), "program path must be a string or a path, not bytes", "bytes"),
     case(
         lambda c: load_plan(c.file("empty.json", "")),
-        "empty.json is not a ditto-compiler program file .*not JSON",
+        "empty.json is not a ditto-compiler program file .*not valid JSON",
         "empty-file",
     ),
     case(
         lambda c: load_plan(c.file("cut.json", Path(c.mixed_file).read_text()[:500])),
-        "cut.json is not a ditto-compiler program file .*not JSON",
+        "cut.json is not a ditto-compiler program file .*not valid JSON",
         "truncated",
     ),
-    case(lambda c: load_plan(c.file("text.json", "hello")), "is not a ditto-compiler program file .*not JSON", "text"),
-    case(lambda c: load_plan(c.file("bin.json", b"\x89PNG\xff\xfe\x00")), "cannot read program .*bin.json", "binary"),
+    case(lambda c: load_plan(c.file("text.json", "hello")), "is not a ditto-compiler program file .*not valid JSON", "text"),
+    case(lambda c: load_plan(c.file("bin.json", b"\x89PNG\xff\xfe\x00")), "cannot read ditto-compiler program file .*bin.json", "binary"),
     case(
         lambda c: load_plan(c.file("deep.json", deep_json())),
         "deep.json is not a ditto-compiler program file \\(its JSON nests too deeply\\)",
@@ -1129,7 +1129,7 @@ def _checkpoint(c, name, config_text):
 HF_CHECKPOINTS = [  # refused before transformers reads them (it guesses a model type from the folder's name)
     case(
         lambda c: hf.checkpoint_case(_checkpoint(c, "cfg-text", "not json"), 8),
-        "cfg-text/config.json is not a JSON config",
+        "cfg-text/config.json is not a Hugging Face config",
         "config-not-json",
     ),
     case(
@@ -1154,12 +1154,12 @@ HF_CHECKPOINTS = [  # refused before transformers reads them (it guesses a model
     ),
     case(
         lambda c: hf.checkpoint_case(_checkpoint(c, "cfg-deep", deep_json()), 8),
-        "config.json is not a JSON config \\(it nests too deeply\\)",
+        "config.json is not a Hugging Face config \\(its JSON nests too deeply\\)",
         "config-deep",
     ),
     case(
         lambda c: hf.checkpoint_case(_binary_config(c), 8),
-        "cfg-binary/config.json is not a JSON config",
+        "cannot read Hugging Face config .*cfg-binary/config.json",
         "config-binary",
     ),
 ]

@@ -6,7 +6,7 @@
 // RUN: not ditto-opt %s -p 'annotate-rings' --split-input-file 2>&1 | filecheck %s --check-prefix=EXIT
 
 // UNKNOWN: ditto-opt: error: unknown ring policy 'fxp8': use fxp64, ditto, auto or a JSON policy file
-// JSON: ditto-opt: error: {{.*}}not-json.json: not valid JSON
+// JSON: ditto-opt: error: {{.*}}not-json.json is not a ring policy file (not valid JSON
 // RULE: ditto-opt: error: {{.*}}bad-rule.json: rules[0]: a rule needs a ring and an op and/or a location
 // BASE: ditto-opt: error: {{.*}}bad-base.json: base must be one of fxp64, ditto
 
