@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
+import spu.api as spu_api
 from spu import libspu
 
 from ..diagnostics import DittoError
@@ -109,8 +110,6 @@ def run_party(
     runtimes, links = {}, []
     for k, ring in plan.rings.items():
         links.append(_brpc(f"ditto-ring{k}", addresses[f"ring{k}"], rank, recv_timeout_ms))
-        import spu.api as spu_api
-
         runtimes[k] = spu_api.Runtime(links[-1], spu_runtime_config(ring))
     protocol = _brpc("ditto-protocol", addresses["protocol"], rank, recv_timeout_ms)
     links.append(protocol)
