@@ -1,7 +1,9 @@
-"""`ditto bench`: one model, the same weights and inputs, four ways of running it securely.
+"""`ditto bench`: one model, the same weights and inputs, many ways of running it securely.
 
-    spu              SPU's own compiler (as spu.utils.simulation.sim_jax compiles; ABY3, FM64,
-                     18 fraction bits): the PUMA-style baseline
+    puma             PUMA, the baseline of every ratio: SPU's compiler and runtime as PUMA's authors
+                     configure them, with PUMA's GeLU and softmax (runtime/puma.py)
+    spu              SPU's own compiler with its defaults (as spu.utils.simulation.sim_jax compiles;
+                     ABY3, FM64, 18 fraction bits): the naive reference
     fxp64            ditto-compiler, 64-bit ring, exact GeLU and Softmax
     fxp64-mpcformer  ditto-compiler, 64-bit ring, MPCFormer's Quad GeLU and 2Quad Softmax
     ditto-exact      ditto-compiler, mixed rings (policy ditto), exact functions
@@ -34,6 +36,7 @@ from .models.hf import ModelCase
 from .runtime.cost import Cost
 
 RUNS: dict[str, dict[str, str] | None] = {
+    "puma": None,
     "spu": None,
     "fxp64": {"policy": "fxp64"},
     "fxp64-mpcformer": {"policy": "fxp64", "gelu": "quad", "softmax": "2quad"},
@@ -41,7 +44,9 @@ RUNS: dict[str, dict[str, str] | None] = {
     "fxp64-ditto": {"policy": "fxp64", "gelu": "quad", "softmax": "ditto"},
     "ditto": {"policy": "ditto", "gelu": "quad", "softmax": "ditto"},
 }
-DEFAULT_RUNS = ("spu", "fxp64", "fxp64-mpcformer", "ditto")
+DEFAULT_RUNS = ("puma", "spu", "fxp64", "fxp64-mpcformer", "ditto")
+BASELINE = "puma"
+"""The run every ratio is taken against."""
 NETWORKS = {"lan": (5e9, 0.4e-3), "wan": (400e6, 40e-3)}
 """Bandwidth (bit/s) and round-trip time (s) of the Ditto paper's settings."""
 
@@ -77,10 +82,12 @@ class _Compiled:
     compile_seconds: float
 
 
-def _spu(case: ModelCase, mode: str) -> _Compiled:
+def _spu(case: ModelCase, mode: str, name: str) -> _Compiled:
+    """SPU's compiler: as PUMA configures it (`puma`) or with its defaults (`spu`)."""
+    from .runtime.puma import compile_puma
     from .runtime.spu_baseline import compile_with_spu
 
-    plan, compile_seconds = compile_with_spu(case.forward, *case.args)
+    plan, compile_seconds = (compile_puma if name == "puma" else compile_with_spu)(case.forward, *case.args)
     flat = [np.asarray(x) for x in tree_flatten(case.args)[0]]
 
     def run() -> tuple[list[np.ndarray], Cost]:
@@ -199,7 +206,7 @@ def run_benchmark(
             progress(f"{name}: compiling")
         options = RUNS[name]
         try:
-            compiled = _spu(case, mode) if options is None else _ours(case, options, mode)
+            compiled = _spu(case, mode, name) if options is None else _ours(case, options, mode)
             seconds = []
             for i in range(repeats):
                 if progress is not None:
@@ -227,7 +234,21 @@ def run_benchmark(
         for network in NETWORKS:  # both, whatever --net shows
             entry[f"{network}_seconds_model"] = modelled_seconds(cost, network)
         report["runs"].append(entry)
+    _add_ratios(report)
     return report
+
+
+RATIO_FIELDS = ("send_bytes", "rounds", "seconds", "lan_seconds_model", "wan_seconds_model")
+
+
+def _add_ratios(report: dict[str, Any]) -> None:
+    """Each run's figures over PUMA's from the same run (`vs_puma`), when PUMA ran."""
+    base = next((r for r in report["runs"] if r["name"] == BASELINE and "error" not in r), None)
+    if base is None:
+        return
+    for run in report["runs"]:
+        if "error" not in run:
+            run[f"vs_{BASELINE}"] = {k: run[k] / base[k] if base[k] else None for k in RATIO_FIELDS}
 
 
 def _by_class(cost: Cost) -> dict[str, int]:
@@ -239,22 +260,21 @@ def _by_class(cost: Cost) -> dict[str, int]:
 
 def format_table(report: dict[str, Any]) -> str:
     runs = [r for r in report["runs"] if "error" not in r]
-    base = next((r for r in runs if r["name"] == "spu"), None)
     net = report["net"]
     gpt2 = report["family"] == "gpt2"
-    header = ["run", "send bytes", "vs spu", "rounds", "seconds"]
-    header += [f"{net} s (model)"] if net else []
+    header = ["run", "send bytes", f"vs {BASELINE}", "rounds", f"vs {BASELINE}", "seconds"]
+    header += [f"{net} s (model)", f"vs {BASELINE}"] if net else []
     header += ["max|err|", "mean|err|", "cosine"] + (["next-tok", "ppl"] if gpt2 else [])
     rows = []
     for r in runs:
-        row = [
-            r["name"],
-            f"{r['send_bytes']:,}",
-            f"{r['send_bytes'] / base['send_bytes']:.2f}x" if base else "-",
-            f"{r['rounds']:.0f}",
-            f"{r['seconds']:.2f}",
-        ]
-        row += [f"{r[f'{net}_seconds_model']:.2f}"] if net else []
+        ratios = r.get(f"vs_{BASELINE}", {})
+
+        def ratio(key: str, ratios: dict[str, Any] = ratios) -> str:
+            return f"{ratios[key]:.2f}x" if ratios.get(key) is not None else "-"
+
+        row = [r["name"], f"{r['send_bytes']:,}", ratio("send_bytes"), f"{r['rounds']:.0f}", ratio("rounds")]
+        row += [f"{r['seconds']:.2f}"]
+        row += [f"{r[f'{net}_seconds_model']:.2f}", ratio(f"{net}_seconds_model")] if net else []
         row += [f"{r['max_abs_err']:.2e}", f"{r['mean_abs_err']:.2e}", f"{r['cosine']:.5f}"]
         row += [f"{r['next_token_agreement']:.2f}", f"{r['perplexity']:.2f}"] if gpt2 else []
         rows.append(row)
@@ -270,15 +290,13 @@ def format_table(report: dict[str, Any]) -> str:
         if "error" in r:
             lines.append(f"{r['name']}: failed: {r['error']}")
     named = {r["name"]: r for r in runs}
-    if "ditto" in named and "fxp64" in named:
-        d, f = named["ditto"], named["fxp64"]
-        lines.append(
-            f"ditto / fxp64: bytes {d['send_bytes'] / f['send_bytes']:.2f}x, rounds {d['rounds'] / f['rounds']:.2f}x"
-        )
     if "ditto" in named:
         parts = ", ".join(f"{k} {v:,}" for k, v in named["ditto"]["bytes_by_ring"].items())
         lines.append(f"ditto bytes by ring: {parts}")
-    lines.append("send bytes: all parties; rounds: send actions per party; seconds: slowest party, median")
+    lines.append(
+        f"send bytes: all parties; rounds: send actions per party; seconds: slowest party, median; "
+        f"ratios against {BASELINE} in this run"
+    )
     return "\n".join(lines)
 
 

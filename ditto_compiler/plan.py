@@ -40,6 +40,11 @@ INT_WIDTHS = (8, 16, 32, 64)
 MAX_ELEMENTS = 2**31
 """The most elements one variable may have (a guard against absurd shapes in a plan file)."""
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,127}")
+SPU_OPTIONS: dict[str, tuple[str, ...] | range] = {
+    "fxp_exp_mode": ("EXP_DEFAULT", "EXP_PADE", "EXP_TAYLOR", "EXP_PRIME"),
+    "fxp_exp_iters": range(1, 65),
+}
+"""SPU runtime settings a plan may carry (PUMA's, for instance), and the values each may take."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,8 @@ class Plan:
     outputs: list[Variable]
     steps: list[Step] = field(default_factory=list)
     encodings: list[OneHotInput] = field(default_factory=list)
+    spu_options: dict[str, str | int] = field(default_factory=dict)
+    """SPU runtime settings for every ring's runtime (keys and values from `SPU_OPTIONS`); empty: SPU's defaults."""
 
     @property
     def user_inputs(self) -> int:
@@ -168,6 +175,7 @@ class Plan:
                 {"argument": e.argument, "source": e.source, "depth": e.depth, "shape": list(e.shape)}
                 for e in self.encodings
             ],
+            "spu_options": dict(self.spu_options),
         }
 
     @classmethod
@@ -299,7 +307,9 @@ class _PlanReader:
 
         if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
             raise DittoError(f"{self.where} is not a ditto-compiler program file (format {PLAN_FORMAT})")
-        self.known_keys(data, "plan", {"format", "spu", "rings", "inputs", "outputs", "steps", "encodings"})
+        self.known_keys(
+            data, "plan", {"format", "spu", "rings", "inputs", "outputs", "steps", "encodings", "spu_options"}
+        )
         spu = self.field(data, "plan", "spu", str)
         if spu != spu_version.__version__:
             raise DittoError(f"{self.where} was compiled for SPU {spu}, this runtime is {spu_version.__version__}")
@@ -333,11 +343,22 @@ class _PlanReader:
             self.encoding(e, f"encodings[{i}]", inputs)
             for i, e in enumerate(self.field(data, "plan", "encodings", list))
         ]
-        plan = Plan(rings, inputs, outputs, steps, encodings)
+        plan = Plan(rings, inputs, outputs, steps, encodings, self.spu_options(data.get("spu_options", {})))
         for index, e in enumerate(encodings):
             if e.argument != plan.user_inputs + index:
                 raise self.fail(f"encodings[{index}]", "encoded inputs must follow the user's inputs in order")
         return plan
+
+    def spu_options(self, raw: Any) -> dict[str, str | int]:
+        if not isinstance(raw, dict):
+            raise self.fail("spu_options", "must be a JSON object")
+        for key, value in raw.items():
+            allowed = SPU_OPTIONS.get(key)
+            if allowed is None:
+                raise self.fail("spu_options", f"unknown SPU option {key!r}: use {', '.join(SPU_OPTIONS)}")
+            if isinstance(value, bool) or value not in allowed:
+                raise self.fail(f"spu_options.{key}", f"{value!r} is not one of the allowed values")
+        return dict(raw)
 
     def variable(self, raw: Any, path: str) -> Variable:
         if isinstance(raw, dict):

@@ -11,15 +11,15 @@ import sys
 
 def table(report: dict) -> str:
     runs = [r for r in report["runs"] if "error" not in r]
-    base = next((r for r in runs if r["name"] == "spu"), None)
     gpt2 = report["family"] == "gpt2"
-    header = ["run", "send bytes", "vs spu", "rounds", "vs spu", "seconds", "vs spu", "LAN s (model)", "vs spu",
-              "WAN s (model)", "vs spu", "compile s", "max abs err", "cosine"]  # fmt: skip
+    header = ["run", "send bytes", "vs puma", "rounds", "vs puma", "seconds", "vs puma", "LAN s (model)", "vs puma",
+              "WAN s (model)", "vs puma", "compile s", "max abs err", "cosine"]  # fmt: skip
     header += ["next-token agreement", "perplexity"] if gpt2 else []
     lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
 
-    def ratio(r: dict, key: str) -> str:
-        return f"{r[key] / base[key]:.2f}x" if base else "-"
+    def ratio(r: dict, key: str) -> str:  # against PUMA in the same run (bench.py's vs_puma)
+        value = r.get("vs_puma", {}).get(key)
+        return f"{value:.2f}x" if value is not None else "-"
 
     for r in runs:
         cells = [r["name"], f"{r['send_bytes']:,}", ratio(r, "send_bytes"), f"{r['rounds']:,.0f}", ratio(r, "rounds"),

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import jax
 import numpy as np
 
 from ..bench import DEFAULT_RUNS, RUNS
@@ -54,11 +55,13 @@ def demo(args: argparse.Namespace) -> int:
     prog = ditto_compile(block, params, x, policy=args.policy, gelu=args.gelu, softmax=args.softmax)
     out = prog.run(params, x)
     rows = [_row(f"ditto-compiler ({args.policy})", np.abs(out - reference).max(), prog.cost, prog.compile_seconds)]
-    if not args.no_spu:
-        from ..runtime.spu_baseline import run_with_spu_compiler
+    if not args.no_puma:
+        from ..runtime.executor import execute
+        from ..runtime.puma import compile_puma
 
-        spu_out, spu_cost, spu_compile_s = run_with_spu_compiler(block, params, x)
-        rows.append(_row("SPU's compiler", np.abs(spu_out - reference).max(), spu_cost, spu_compile_s))
+        plan, puma_compile_s = compile_puma(block, params, x)
+        puma_out, puma_cost = execute(plan, plan.check_inputs(jax.tree_util.tree_leaves((params, x))))
+        rows.append(_row("PUMA (SPU)", np.abs(puma_out[0] - reference).max(), puma_cost, puma_compile_s))
 
     header = f"{'compiler':<24} {'max|err|':>10} {'send bytes':>12} {'rounds':>7} {'run s':>7} {'compile s':>9}"
     print(header)
@@ -69,10 +72,10 @@ def demo(args: argparse.Namespace) -> int:
             f"{r['seconds']:>7.3f} {r['compile_seconds']:>9.3f}"
         )
     if len(rows) == 2:
-        ours, spu = rows
+        ours, puma = rows
         print(
-            f"{'ditto / SPU':<24} {'':>10} {ours['send_bytes'] / spu['send_bytes']:>11.2f}x "
-            f"{ours['rounds'] / spu['rounds']:>6.2f}x {ours['seconds'] / spu['seconds']:>6.2f}x"
+            f"{'ditto / PUMA':<24} {'':>10} {ours['send_bytes'] / puma['send_bytes']:>11.2f}x "
+            f"{ours['rounds'] / puma['rounds']:>6.2f}x {ours['seconds'] / puma['seconds']:>6.2f}x"
         )
     if prog.cost.by_ring:
         parts = ", ".join(f"{k} {c.send_bytes:,}" for k, c in prog.cost.by_ring.items())
@@ -299,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", default="fxp64", help="ring policy: fxp64 (default), ditto, auto or a JSON file")
     p.add_argument("--gelu", default="exact", choices=GELU_MODES, help="GeLU: exact (default), quad or puma")
     p.add_argument("--softmax", default="exact", choices=SOFTMAX_MODES, help="Softmax: exact (default), 2quad, ditto")
-    p.add_argument("--no-spu", action="store_true", help="skip the comparison with SPU's own compiler")
+    p.add_argument("--no-puma", action="store_true", help="skip the comparison with PUMA (SPU as PUMA configures it)")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     p.set_defaults(handler=demo)
     p = sub.add_parser("bench", help="benchmark a BERT or GPT-2 against SPU's compiler: bytes, rounds, time, accuracy")

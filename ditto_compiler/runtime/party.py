@@ -51,12 +51,15 @@ _INT_TYPES = {
 _FIELDS = {32: libspu.FieldType.FM32, 64: libspu.FieldType.FM64, 128: libspu.FieldType.FM128}
 
 
-def spu_runtime_config(ring: RingConfig) -> libspu.RuntimeConfig:
-    """SPU's configuration for one ABY3 runtime on `ring`, with its per-op profile on."""
+def spu_runtime_config(ring: RingConfig, options: dict[str, str | int] | None = None) -> libspu.RuntimeConfig:
+    """SPU's configuration for one ABY3 runtime on `ring`, with its per-op profile on and a plan's
+    `spu_options` (validated by plan.py) applied."""
     config = libspu.RuntimeConfig(
         protocol=libspu.ProtocolKind.ABY3, field=_FIELDS[ring.field_bits], fxp_fraction_bits=ring.fraction_bits
     )
     config.enable_pphlo_profile = True
+    for key, value in (options or {}).items():
+        setattr(config, key, getattr(libspu.RuntimeConfig.ExpMode, value) if key == "fxp_exp_mode" else value)
     return config
 
 

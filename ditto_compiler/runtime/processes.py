@@ -110,7 +110,7 @@ def run_party(
     runtimes, links = {}, []
     for k, ring in plan.rings.items():
         links.append(_brpc(f"ditto-ring{k}", addresses[f"ring{k}"], rank, recv_timeout_ms))
-        runtimes[k] = spu_api.Runtime(links[-1], spu_runtime_config(ring))
+        runtimes[k] = spu_api.Runtime(links[-1], spu_runtime_config(ring, plan.spu_options))
     protocol = _brpc("ditto-protocol", addresses["protocol"], rank, recv_timeout_ms)
     links.append(protocol)
     # Setup: each pair agrees on its own seed over its link; nobody else learns it.

@@ -44,9 +44,18 @@ def _variable(name: str, like: Any, ring: RingConfig) -> Variable:
     return Variable(name, ring.field_bits, True, "int", tuple(like.shape), dtype.itemsize * 8)
 
 
-def compile_with_spu(fn: Callable[..., Any], *args: Any, ring: RingConfig = RingConfig()) -> tuple[Plan, float]:
+def compile_with_spu(
+    fn: Callable[..., Any],
+    *args: Any,
+    ring: RingConfig = RingConfig(),
+    compiler_options: libspu.CompilerOptions | None = None,
+    spu_options: dict[str, str | int] | None = None,
+) -> tuple[Plan, float]:
     """SPU's compilation of `fn` (all inputs secret) as a one-segment plan, so that it runs on
-    the same executors as ours (threads or processes); returns (plan, compile seconds)."""
+    the same executors as ours (threads or processes); returns (plan, compile seconds).
+
+    `compiler_options` are SPU's compiler settings, `spu_options` the runtime settings the plan
+    carries (plan.SPU_OPTIONS)."""
     flat, _ = tree_flatten(args)
     names = [f"in{i}" for i in range(len(flat))]
     start = time.perf_counter()
@@ -59,6 +68,7 @@ def compile_with_spu(fn: Callable[..., Any], *args: Any, ring: RingConfig = Ring
             names,
             [libspu.Visibility.VIS_SECRET] * len(flat),
             lambda outs: [f"out{i}" for i in range(len(outs))],
+            copts=compiler_options or libspu.CompilerOptions(),
         )
     except Exception as e:  # SPU's compiler reports in its own exception types
         raise DittoError(f"SPU's compiler failed: {first_line(e)}") from None
@@ -67,4 +77,5 @@ def compile_with_spu(fn: Callable[..., Any], *args: Any, ring: RingConfig = Ring
     inputs = [_variable(n, np.asarray(x), ring) for n, x in zip(names, flat)]
     results = [_variable(f"out{i}", o, ring) for i, o in enumerate(outputs)]
     segment = Segment(ring.field_bits, executable.code.decode(), tuple(names), tuple(v.name for v in results))
-    return Plan({ring.field_bits: ring}, inputs, results, [segment]), compile_seconds
+    plan = Plan({ring.field_bits: ring}, inputs, results, [segment], spu_options=dict(spu_options or {}))
+    return plan, compile_seconds

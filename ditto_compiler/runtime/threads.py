@@ -52,7 +52,7 @@ def run_in_threads(
 ) -> tuple[list[np.ndarray], Cost]:
     """Execute `plan` on `inputs` (encodings applied) under ABY3, parties as threads; outputs and cost."""
     check_upcast(upcast)
-    configs = {k: spu_runtime_config(ring) for k, ring in plan.rings.items()}
+    configs = {k: spu_runtime_config(ring, plan.spu_options) for k, ring in plan.rings.items()}
     shares = share_inputs(plan, inputs)
     hubs = {k: MemoryHub(WORLD_SIZE, recv_timeout_s) for k in plan.rings}
     protocol_hub = MemoryHub(WORLD_SIZE, recv_timeout_s)

@@ -18,13 +18,17 @@ def test_bench_bert_tiny_writes_table_json_and_plot(tmp_path, ditto):
     result = ditto("bench", "--model", "bert", "--config", "tiny", "--seq", "8", "--quiet",
                  "--json", str(out), "--plot", str(png))  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "ditto / fxp64: bytes" in result.stdout
+    assert "vs puma" in result.stdout and "ratios against puma in this run" in result.stdout
     report = json.loads(out.read_text())
     runs = {r["name"]: r for r in report["runs"]}
-    assert list(runs) == ["spu", "fxp64", "fxp64-mpcformer", "ditto"]
+    assert list(runs) == ["puma", "spu", "fxp64", "fxp64-mpcformer", "ditto"]
     for r in runs.values():
         assert FIELDS <= set(r), r.keys()
         assert sum(r["bytes_by_op_class"].values()) == r["send_bytes"]
+        # Every ratio is against PUMA measured in this same run.
+        assert r["vs_puma"]["send_bytes"] == pytest.approx(r["send_bytes"] / runs["puma"]["send_bytes"])
+        assert r["vs_puma"]["rounds"] == pytest.approx(r["rounds"] / runs["puma"]["rounds"])
+    assert runs["puma"]["vs_puma"]["send_bytes"] == 1.0
     # Exact functions in the 64-bit ring: as accurate as fixed point allows, and cheaper than SPU's compiler
     # (whose masked softmax is also visibly wrong: padding is masked with float32's minimum).
     assert runs["fxp64"]["cosine"] > 0.9999 and runs["fxp64"]["max_abs_err"] < 5e-3
@@ -96,3 +100,35 @@ def test_run_benchmark_checks_its_options_first():
         run_benchmark(case, net="lte")  # type: ignore[arg-type]
     with pytest.raises(DittoError, match="not the string"):
         run_benchmark(case, runs="fxp64")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("family", ["bert", "gpt2"])
+def test_puma_is_accurate_on_padded_inputs_and_cheaper_than_spu(family):
+    """PUMA's softmax drops HF's float32-minimum masks (SPU's default exp turns them into garbage),
+    and its row-broadcast denominators and functions cost less than SPU's defaults."""
+    from ditto_compiler.models.hf import bert_case
+
+    case = bert_case("tiny", 8) if family == "bert" else gpt2_case("tiny", 8)
+    # BERT's last quarter is padding; GPT-2's causal mask is the same float32 minimum.
+    assert family == "gpt2" or case.mask.min() == 0
+    runs = {r["name"]: r for r in run_benchmark(case, runs=["puma", "spu"])["runs"]}
+    assert runs["puma"]["cosine"] >= 0.99, runs["puma"]
+    assert runs["puma"]["send_bytes"] < runs["spu"]["send_bytes"]
+    assert "vs_puma" in runs["spu"]
+
+
+def test_puma_substitutes_its_functions_only_while_tracing():
+    import jax
+    from transformers import modeling_flax_utils
+
+    from ditto_compiler.runtime.puma import puma_functions, puma_gelu, puma_softmax
+
+    softmax, gelu = jax.nn.softmax, modeling_flax_utils.ACT2FN["gelu"]
+    with puma_functions():
+        assert jax.nn.softmax is puma_softmax and modeling_flax_utils.ACT2FN["gelu_new"] is puma_gelu
+    assert jax.nn.softmax is softmax and modeling_flax_utils.ACT2FN["gelu"] is gelu
+    x = np.linspace(-6, 6, 241)
+    exact = np.asarray(jax.nn.gelu(x, approximate=False))
+    assert np.abs(np.asarray(puma_gelu(x)) - exact).max() < 0.02  # PUMA's published error bound
+    scores = np.array([[0.0, 1.0, -np.finfo(np.float32).max / 2]], np.float32)
+    np.testing.assert_allclose(puma_softmax(scores), [[0.2689414, 0.7310586, 0.0]], rtol=1e-5)

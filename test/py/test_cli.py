@@ -70,16 +70,16 @@ def test_demo_prints_error_and_cost(tmp_path, ditto):
     out = tmp_path / "demo.json"
     result = ditto("demo", "--seq", "4", "--hidden", "16", "--heads", "2", "--mlp", "32", "--json", str(out))
     assert result.returncode == 0, result.stderr
-    assert "ditto-compiler" in result.stdout and "SPU's compiler" in result.stdout and "ditto / SPU" in result.stdout
+    assert "ditto-compiler" in result.stdout and "PUMA (SPU)" in result.stdout and "ditto / PUMA" in result.stdout
     figures = json.loads(out.read_text())
-    ours, spu = figures["runs"]
+    ours, puma = figures["runs"]
     assert ours["max_abs_err"] < 5e-2 and ours["send_bytes"] > 0 and ours["rounds"] > 0
-    assert spu["send_bytes"] > 0
+    assert puma["send_bytes"] > 0 and puma["max_abs_err"] < 5e-2  # PUMA's functions are accurate on the block
 
 
 def test_demo_rejects_bad_arguments():
     # The installed `ditto` script (the one subprocess test for it): its exit status and one-line error.
-    result = run("ditto", "demo", "--hidden", "10", "--heads", "3", "--no-spu")
+    result = run("ditto", "demo", "--hidden", "10", "--heads", "3", "--no-puma")
     assert result.returncode == 1
     assert result.stderr.strip() == "ditto: error: --hidden 10 is not divisible by --heads 3"
 
@@ -102,5 +102,5 @@ def test_demo_rejects_bad_arguments_before_compiling(ditto, monkeypatch, argv, m
         raise AssertionError("the arguments were not checked first")
 
     monkeypatch.setattr(ditto_compiler, "compile", no_compiling)
-    result = ditto("demo", "--no-spu", *argv)
+    result = ditto("demo", "--no-puma", *argv)
     assert result.returncode in (1, 2) and message in result.stderr and "Traceback" not in result.stderr
