@@ -72,3 +72,17 @@ def test_a_plan_that_reads_a_value_from_the_wrong_ring_is_refused(mixed):
     conversion["source"]["field_bits"] = conversion["target"]["field_bits"]
     with pytest.raises(DittoError, match="converts a value into the ring it is already in|-bit ring, not the"):
         Plan.from_json(data)
+
+
+def test_a_plan_carries_checked_spu_runtime_options(mixed):
+    data = mixed.plan.to_json()
+    data["spu_options"] = {"fxp_exp_mode": "EXP_TAYLOR", "fxp_exp_iters": 5}
+    assert Plan.from_json(data).spu_options == data["spu_options"]
+    for bad, message in [
+        ({"fxp_exp_mode": "EXP_FAST"}, r"spu_options\.fxp_exp_mode: 'EXP_FAST' is not one of the allowed values"),
+        ({"fxp_exp_iters": 0}, r"spu_options\.fxp_exp_iters: 0 is not one of the allowed values"),
+        ({"enable_action_trace": True}, "unknown SPU option 'enable_action_trace'"),
+    ]:
+        data["spu_options"] = bad
+        with pytest.raises(DittoError, match=message):
+            Plan.from_json(data)
