@@ -9,6 +9,7 @@
     ditto-exact      ditto-compiler, mixed rings (policy ditto), exact functions
     fxp64-ditto      ditto-compiler, 64-bit ring, Ditto's approximations (what the rings alone save)
     ditto            ditto-compiler, mixed rings, Ditto's Quad GeLU and max-subtracted Softmax
+    ditto-puma-gelu  ditto-compiler, mixed rings, PUMA's GeLU and Ditto's Softmax (accurate undistilled)
 
 All runs go through the same executor and links, so bytes and rounds are counted
 the same way. Bytes and rounds are deterministic; seconds are the median of
@@ -43,6 +44,7 @@ RUNS: dict[str, dict[str, str] | None] = {
     "ditto-exact": {"policy": "ditto"},
     "fxp64-ditto": {"policy": "fxp64", "gelu": "quad", "softmax": "ditto"},
     "ditto": {"policy": "ditto", "gelu": "quad", "softmax": "ditto"},
+    "ditto-puma-gelu": {"policy": "ditto", "gelu": "puma", "softmax": "ditto"},
 }
 DEFAULT_RUNS = ("puma", "spu", "fxp64", "fxp64-mpcformer", "ditto")
 BASELINE = "puma"
