@@ -35,6 +35,7 @@ from jax.tree_util import tree_flatten, tree_leaves
 from .diagnostics import DittoError
 from .models.hf import ModelCase
 from .runtime.cost import Cost
+from .runtime.netem import NETWORKS
 
 RUNS: dict[str, dict[str, str] | None] = {
     "puma": None,
@@ -49,8 +50,6 @@ RUNS: dict[str, dict[str, str] | None] = {
 DEFAULT_RUNS = ("puma", "spu", "fxp64", "fxp64-mpcformer", "ditto")
 BASELINE = "puma"
 """The run every ratio is taken against."""
-NETWORKS = {"lan": (5e9, 0.4e-3), "wan": (400e6, 40e-3)}
-"""Bandwidth (bit/s) and round-trip time (s) of the Ditto paper's settings."""
 
 OP_CLASSES: dict[str, tuple[str, ...]] = {
     "matmul": ("pphlo.dot", "pphlo.dot_general"),
@@ -72,15 +71,16 @@ def op_class(op: str) -> str:
 
 
 def modelled_seconds(cost: Cost, net: str) -> float:
-    bandwidth, rtt = NETWORKS[net]
+    """Measured seconds + rounds x RTT + the busiest party's bytes / bandwidth."""
+    network = NETWORKS[net]
     busiest = max((p.send_bytes for p in cost.parties), default=0)
-    return cost.seconds + cost.rounds * rtt + busiest * 8 / bandwidth
+    return cost.seconds + cost.rounds * network.rtt_s + busiest * 8 / network.bits_per_s
 
 
 @dataclass
 class _Compiled:
-    run: Callable[[], tuple[list[np.ndarray], Cost]]
-    """One secure run on the case's inputs: flat outputs and cost."""
+    run: Callable[[str | None], tuple[list[np.ndarray], Cost]]
+    """One secure run on the case's inputs (across an emulated network, if one is named): flat outputs and cost."""
     compile_seconds: float
 
 
@@ -92,10 +92,10 @@ def _spu(case: ModelCase, mode: str, name: str) -> _Compiled:
     plan, compile_seconds = (compile_puma if name == "puma" else compile_with_spu)(case.forward, *case.args)
     flat = [np.asarray(x) for x in tree_flatten(case.args)[0]]
 
-    def run() -> tuple[list[np.ndarray], Cost]:
+    def run(network: str | None) -> tuple[list[np.ndarray], Cost]:
         from .runtime.executor import execute
 
-        return execute(plan, flat, mode="processes" if mode == "processes" else "threads")
+        return execute(plan, flat, mode="processes" if mode == "processes" else "threads", network=network)
 
     return _Compiled(run, compile_seconds)
 
@@ -105,8 +105,8 @@ def _ours(case: ModelCase, options: dict[str, str], mode: str) -> _Compiled:
 
     prog = ditto_compile(case.forward, *case.args, **options)
 
-    def run() -> tuple[list[np.ndarray], Cost]:
-        outputs = prog.run(*case.args, mode="processes" if mode == "processes" else "threads")
+    def run(network: str | None) -> tuple[list[np.ndarray], Cost]:
+        outputs = prog.run(*case.args, mode="processes" if mode == "processes" else "threads", network=network)
         return [np.asarray(x) for x in tree_leaves(outputs)], prog.cost
 
     return _Compiled(run, prog.compile_seconds)
@@ -150,7 +150,11 @@ def parse_runs(text: str) -> list[str]:
 
 
 def check_options(
-    runs: Sequence[str] = DEFAULT_RUNS, mode: str = "sim", net: str | None = None, repeats: int = 1
+    runs: Sequence[str] = DEFAULT_RUNS,
+    mode: str = "sim",
+    net: str | None = None,
+    repeats: int = 1,
+    emulate: bool = False,
 ) -> None:
     """The arguments of `run_benchmark`, checked before any model is built or compiled."""
     if isinstance(runs, str):
@@ -166,6 +170,8 @@ def check_options(
         raise DittoError(f"--net must be lan or wan, not {net!r}")
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise DittoError(f"--repeats must be at least 1, not {repeats!r}")
+    if emulate and (mode != "processes" or net is None):
+        raise DittoError("--emulate needs --mode processes and --net lan|wan")
 
 
 def run_benchmark(
@@ -175,9 +181,14 @@ def run_benchmark(
     net: str | None = None,
     repeats: int = 1,
     progress: Any = None,
+    emulate: bool = False,
 ) -> dict[str, Any]:
-    """Run `case` every way in `runs`; the figures as `ditto bench --json` writes them."""
-    check_options(runs, mode, net, repeats)
+    """Run `case` every way in `runs`; the figures as `ditto bench --json` writes them.
+
+    With `emulate`, each run is also measured across the emulated network `net` (runtime/netem.py):
+    its JSON gets `network` and `{net}_seconds_emulated` next to the modelled `{net}_seconds_model`.
+    """
+    check_options(runs, mode, net, repeats, emulate)
     # The reference is the jitted function, the one that is exported and compiled. (Flax GPT-2-small's
     # op-by-op forward under jax 0.8.0 is not: two eager calls differed by 3.5 here, while jit agreed
     # with itself and with ditto-compiler's emulation to cosine 0.999997.)
@@ -198,6 +209,7 @@ def run_benchmark(
         "mode": mode,
         "net": net,
         "repeats": repeats,
+        "emulated": emulate,
         "plaintext_seconds": plaintext_seconds,
         "runs": [],
     }
@@ -209,12 +221,19 @@ def run_benchmark(
         options = RUNS[name]
         try:
             compiled = _spu(case, mode, name) if options is None else _ours(case, options, mode)
-            seconds = []
+            seconds, emulated = [], []
             for i in range(repeats):
                 if progress is not None:
                     progress(f"{name}: secure run {i + 1}/{repeats}")
-                outputs, cost = compiled.run()
+                outputs, cost = compiled.run(None)
                 seconds.append(cost.seconds)
+                if emulate:
+                    if progress is not None:
+                        progress(f"{name}: secure run {i + 1}/{repeats} across the emulated {net}")
+                    emulated_outputs, emulated_cost = compiled.run(net)
+                    emulated.append(emulated_cost.seconds)
+                    if emulated_cost.send_bytes != cost.send_bytes:  # the emulation must not change the protocol
+                        raise DittoError(f"{name}: the emulated network changed the bytes sent")
         except DittoError as e:
             report["runs"].append({"name": name, "error": str(e)})
             continue
@@ -235,6 +254,10 @@ def run_benchmark(
         }
         for network in NETWORKS:  # both, whatever --net shows
             entry[f"{network}_seconds_model"] = modelled_seconds(cost, network)
+        if emulate:
+            assert net is not None
+            entry["network"] = NETWORKS[net].as_json()
+            entry[f"{net}_seconds_emulated"] = statistics.median(emulated)
         report["runs"].append(entry)
     _add_ratios(report)
     return report
@@ -248,9 +271,10 @@ def _add_ratios(report: dict[str, Any]) -> None:
     base = next((r for r in report["runs"] if r["name"] == BASELINE and "error" not in r), None)
     if base is None:
         return
+    fields = [*RATIO_FIELDS, *([f"{report['net']}_seconds_emulated"] if report["emulated"] else [])]
     for run in report["runs"]:
         if "error" not in run:
-            run[f"vs_{BASELINE}"] = {k: run[k] / base[k] if base[k] else None for k in RATIO_FIELDS}
+            run[f"vs_{BASELINE}"] = {k: run[k] / base[k] if base[k] else None for k in fields}
 
 
 def _by_class(cost: Cost) -> dict[str, int]:
@@ -266,6 +290,8 @@ def format_table(report: dict[str, Any]) -> str:
     gpt2 = report["family"] == "gpt2"
     header = ["run", "send bytes", f"vs {BASELINE}", "rounds", f"vs {BASELINE}", "seconds"]
     header += [f"{net} s (model)", f"vs {BASELINE}"] if net else []
+    emulated = report.get("emulated", False)
+    header += [f"{net} s (emulated)", f"vs {BASELINE}"] if emulated else []
     header += ["max|err|", "mean|err|", "cosine"] + (["next-tok", "ppl"] if gpt2 else [])
     rows = []
     for r in runs:
@@ -277,6 +303,7 @@ def format_table(report: dict[str, Any]) -> str:
         row = [r["name"], f"{r['send_bytes']:,}", ratio("send_bytes"), f"{r['rounds']:.0f}", ratio("rounds")]
         row += [f"{r['seconds']:.2f}"]
         row += [f"{r[f'{net}_seconds_model']:.2f}", ratio(f"{net}_seconds_model")] if net else []
+        row += [f"{r[f'{net}_seconds_emulated']:.2f}", ratio(f"{net}_seconds_emulated")] if emulated else []
         row += [f"{r['max_abs_err']:.2e}", f"{r['mean_abs_err']:.2e}", f"{r['cosine']:.5f}"]
         row += [f"{r['next_token_agreement']:.2f}", f"{r['perplexity']:.2f}"] if gpt2 else []
         rows.append(row)

@@ -132,15 +132,23 @@ class Program:
         self.emulation = emulate(self.module, self._flat_inputs(args), on_overflow, truncation=truncation, seed=seed)
         return tree_unflatten(self.signature.out_tree, self.emulation.outputs)
 
-    def run(self, *args: Any, mode: str = "threads", upcast: str = "ditto", timeout_s: float = 60.0) -> Any:
+    def run(
+        self,
+        *args: Any,
+        mode: str = "threads",
+        upcast: str = "ditto",
+        timeout_s: float = 60.0,
+        network: str | None = None,
+    ) -> Any:
         """Run under 3-party ABY3; returns outputs shaped like `fn`'s.
 
         `mode="threads"` runs the parties in this process; `mode="processes"` runs one
         process per party over SPU's brpc links on loopback. A mixed-ring program
         converts between rings with Ditto's upcast protocol, or with `upcast="generic"`
         through SPU's own A2B/B2A round trip. `timeout_s` bounds every wait for a peer.
+        `network="lan"|"wan"` (with `mode="processes"`) sends every message across that emulated network.
         """
-        outputs, self.cost = execute(self.plan, self._flat_inputs(args), mode, upcast, timeout_s)
+        outputs, self.cost = execute(self.plan, self._flat_inputs(args), mode, upcast, timeout_s, network)
         return tree_unflatten(self.signature.out_tree, outputs)
 
 

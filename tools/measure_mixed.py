@@ -16,14 +16,7 @@ from jax.tree_util import tree_leaves  # noqa: E402
 from measure_spine import bert_case, demo_case  # noqa: E402  (tools/ is on sys.path when run as a script)
 
 import ditto_compiler  # noqa: E402
-
-NETWORKS = {"LAN": (5e9, 0.4e-3), "WAN": (400e6, 40e-3)}
-
-
-def modelled_seconds(cost, network):
-    bandwidth, rtt = NETWORKS[network]
-    busiest = max(p.send_bytes for p in cost.parties)
-    return cost.seconds + cost.rounds * rtt + busiest * 8 / bandwidth
+from ditto_compiler.bench import modelled_seconds  # noqa: E402
 
 
 def main(argv=None):
@@ -48,7 +41,7 @@ def main(argv=None):
             parts = [cost.by_ring.get(k) for k in ("32-bit", "64-bit", "conversions")]
             cells = [f"{p.send_bytes:,}" if p is not None else "-" for p in parts]
             shown_upcast = upcast if policy == "ditto" else "-"
-            lan, wan = modelled_seconds(cost, "LAN"), modelled_seconds(cost, "WAN")
+            lan, wan = modelled_seconds(cost, "lan"), modelled_seconds(cost, "wan")
             row = [policy, shown_upcast, mode, f"{cost.send_bytes:,}", f"{cost.rounds:.0f}", f"{cost.seconds:.2f}"]
             print("| " + " | ".join([*row, f"{lan:.2f}", f"{wan:.2f}", *cells, f"{err:.2e}"]) + " |")
         print()
@@ -70,12 +63,12 @@ def minilm():
         got = tree_leaves(prog.run(*args))
         err = max(float(np.abs(np.asarray(g) - w).max()) for g, w in zip(got, want))
         c = prog.cost
-        lan, wan = modelled_seconds(c, "LAN"), modelled_seconds(c, "WAN")
+        lan, wan = modelled_seconds(c, "lan"), modelled_seconds(c, "wan")
         row = ["ditto-compiler", policy, f"{c.send_bytes:,}", f"{c.rounds:.0f}", f"{c.seconds:.1f}", f"{lan:.1f}"]
         print("| " + " | ".join([*row, f"{wan:.1f}", f"{prog.compile_seconds:.1f}", f"{err:.2e}"]) + " |")
     out, c, compile_s = run_with_spu_compiler(fn, *args)
     err = max(float(np.abs(np.asarray(g) - w).max()) for g, w in zip(tree_leaves(out), want))
-    lan, wan = modelled_seconds(c, "LAN"), modelled_seconds(c, "WAN")
+    lan, wan = modelled_seconds(c, "lan"), modelled_seconds(c, "wan")
     row = ["SPU's compiler", "FM64", f"{c.send_bytes:,}", f"{c.rounds:.0f}", f"{c.seconds:.1f}", f"{lan:.1f}"]
     print("| " + " | ".join([*row, f"{wan:.1f}", f"{compile_s:.1f}", f"{err:.2e}"]) + " |")
     return 0

@@ -144,7 +144,7 @@ def bench(args: argparse.Namespace) -> int:
     from ..bench import check_options, format_table, parse_runs, plot, run_benchmark
 
     runs = parse_runs(args.runs)
-    check_options(runs, args.mode, args.net, args.repeats)
+    check_options(runs, args.mode, args.net, args.repeats, args.emulate)
     _check_output_file(args.json, "--json")
     _check_output_file(args.plot, "--plot")
     if args.plot and importlib.util.find_spec("matplotlib") is None:
@@ -155,7 +155,9 @@ def bench(args: argparse.Namespace) -> int:
     def progress(message: str) -> None:
         print(f"  [{message}]", file=sys.stderr, flush=True)
 
-    report = run_benchmark(case, runs, args.mode, args.net, args.repeats, progress=None if args.quiet else progress)
+    report = run_benchmark(
+        case, runs, args.mode, args.net, args.repeats, progress=None if args.quiet else progress, emulate=args.emulate
+    )
     print(format_table(report))
     if args.json:
         try:
@@ -311,6 +313,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seq", type=int, default=16, help="sequence length (default 16)")
     p.add_argument("--mode", choices=("sim", "processes"), default="sim", help="parties as threads (sim) or processes")
     p.add_argument("--net", choices=("lan", "wan"), help="add the modelled time on the paper's LAN or WAN")
+    p.add_argument(
+        "--emulate",
+        action="store_true",
+        help="also measure each run across the emulated --net (needs --mode processes)",
+    )
     p.add_argument("--runs", default=",".join(DEFAULT_RUNS), help=f"comma-separated, from: {', '.join(RUNS)}")
     p.add_argument("--repeats", type=int, default=1, help="secure runs per configuration; seconds are the median")
     p.add_argument("--json", metavar="FILE", help="write the figures as JSON")

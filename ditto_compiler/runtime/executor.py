@@ -18,18 +18,25 @@ import numpy as np
 from ..diagnostics import DittoError
 from ..plan import Plan, check_sequence, check_value
 from .cost import Cost
+from .netem import NETWORKS
 from .party import UPCASTS, check_upcast
 
 MODES = ("threads", "processes")
 
 
 def execute(
-    plan: Plan, inputs: Sequence[np.ndarray], mode: str = "threads", upcast: str = "ditto", timeout_s: float = 60.0
+    plan: Plan,
+    inputs: Sequence[np.ndarray],
+    mode: str = "threads",
+    upcast: str = "ditto",
+    timeout_s: float = 60.0,
+    network: str | None = None,
 ) -> tuple[list[np.ndarray], Cost]:
     """Outputs and cost of `plan` on `inputs` (the encoded inputs included: see `Plan.check_inputs`).
 
     `timeout_s` bounds every receive: a party that waits longer for a peer fails, and
-    the others stop with it.
+    the others stop with it. `network` ("lan" or "wan", processes only) makes every message
+    between the parties cross that emulated network (runtime/netem.py).
     """
     if not isinstance(plan, Plan):
         raise DittoError(f"execute needs a Plan, not {type(plan).__name__}")
@@ -41,6 +48,8 @@ def execute(
     real = isinstance(timeout_s, (int, float, np.integer, np.floating)) and not isinstance(timeout_s, (bool, np.bool_))
     if not real or not 0 < timeout_s <= 86400:
         raise DittoError(f"timeout_s must be a number of seconds in (0, 86400], not {timeout_s!r}")
+    if network is not None and (mode != "processes" or network not in NETWORKS):
+        raise DittoError(f"network must be one of {', '.join(NETWORKS)}, with mode='processes', not {network!r}")
     check_sequence(inputs)
     if len(inputs) != len(plan.inputs):
         raise DittoError(f"the plan takes {len(plan.inputs)} inputs, got {len(inputs)}")
@@ -51,7 +60,7 @@ def execute(
     if mode == "processes":
         from .processes import run_in_processes
 
-        return run_in_processes(plan, inputs, upcast, timeout_s)
+        return run_in_processes(plan, inputs, upcast, timeout_s, network=NETWORKS[network] if network else None)
     from .threads import run_in_threads
 
     return run_in_threads(plan, inputs, upcast, timeout_s)

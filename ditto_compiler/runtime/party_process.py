@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..diagnostics import DittoError
 from ..plan import Plan
+from .netem import NETWORKS
 from .party import first_line
 from .processes import party_failure, party_result, run_party
 from .profile import configure_spu_log
@@ -48,7 +49,13 @@ def main() -> int:
         shares = [share_from_wire(s, blobs, "the party's job") for s in header["inputs"]]
         configure_spu_log(log)
         outputs, steps = run_party(
-            rank, plan, shares, header["addresses"], header["upcast"], int(header["recv_timeout_ms"])
+            rank,
+            plan,
+            shares,
+            header["addresses"],
+            header["upcast"],
+            int(header["recv_timeout_ms"]),
+            NETWORKS[header["network"]] if header.get("network") is not None else None,
         )
         result = party_result(outputs, steps, log.read_text() if log.exists() else "")
     except (DittoError, KeyError, TypeError, ValueError) as e:

@@ -34,6 +34,7 @@ from spu import libspu
 from ..diagnostics import DittoError
 from ..plan import Plan
 from .cost import Cost, PartyCost
+from .netem import Network, emulated_link
 from .party import (
     SEED_PAIRS,
     WORLD_SIZE,
@@ -101,17 +102,25 @@ def run_party(
     addresses: dict[str, list[str]],
     upcast: str,
     recv_timeout_ms: int,
+    network: Network | None = None,
 ) -> tuple[list[libspu.Share], list[dict[str, Any]]]:
-    """One party's run over brpc: its output shares and each step's protocol traffic and time.
+    """One party's run over brpc (or, given `network`, over emulated links): its output shares and
+    each step's protocol traffic and time.
 
     `addresses` maps each link ("ring32", "ring64", "protocol") to the parties' host:port.
     SPU's own traffic goes to this process's SPU log (runtime/profile.configure_spu_log).
     """
+
+    def link(link_id: str, group: Sequence[str]) -> libspu.link.Context:
+        if network is None:
+            return _brpc(link_id, group, rank, recv_timeout_ms)
+        return emulated_link(link_id, group, rank, network, recv_timeout_ms / 1000)
+
     runtimes, links = {}, []
     for k, ring in plan.rings.items():
-        links.append(_brpc(f"ditto-ring{k}", addresses[f"ring{k}"], rank, recv_timeout_ms))
+        links.append(link(f"ditto-ring{k}", addresses[f"ring{k}"]))
         runtimes[k] = spu_api.Runtime(links[-1], spu_runtime_config(ring, plan.spu_options))
-    protocol = _brpc("ditto-protocol", addresses["protocol"], rank, recv_timeout_ms)
+    protocol = link("ditto-protocol", addresses["protocol"])
     links.append(protocol)
     # Setup: each pair agrees on its own seed over its link; nobody else learns it.
     seeds = {}
@@ -174,8 +183,9 @@ def party_job(
     addresses: dict[str, list[str]],
     upcast: str,
     recv_timeout_s: float,
+    network: Network | None = None,
 ) -> bytes:
-    """What a party receives: the plan and only its own input shares."""
+    """What a party receives: the plan, only its own input shares, and the network to emulate (if any)."""
     blobs: list[bytes] = []
     header = {
         "rank": rank,
@@ -184,6 +194,7 @@ def party_job(
         "addresses": addresses,
         "upcast": upcast,
         "recv_timeout_ms": int(recv_timeout_s * 1000),
+        "network": network.name if network is not None else None,
     }
     return encode_message(header, blobs)
 
@@ -261,9 +272,11 @@ def run_in_processes(
     upcast: str = "ditto",
     recv_timeout_s: float = 30.0,
     kill: tuple[int, float] | None = None,
+    network: Network | None = None,
 ) -> tuple[list[np.ndarray], Cost]:
     """Execute `plan` on `inputs` (encodings applied) with one process per party on loopback.
 
+    `network` makes every message between the parties cross an emulated network (runtime/netem.py).
     `kill=(rank, seconds)` kills that party after the delay (to test failure handling).
     """
     check_upcast(upcast)
@@ -276,7 +289,7 @@ def run_in_processes(
     first_dead: _Party | None = None  # the root cause when a party dies
     try:
         for rank in range(WORLD_SIZE):
-            parties.append(_Party(rank, party_job(rank, plan_json, shares, addresses, upcast, recv_timeout_s)))
+            parties.append(_Party(rank, party_job(rank, plan_json, shares, addresses, upcast, recv_timeout_s, network)))
         if kill is not None:
             time.sleep(kill[1])
             parties[kill[0]].process.kill()
