@@ -132,3 +132,20 @@ def test_puma_substitutes_its_functions_only_while_tracing():
     assert np.abs(np.asarray(puma_gelu(x)) - exact).max() < 0.02  # PUMA's published error bound
     scores = np.array([[0.0, 1.0, -np.finfo(np.float32).max / 2]], np.float32)
     np.testing.assert_allclose(puma_softmax(scores), [[0.2689414, 0.7310586, 0.0]], rtol=1e-5)
+
+
+def test_bench_measures_runs_across_the_emulated_network():
+    from ditto_compiler.models.hf import bert_case
+
+    report = run_benchmark(bert_case("tiny", 8), runs=["puma", "fxp64"], mode="processes", net="lan", emulate=True)
+    assert report["emulated"]
+    for run in report["runs"]:
+        assert run["network"] == {"emulated": True, "name": "lan", "rtt_ms": 0.4, "mbps": 5000.0}
+        assert run["lan_seconds_emulated"] > 0  # its effect on time is tested in test_netem.py
+        assert "lan_seconds_emulated" in run["vs_puma"] and "lan_seconds_model" in run["vs_puma"]
+
+
+def test_bench_emulation_needs_processes_and_a_network(ditto, no_model_building):
+    for argv in (["--emulate", "--net", "lan"], ["--emulate", "--mode", "processes"]):
+        result = ditto("bench", "--quiet", *argv)
+        assert result.returncode == 1 and "--emulate needs --mode processes and --net lan|wan" in result.stderr
