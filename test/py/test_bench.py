@@ -137,7 +137,7 @@ def test_puma_substitutes_its_functions_only_while_tracing():
 def test_bench_measures_runs_across_the_emulated_network():
     from ditto_compiler.models.hf import bert_case
 
-    report = run_benchmark(bert_case("tiny", 8), runs=["puma", "fxp64"], mode="processes", net="lan", emulate=True)
+    report = run_benchmark(bert_case("tiny", 8), runs=["puma"], mode="processes", net="lan", emulate=True)
     assert report["emulated"]
     for run in report["runs"]:
         assert run["network"] == {"emulated": True, "name": "lan", "rtt_ms": 0.4, "mbps": 5000.0}

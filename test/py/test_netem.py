@@ -32,7 +32,7 @@ def test_the_emulated_network_changes_time_but_not_bytes_or_answers():
     rng = np.random.default_rng(2)
     w, x = (rng.normal(size=(16, 8)) * 0.3).astype(np.float32), rng.normal(size=(4, 16)).astype(np.float32)
     prog = ditto_compiler.compile(layer, w, x, policy="ditto")
-    plain = prog.run(w, x, mode="processes")
+    plain = prog.run(w, x)  # threads: the same bytes as processes (test_processes.py), in a fraction of the time
     plain_cost = prog.cost
     emulated = prog.run(w, x, mode="processes", network="wan")
     cost = prog.cost
