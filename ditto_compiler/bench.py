@@ -2,6 +2,7 @@
 
     puma             PUMA, the baseline of every ratio: SPU's compiler and runtime as PUMA's authors
                      configure them, with PUMA's GeLU and softmax (runtime/puma.py)
+    puma-onehot      PUMA given one-hot token rows, as ditto-compiler's programs get them
     spu              SPU's own compiler with its defaults (as spu.utils.simulation.sim_jax compiles;
                      ABY3, FM64, 18 fraction bits): the naive reference
     fxp64            ditto-compiler, 64-bit ring, exact GeLU and Softmax
@@ -39,6 +40,7 @@ from .runtime.netem import NETWORKS
 
 RUNS: dict[str, dict[str, str] | None] = {
     "puma": None,
+    "puma-onehot": None,
     "spu": None,
     "fxp64": {"policy": "fxp64"},
     "fxp64-mpcformer": {"policy": "fxp64", "gelu": "quad", "softmax": "2quad"},
@@ -89,8 +91,11 @@ def _spu(case: ModelCase, mode: str, name: str) -> _Compiled:
     from .runtime.puma import compile_puma
     from .runtime.spu_baseline import compile_with_spu
 
-    plan, compile_seconds = (compile_puma if name == "puma" else compile_with_spu)(case.forward, *case.args)
-    flat = [np.asarray(x) for x in tree_flatten(case.args)[0]]
+    fn, args = case.forward, case.args
+    if name == "puma-onehot":
+        fn, args = _one_hot_tokens(case)
+    plan, compile_seconds = (compile_with_spu if name == "spu" else compile_puma)(fn, *args)
+    flat = [np.asarray(x) for x in tree_flatten(args)[0]]
 
     def run(network: str | None) -> tuple[list[np.ndarray], Cost]:
         from .runtime.executor import execute
@@ -98,6 +103,21 @@ def _spu(case: ModelCase, mode: str, name: str) -> _Compiled:
         return execute(plan, flat, mode="processes" if mode == "processes" else "threads", network=network)
 
     return _Compiled(run, compile_seconds)
+
+
+def _one_hot_tokens(case: ModelCase) -> tuple[Callable[..., Any], tuple[Any, ...]]:
+    """The case's forward on one-hot token rows (which the data owner computes and shares) instead of ids."""
+    from .runtime.puma import word_embeddings_from
+
+    vocab = case.model.config.vocab_size
+    one_hot = (case.ids[..., None] == np.arange(vocab)).astype(np.float32)
+    placeholder = np.zeros_like(case.ids)  # only its shape is used
+
+    def forward(params: Any, one_hot: Any, mask: Any) -> Any:
+        with word_embeddings_from(one_hot):
+            return case.forward(params, placeholder, mask)
+
+    return forward, (case.params, one_hot, case.mask)
 
 
 def _ours(case: ModelCase, options: dict[str, str], mode: str) -> _Compiled:

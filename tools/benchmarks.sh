@@ -9,11 +9,11 @@ mkdir -p "$out" && cd "$out"
 export HF_HUB_OFFLINE=1
 # jax 0.8.0's multi-threaded CPU matmuls can give a different plaintext reference on every call (GPT-2 small).
 export XLA_FLAGS=--xla_cpu_multi_thread_eigen=false
-ALL=puma,spu,fxp64,fxp64-mpcformer,ditto-exact,ditto
+ALL=puma,puma-onehot,spu,fxp64,fxp64-mpcformer,ditto-exact,ditto
 run() { name=$1; shift; echo "=== $name: ditto bench $*"; ditto bench --quiet --allow-failures --json "$name.json" --plot "$name.png" "$@"; }
 run bert-tiny-128 --model bert --config tiny --seq 128 --runs $ALL --net lan --repeats 3
 run bert-tiny-128-proc --model bert --config tiny --seq 128 --runs $ALL --net lan --mode processes
 run minilm-128 --model bert --config minilm --seq 128 --runs $ALL --net lan
-run gpt2-small-32 --model gpt2 --config small --seq 32 --runs puma,spu,fxp64,fxp64-mpcformer,ditto --net lan
-run bert-base-128 --model bert --config base --seq 128 --runs puma,spu,fxp64,ditto --net lan
-run minilm-128-proc --model bert --config minilm --seq 128 --runs puma,spu,fxp64,ditto --net lan --mode processes
+run gpt2-small-32 --model gpt2 --config small --seq 32 --runs puma,puma-onehot,spu,fxp64,fxp64-mpcformer,ditto --net lan
+run bert-base-128 --model bert --config base --seq 128 --runs puma,puma-onehot,spu,fxp64,ditto --net lan
+run minilm-128-proc --model bert --config minilm --seq 128 --runs puma,puma-onehot,spu,fxp64,ditto --net lan --mode processes

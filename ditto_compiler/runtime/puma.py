@@ -83,6 +83,34 @@ def puma_functions() -> Iterator[None]:
         jax.nn.softmax, jax.nn.gelu = saved_softmax, saved_gelu
 
 
+WORD_EMBEDDINGS = ("word_embeddings", "wte")
+"""The token-embedding modules of Flax BERT and GPT-2."""
+
+
+@contextmanager
+def word_embeddings_from(one_hot: jax.Array) -> Iterator[None]:
+    """While inside, a Hugging Face Flax model's token embedding is `one_hot @ table`, whatever ids it is given.
+
+    PUMA's paper has the client share one-hot rows of its tokens; this gives the `puma-onehot` baseline the
+    same inputs as ditto-compiler's `one-hot-inputs`, so the model is called with placeholder ids (only their
+    shape is used: positions and token types) and never looks a secret id up.
+    """
+    import flax.linen as nn
+
+    lookup = nn.Embed.__call__
+
+    def embed(module: nn.Embed, inputs: jax.Array) -> jax.Array:
+        if module.name in WORD_EMBEDDINGS:
+            return jnp.einsum("...v,vd->...d", one_hot, jnp.asarray(module.embedding))
+        return lookup(module, inputs)
+
+    nn.Embed.__call__ = embed
+    try:
+        yield
+    finally:
+        nn.Embed.__call__ = lookup
+
+
 def compile_puma(fn: Callable[..., Any], *args: Any) -> tuple[Plan, float]:
     """PUMA's compilation of `fn` (all inputs secret) as a one-segment plan; returns (plan, compile seconds)."""
     options = libspu.CompilerOptions()

@@ -111,10 +111,14 @@ def test_puma_is_accurate_on_padded_inputs_and_cheaper_than_spu(family):
     case = bert_case("tiny", 8) if family == "bert" else gpt2_case("tiny", 8)
     # BERT's last quarter is padding; GPT-2's causal mask is the same float32 minimum.
     assert family == "gpt2" or case.mask.min() == 0
-    runs = {r["name"]: r for r in run_benchmark(case, runs=["puma", "spu"])["runs"]}
+    runs = {r["name"]: r for r in run_benchmark(case, runs=["puma", "puma-onehot", "spu"])["runs"]}
     assert runs["puma"]["cosine"] >= 0.99, runs["puma"]
     assert runs["puma"]["send_bytes"] < runs["spu"]["send_bytes"]
     assert "vs_puma" in runs["spu"]
+    # Given one-hot token rows (as ditto-compiler's programs are), PUMA computes the same and skips the
+    # secret lookup's loop of rounds.
+    assert runs["puma-onehot"]["cosine"] == pytest.approx(runs["puma"]["cosine"], abs=1e-3)
+    assert runs["puma-onehot"]["rounds"] < runs["puma"]["rounds"]
 
 
 def test_puma_substitutes_its_functions_only_while_tracing():
