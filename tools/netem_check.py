@@ -15,22 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import socket
 import statistics
 import sys
 import time
 
 from ditto_compiler.runtime.netem import NETWORKS, emulated_link
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
+from ditto_compiler.runtime.processes import free_ports
 
 
 def _party(rank: int, addresses: list[str], net: str, pings: int, bulk_bytes: int, results) -> None:  # noqa: ANN001
@@ -64,7 +54,7 @@ def _party(rank: int, addresses: list[str], net: str, pings: int, bulk_bytes: in
 
 def measure(net: str, pings: int = 50, bulk_mb: int = 200) -> dict[str, float]:
     """RTT (ms) and throughput (Mbit/s) of the emulated `net`, measured between two processes."""
-    addresses = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    addresses = [f"127.0.0.1:{port}" for port in free_ports(2)]
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
     bulk = bulk_mb << 20

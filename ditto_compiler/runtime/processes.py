@@ -55,7 +55,7 @@ from .wire import decode_message, encode_message, share_from_wire, share_to_wire
 SEED_BYTES = 16
 
 
-def _free_ports(count: int) -> list[int]:
+def free_ports(count: int) -> list[int]:
     sockets = [socket.socket() for _ in range(count)]
     for s in sockets:
         s.bind(("127.0.0.1", 0))
@@ -282,7 +282,7 @@ def run_in_processes(
     check_upcast(upcast)
     shares = share_inputs(plan, inputs)
     names = link_names(plan)
-    ports = {name: _free_ports(WORLD_SIZE) for name in names}
+    ports = {name: free_ports(WORLD_SIZE) for name in names}
     addresses = {name: [f"127.0.0.1:{port}" for port in group] for name, group in ports.items()}
     plan_json = plan.to_json()
     parties: list[_Party] = []

@@ -14,7 +14,7 @@ import pytest
 import ditto_compiler
 from ditto_compiler import DittoError
 from ditto_compiler.runtime.deployment import load_cluster
-from ditto_compiler.runtime.processes import _free_ports
+from ditto_compiler.runtime.processes import free_ports
 
 
 def script(name):
@@ -34,7 +34,7 @@ def test_parties_and_driver_as_separate_commands(tmp_path):
     prog.save(str(tmp_path / "layer.ditto"))
     np.savez(tmp_path / "inputs.npz", w, x)
     # Each party needs its port and the four above it.
-    bases = [p for p in _free_ports(30) if p < 65000][:3]
+    bases = [p for p in free_ports(30) if p < 65000][:3]
     config = {
         "parties": [{"host": "127.0.0.1", "port": port} for port in bases],
         "authkey": "test-cluster-key",
