@@ -9,7 +9,9 @@ arithmetically (`truncation="floor"`, deterministic) or rounds stochastically
 fraction, which is what SPU's ABY3 truncation does (measured: P(+1) is 0.12,
 0.37, 0.63, 0.87 for dropped fractions in the four quarters of [0, 1)), and is
 unbiased where floor is not. Public values are truncated exactly (floor), as SPU
-does locally. Nonlinear kernels are correctly rounded (see interpreter.py).
+does locally. A secret times an integer-valued public constant truncates to one
+LSB more in either mode, as SPU's truncation does (interpreter.exact_truncations).
+Nonlinear kernels are correctly rounded (see interpreter.py).
 
 Every result is checked against the ring's safe range |x| < 2^(k-2) (what
 truncation and Ditto's upcast protocol need); leaving it raises a DittoError
@@ -128,9 +130,11 @@ class RingIntegers:
         return self.encode(op, values, self.element(op.output))
 
     # -- fixed point -------------------------------------------------------------------
-    def truncate(self, op: Operation, raw: np.ndarray, bits: int) -> np.ndarray:
+    def truncate(self, op: Operation, raw: np.ndarray, bits: int, exact: bool = False) -> np.ndarray:
         self.result.truncations += 1
         floor = raw >> bits
+        if exact:
+            return floor + 1
         if not self.stochastic or not is_secret(op.results[0].type):
             return floor
         dropped = (raw - (floor << bits)).astype(np.float64) / 2.0**bits

@@ -14,6 +14,13 @@ SPU's nonlinear kernels (exp, rsqrt, divide, tanh, ...) are iterative
 approximations; both domains compute them correctly rounded (to nearest) from the
 operands' real values. MPC-friendly approximations written as ring arithmetic are
 therefore interpreted exactly, and SPU's own kernels up to their approximation error.
+
+One truncation is not rounding at all: SPU's ABY3 truncation (TruncAPr2) of a secret
+times a public factor whose encoding has no low bits to drop (an integer-valued
+factor) comes out exactly one LSB high on every element, because no borrow occurs to
+cancel the protocol's fixed +1 (measured; docs/accuracy.md). `exact_truncations`
+finds these statically (public factors that are constants) and both domains add
+that LSB.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from xdsl.ir import Block, Operation, SSAValue
 
 from .diagnostics import DittoError, op_error
 from .dialects import fxp, pphlo
+from .dialects.secret import is_secret
 
 Value = Any
 """A domain's value: a numpy array of ring elements, or a JAX array of reals."""
@@ -93,6 +101,43 @@ def constant_values(op: pphlo.ConstantOp) -> np.ndarray:
     return np.broadcast_to(values.reshape(-1)[0], shape) if values.size == 1 else values.reshape(shape)
 
 
+_SHAPE_OPS = (pphlo.BroadcastOp, pphlo.ReshapeOp, pphlo.TransposeOp, pphlo.SliceOp)
+
+
+def _constant_encoding(factor: SSAValue) -> np.ndarray | None:
+    """The ring elements of a public constant factor (seen through shape ops and converts to
+    its type), as SPU encodes them; None when `factor` is not such a constant."""
+    f = fraction_bits(factor)
+    owner = factor.owner
+    while isinstance(owner, (*_SHAPE_OPS, pphlo.ConvertOp)):
+        if isinstance(owner, pphlo.ConvertOp) and fraction_bits(owner.results[0]) != f:
+            return None
+        owner = owner.operands[0].owner
+    if not isinstance(owner, pphlo.ConstantOp):
+        return None
+    values = constant_values(owner).astype(np.float64)
+    return np.trunc(values * 2.0**f) if f is not None else values
+
+
+def exact_truncations(module: ModuleOp) -> frozenset[Operation]:
+    """The secret truncations whose dropped bits are zero in every share: a product by a
+    public constant whose every encoding is a multiple of 2^bits. SPU's truncation gives
+    those exactly +1 LSB."""
+    exact: set[Operation] = set()
+    for op in module.walk():
+        if not isinstance(op, fxp.TruncateOp) or not is_secret(op.result.type):
+            continue
+        product = op.input.owner
+        if not isinstance(product, (pphlo.MulOp, pphlo.DotOp, pphlo.DotGeneralOp)):
+            continue
+        step = 2.0**op.bits.value.data
+        for factor in product.operands:
+            encoding = None if is_secret(factor.type) else _constant_encoding(factor)
+            if encoding is not None and encoding.size and bool(np.all(np.mod(encoding, step) == 0)):
+                exact.add(op)
+    return frozenset(exact)
+
+
 class Domain(Protocol):
     """How values are held. `xp` is the array namespace (numpy or jax.numpy)."""
 
@@ -101,8 +146,9 @@ class Domain(Protocol):
     def input(self, arg: SSAValue, value: Any) -> Value: ...
     def constant(self, op: pphlo.ConstantOp) -> Value: ...
     def iota(self, op: pphlo.IotaOp, values: np.ndarray) -> Value: ...
-    def truncate(self, op: Operation, x: Value, bits: int) -> Value:
-        """Drop `bits` fraction bits of `x` (op's result has the fewer): floor, or SPU's stochastic rounding."""
+    def truncate(self, op: Operation, x: Value, bits: int, exact: bool = False) -> Value:
+        """Drop `bits` fraction bits of `x` (op's result has the fewer): floor, or SPU's stochastic
+        rounding; `exact` (see `exact_truncations`): SPU's one LSB more."""
 
     def cast(self, op: fxp.CastOp, x: Value) -> Value: ...
     def rescale(self, op: fxp.RescaleOp, x: Value) -> Value: ...
@@ -143,6 +189,7 @@ class Interpreter:
         self.domain = domain
         self.xp = domain.xp
         self.observe = observe
+        self.exact = exact_truncations(module)
 
     def run(self, inputs: Sequence[Any]) -> list[Value]:
         """The function's results (as the domain holds them) for `inputs`."""
@@ -173,7 +220,7 @@ class Interpreter:
             view[dim] = shape[dim]
             return [d.iota(op, np.broadcast_to(np.arange(shape[dim]).reshape(view), shape))]
         if isinstance(op, fxp.TruncateOp):
-            return [d.truncate(op, args[0], op.bits.value.data)]
+            return [d.truncate(op, args[0], op.bits.value.data, exact=op in self.exact)]
         if isinstance(op, fxp.CastOp):
             return [d.cast(op, args[0])]
         if isinstance(op, fxp.RescaleOp):

@@ -5,6 +5,7 @@
     approximate-nonlinear{gelu,softmax} MPC-friendly GeLU and Softmax (exact: unchanged)
     row-reciprocals                    one reciprocal / rsqrt per row, not per element
     legalize-to-pphlo                  StableHLO -> PPHLO, visibility decided
+    fold-identity-products             products by public ones are data movement (no truncation)
     annotate-rings{policy}             ring types, explicit casts and truncations
     fuse-scales                        fewer truncations
     eliminate-redundant-casts          fewer, smaller ring conversions
@@ -29,6 +30,7 @@ from .lowering.legalize_to_pphlo import LegalizeToPPHLOPass
 from .passes.annotate_rings import AnnotateRingsPass
 from .passes.approximate_nonlinear import ApproximateNonlinearPass
 from .passes.eliminate_redundant_casts import EliminateRedundantCastsPass
+from .passes.fold_identity_products import FoldIdentityProductsPass
 from .passes.fuse_scales import FuseScalesPass
 from .passes.inline_private_functions import InlinePrivateFunctionsPass
 from .passes.one_hot_inputs import OneHotInputsPass
@@ -44,6 +46,7 @@ def frontend_passes(gelu: str = "exact", softmax: str = "exact") -> list[ModuleP
         ApproximateNonlinearPass(gelu=gelu, softmax=softmax),
         RowReciprocalsPass(),
         LegalizeToPPHLOPass(),
+        FoldIdentityProductsPass(),
     ]
 
 

@@ -88,9 +88,12 @@ class FakeQuantReals:
     def iota(self, op: pphlo.IotaOp, values: np.ndarray) -> jax.Array:
         return jnp.asarray(self._encoded(values.astype(np.float64), fraction_bits(op.output)), self.dtype)
 
-    def truncate(self, op: Operation, x: jax.Array, bits: int) -> jax.Array:
+    def truncate(self, op: Operation, x: jax.Array, bits: int, exact: bool = False) -> jax.Array:
         result = op.results[0]
-        return self._floor(x, fraction_bits(result), is_secret(result.type))  # type: ignore[arg-type]
+        f = fraction_bits(result)
+        if exact:  # nothing dropped; SPU's truncation adds one LSB
+            return straight_through(x, (jnp.floor(x * 2.0**f) + 1) / 2.0**f)  # type: ignore[operator]
+        return self._floor(x, f, is_secret(result.type))  # type: ignore[arg-type]
 
     def cast(self, op: fxp.CastOp, x: jax.Array) -> jax.Array:
         src, dst = fraction_bits(op.input), fraction_bits(op.result)

@@ -38,6 +38,11 @@ def all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return LegalizeToPPHLOPass
 
+    def fold_identity_products() -> type[ModulePass]:
+        from .fold_identity_products import FoldIdentityProductsPass
+
+        return FoldIdentityProductsPass
+
     def annotate_rings() -> type[ModulePass]:
         from .annotate_rings import AnnotateRingsPass
 
@@ -64,6 +69,7 @@ def all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "approximate-nonlinear": approximate_nonlinear,
         "row-reciprocals": row_reciprocals,
         "legalize-to-pphlo": legalize_to_pphlo,
+        "fold-identity-products": fold_identity_products,
         "annotate-rings": annotate_rings,
         "fuse-scales": fuse_scales,
         "eliminate-redundant-casts": eliminate_redundant_casts,
