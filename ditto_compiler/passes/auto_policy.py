@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from xdsl.dialects import func
 from xdsl.dialects.builtin import AnyFloat, ModuleOp
-from xdsl.ir import Operation
+from xdsl.ir import Operation, SSAValue
 
 from ..diagnostics import DittoError, describe_location
 from ..dialects.secret import base_element_type
@@ -97,12 +97,9 @@ def check_options(margin: object, precision: object) -> None:
         raise DittoError(f"precision must be an integer from 0 to {MAX_PRECISION} (bits), not {precision!r}")
 
 
-def calibrate(
-    module: ModuleOp, calibration: Sequence[np.ndarray], margin: float = 4.0, precision: int = 6
-) -> tuple[RingPolicy, list[Choice]]:
-    """An `auto` policy for the legalized `module`, and what it chose for each op."""
-    large = BUILTIN["fxp64"]
-    check_options(margin, precision)
+def observed_stats(module: ModuleOp, calibration: Sequence[np.ndarray]) -> dict[object, Stats]:
+    """Each op's (first result's) and each entry argument's value statistics when the legalized
+    `module` runs in the 64-bit ring on `calibration` (emulated)."""
     entry = next((op for op in module.ops if isinstance(op, func.FuncOp)), None)
     if entry is None:
         raise DittoError("module has no function to calibrate")
@@ -112,7 +109,7 @@ def calibrate(
 
     probe = module.clone()
     originals = {clone: original for clone, original in zip(probe.walk(), module.walk())}
-    annotate(probe, large)
+    annotate(probe, BUILTIN["fxp64"])
     seen: dict[object, Stats] = {}  # by op (its first result) or by entry argument
 
     def observe(op: Operation, reals: list[np.ndarray]) -> None:
@@ -125,24 +122,45 @@ def calibrate(
     emulate(probe, calibration, on_overflow="record", observe=observe)
     for arg, x in zip(entry.args, calibration):
         seen[arg] = _stats(x, np.issubdtype(np.asarray(x).dtype, np.floating))  # type: ignore[index]
+    return seen
 
-    unknown = Stats(math.inf, 0.0, True)
-    decided: dict[Operation, RingConfig] = {}
+
+UNKNOWN = Stats(math.inf, 0.0, True)
+
+
+def operand_stats(op: Operation, seen: dict[object, Stats]) -> list[Stats]:
+    """What `seen` knows of `op`'s operands (constants excepted: they are encoded in any ring)."""
+    operands = []
+    for value in op.operands:
+        owner = value.owner
+        if isinstance(owner, Operation):
+            if owner.name not in ADAPTS:
+                operands.append(seen.get(owner, UNKNOWN))
+        else:
+            operands.append(seen.get(value, UNKNOWN))
+    return operands
+
+
+def fits_small_ring(op: Operation, seen: dict[object, Stats], margin: float, precision: int) -> bool:
+    """`op`'s result and operands all fit, and are resolved in, the small ring."""
+    return all(_fits(op, s, margin, precision) for s in [seen.get(op, UNKNOWN), *operand_stats(op, seen)])
+
+
+def calibrate(
+    module: ModuleOp, calibration: Sequence[np.ndarray], margin: float = 4.0, precision: int = 6
+) -> tuple[RingPolicy, list[Choice]]:
+    """An `auto` policy for the legalized `module`, and what it chose for each op."""
+    large = BUILTIN["fxp64"]
+    check_options(margin, precision)
+    seen = observed_stats(module, calibration)
+    entry = next(op for op in module.ops if isinstance(op, func.FuncOp))
+    decided: dict[Operation | SSAValue, RingConfig] = {}
     choices: list[Choice] = []
     for op in entry.body.block.ops:
         if op.name not in CONTRACTIONS:
             continue
-        stats = seen.get(op, unknown)
-        operands = []
-        for value in op.operands:
-            owner = value.owner
-            if isinstance(owner, Operation):
-                if owner.name not in ADAPTS:  # constants are encoded in whatever ring uses them
-                    operands.append(seen.get(owner, unknown))
-            else:
-                operands.append(seen.get(value, unknown))
-        small = all(_fits(op, s, margin, precision) for s in [stats, *operands])
-        ring = SMALL if small else large.nonlinear
+        stats = seen.get(op, UNKNOWN)
+        ring = SMALL if fits_small_ring(op, seen, margin, precision) else large.nonlinear
         decided[op] = ring
         where = describe_location(op.location)
         choices.append(Choice(op.name, where, (ring.field_bits, ring.fraction_bits), stats.max_abs, stats.rms))

@@ -9,13 +9,25 @@ simply re-encoded in the ring that needs them.
 Scale is explicit: a product of !fxp.fixed<k, f1> and !fxp.fixed<k, f2> has
 f1 + f2 fraction bits and is followed by an `fxp.truncate` back to the ring's f,
 so every truncation the MPC runtime will pay for is an op that passes can count,
-merge and fuse. Every op this creates carries the location of the op it serves.
+merge and fuse. A multiplication by a public constant whose values are all
+integers keeps them integers (`!fxp.int<k, 32>`): SPU multiplies a fixed-point
+secret by an integer without truncating, which is free and exact (a fixed-point
+integer factor costs a truncation and, in this SPU's ABY3, comes out one LSB high).
+Every op this creates carries the location of the op it serves.
 """
 
 from __future__ import annotations
 
+import numpy as np
 from xdsl.dialects import func
-from xdsl.dialects.builtin import AnyFloat, FunctionType, IntegerType, ModuleOp, TensorType
+from xdsl.dialects.builtin import (
+    AnyFloat,
+    DenseIntOrFPElementsAttr,
+    FunctionType,
+    IntegerType,
+    ModuleOp,
+    TensorType,
+)
 from xdsl.ir import Attribute, Block, Operation, SSAValue
 from xdsl.rewriter import InsertPoint, Rewriter
 
@@ -29,6 +41,30 @@ from .ring_policy import RingPolicy
 
 PRODUCTS = frozenset({"pphlo.multiply", "pphlo.dot", "pphlo.dot_general"})
 FRESH_CONSTANTS = (pphlo.ConstantOp, pphlo.IotaOp)
+INTEGER_FACTOR = IntegerType(32)
+"""How an integer-valued constant factor is held (SPU's mixed fixed-point x integer multiply)."""
+_SHAPE_OPS = (pphlo.BroadcastOp, pphlo.ReshapeOp, pphlo.TransposeOp, pphlo.SliceOp)
+
+
+def integer_factor_chain(value: SSAValue) -> list[SSAValue] | None:
+    """The values from a float constant of integers (|v| < 2^31) to `value` through shape ops,
+    when only multiplications use `value` and nothing else uses the chain; else None."""
+    if not value.uses or any(not isinstance(use.operation, pphlo.MulOp) for use in value.uses):
+        return None
+    chain = [value]
+    owner = value.owner
+    while isinstance(owner, _SHAPE_OPS):
+        source = owner.operand
+        if not source.has_one_use():
+            return None
+        chain.append(source)
+        owner = source.owner
+    if not isinstance(owner, pphlo.ConstantOp) or not isinstance(owner.value.get_element_type(), AnyFloat):
+        return None
+    values = pphlo.float_values(owner.value)
+    if not values.size or not np.all(np.isfinite(values)) or np.any(np.abs(values) >= 2.0**31):
+        return None
+    return chain if bool(np.all(values == np.round(values))) else None
 
 
 def ring_type(plain: Attribute, ring: RingConfig) -> fxp.FixedType | fxp.IntType:
@@ -114,6 +150,11 @@ class _Annotator:
                 element = fxp.ring_of(wanted)
                 ring = RingConfig(element.k, element.f) if isinstance(element, fxp.FixedType) else None
                 value = op.value if ring is None else saturated_constant(op.value, ring)
+                if isinstance(element, fxp.IntType) and isinstance(op.value.get_element_type(), AnyFloat):
+                    integers = TensorType(IntegerType(element.w), op.value.type.get_shape())
+                    value = DenseIntOrFPElementsAttr.from_list(
+                        integers, [int(v) for v in pphlo.float_values(op.value).ravel()]
+                    )
                 new: Operation = pphlo.ConstantOp(value, wanted)
             else:
                 assert isinstance(op, pphlo.IotaOp)
@@ -178,6 +219,8 @@ class _Annotator:
                 self.coerce(op, index, self.policy.default)
 
     def annotate_op(self, op: Operation, ring: RingConfig) -> None:
+        if isinstance(op, pphlo.MulOp):
+            self.keep_integer_factors(op)
         for index in range(len(op.operands)):
             self.coerce(op, index, ring)
         if isinstance(op, pphlo.ReduceOp):
@@ -193,6 +236,17 @@ class _Annotator:
             return
         for result in op.results:
             self.set_type(result, self.typed(result, ring))
+
+    def keep_integer_factors(self, op: pphlo.MulOp) -> None:
+        """A public factor of integers times a secret real stays an integer (no truncation)."""
+        for factor, other in ((op.lhs, op.rhs), (op.rhs, op.lhs)):
+            if not is_secret(other.type) or not isinstance(self.plain_of(other), AnyFloat):
+                continue
+            if fxp.ring_of(factor.type) is not None and factor not in self.pending:
+                continue  # already typed by another user
+            chain = integer_factor_chain(factor)
+            for value in chain or ():
+                self.plain[value] = INTEGER_FACTOR
 
     def _is_fixed_product(self, op: Operation) -> bool:
         return all(isinstance(fxp.ring_of(v.type), fxp.FixedType) for v in op.operands)
@@ -233,6 +287,9 @@ def annotate(module: ModuleOp, policy: RingPolicy) -> None:
         if not isinstance(fn, func.FuncOp):
             continue
         annotator.pending.update(fn.args)
+        for arg in list(fn.args):  # arguments a policy placed enter in that ring
+            if arg in policy.decided:
+                annotator.settle(arg, policy.decided[arg])
         annotator.annotate_block(fn.body.block)
         for arg in list(fn.args):  # arguments nothing used
             if arg in annotator.pending:

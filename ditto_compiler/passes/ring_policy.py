@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from xdsl.ir import Operation
+from xdsl.ir import Operation, SSAValue
 
 from ..diagnostics import DittoError, describe_location
 from ..jsonfile import read_json
@@ -82,8 +82,8 @@ class RingPolicy:
     linear: RingConfig
     nonlinear: RingConfig
     rules: tuple[Rule, ...] = field(default=())
-    decided: dict[Operation, RingConfig] = field(default_factory=dict, compare=False, hash=False)
-    """Per-op choices made for one module (the `auto` policy)."""
+    decided: dict[Operation | SSAValue, RingConfig] = field(default_factory=dict, compare=False, hash=False)
+    """Per-op (and per entry argument) choices made for one module (the `auto` and `optimal` policies)."""
 
     @property
     def default(self) -> RingConfig:

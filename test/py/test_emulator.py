@@ -111,10 +111,11 @@ def test_inputs_are_checked_against_the_ring_they_enter():
 
 
 @pytest.mark.parametrize("policy", ["fxp64", "ditto"])
-def test_integer_factors_gain_one_lsb_as_in_spu(policy):
-    """SPU's ABY3 truncation of a secret times an integer-valued public constant comes out
-    exactly one LSB high (nothing is dropped, the protocol's +1 is not cancelled). The
-    emulator models it bit for bit; multiplying by ones is folded away and stays exact."""
+def test_integer_factors_as_in_spu(policy):
+    """SPU's ABY3 truncation of a secret times an integer-valued public value comes out exactly
+    one LSB high (nothing is dropped, the protocol's +1 is not cancelled). So integer constant
+    factors stay integers (no truncation: exact), ones are folded away, and where a truncation
+    remains (a contraction with a public integer matrix) the emulator adds that LSB, bit for bit."""
     x = np.linspace(-3, 3, 16, dtype=np.float32).reshape(4, 4)
     w = np.array([2.0, -5.0, 3.0, 1.0], np.float32)
     ones = jnp.ones(4, jnp.int32).astype(jnp.float32)
@@ -126,11 +127,12 @@ def test_integer_factors_gain_one_lsb_as_in_spu(policy):
     secure, emulated = prog.run(x), prog.emulate(x)
     for got, want in zip(secure, emulated):
         np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
-    # The +1 is really there: one LSB of the ring the products are in, above the exact product.
-    lsb = 2.0**-18 if policy == "fxp64" else 2.0**-10
+    lsb = 2.0**-18 if policy == "fxp64" else 2.0**-10  # the ring the products are in
     encoded = np.trunc(x.astype(np.float64) / lsb) * lsb
-    np.testing.assert_allclose(np.asarray(secure[0], np.float64) - 3 * encoded, lsb, rtol=0, atol=1e-12)
-    np.testing.assert_array_equal(np.asarray(secure[3], np.float64), encoded)
+    exact = [3 * encoded, encoded * w, encoded @ np.diag(w), encoded]
+    for got, want, high in zip(secure, exact, [0, 0, 1, 0]):
+        np.testing.assert_allclose(np.asarray(got, np.float64) - want, high * lsb, rtol=0, atol=1e-12)
+    assert "fxp.int<" in prog.ir and prog.ir.count("fxp.truncate") == 1
 
 
 def test_stochastic_truncation_rounds_as_spu_does():

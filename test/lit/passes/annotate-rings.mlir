@@ -102,3 +102,30 @@ func.func @located(%arg0: tensor<2x2x!pphlo.secret<f32>>, %arg1: tensor<2x2x!pph
   %1 = "pphlo.dot"(%0, %arg1) : (tensor<2x2x!pphlo.secret<f32>>, tensor<2x2x!pphlo.secret<f32>>) -> tensor<2x2x!pphlo.secret<f32>> loc("jit(f)/mlp/dot_general"("model.py":5:4))
   func.return %1 : tensor<2x2x!pphlo.secret<f32>>
 }
+
+// -----
+
+// A factor of integers stays an integer: SPU multiplies without truncating (exact, free).
+// A non-integer factor, or integers that also feed an add, are fixed point and truncated.
+// FXP64-LABEL: func.func @integer_factors
+// FXP64-NEXT:    [[C:%.*]] = "pphlo.constant"() <{value = dense<3> : tensor<i32>}> : () -> tensor<!fxp.int<64, 32>>
+// FXP64-NEXT:    [[B:%.*]] = "pphlo.broadcast"([[C]]) {{.*}} -> tensor<4x!fxp.int<64, 32>>
+// FXP64-NEXT:    [[M:%.*]] = "pphlo.multiply"(%arg0, [[B]]) : (tensor<4x!pphlo.secret<!fxp.fixed<64, 18>>>, tensor<4x!fxp.int<64, 32>>) -> tensor<4x!pphlo.secret<!fxp.fixed<64, 18>>>
+// FXP64-NOT:     fxp.truncate
+// FXP64:         "pphlo.multiply"(%arg0, %{{.*}}) : ({{.*}}, tensor<4x!fxp.fixed<64, 18>>) -> tensor<4x!pphlo.secret<!fxp.fixed<64, 36>>>
+// FXP64-NEXT:    "fxp.truncate"
+// FXP64:         "pphlo.multiply"(%arg0, %{{.*}}) : ({{.*}}, tensor<4x!fxp.fixed<64, 18>>) -> tensor<4x!pphlo.secret<!fxp.fixed<64, 36>>>
+// FXP64-NEXT:    "fxp.truncate"
+// FXP64:         func.return
+func.func @integer_factors(%arg0: tensor<4x!pphlo.secret<f32>>) -> (tensor<4x!pphlo.secret<f32>>, tensor<4x!pphlo.secret<f32>>, tensor<4x!pphlo.secret<f32>>, tensor<4x!pphlo.secret<f32>>) {
+  %c = "pphlo.constant"() <{value = dense<3.0> : tensor<f32>}> : () -> tensor<f32>
+  %b = "pphlo.broadcast"(%c) <{broadcast_dimensions = array<i64>}> : (tensor<f32>) -> tensor<4xf32>
+  %0 = "pphlo.multiply"(%arg0, %b) : (tensor<4x!pphlo.secret<f32>>, tensor<4xf32>) -> tensor<4x!pphlo.secret<f32>>
+  %h = "pphlo.constant"() <{value = dense<1.5> : tensor<4xf32>}> : () -> tensor<4xf32>
+  %1 = "pphlo.multiply"(%arg0, %h) : (tensor<4x!pphlo.secret<f32>>, tensor<4xf32>) -> tensor<4x!pphlo.secret<f32>>
+  %k = "pphlo.constant"() <{value = dense<5.0> : tensor<f32>}> : () -> tensor<f32>
+  %kb = "pphlo.broadcast"(%k) <{broadcast_dimensions = array<i64>}> : (tensor<f32>) -> tensor<4xf32>
+  %2 = "pphlo.multiply"(%arg0, %kb) : (tensor<4x!pphlo.secret<f32>>, tensor<4xf32>) -> tensor<4x!pphlo.secret<f32>>
+  %3 = "pphlo.add"(%arg0, %kb) : (tensor<4x!pphlo.secret<f32>>, tensor<4xf32>) -> tensor<4x!pphlo.secret<f32>>
+  func.return %0, %1, %2, %3 : tensor<4x!pphlo.secret<f32>>, tensor<4x!pphlo.secret<f32>>, tensor<4x!pphlo.secret<f32>>, tensor<4x!pphlo.secret<f32>>
+}
