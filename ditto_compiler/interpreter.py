@@ -105,17 +105,22 @@ _SHAPE_OPS = (pphlo.BroadcastOp, pphlo.ReshapeOp, pphlo.TransposeOp, pphlo.Slice
 
 
 def _constant_encoding(factor: SSAValue) -> np.ndarray | None:
-    """The ring elements of a public constant factor (seen through shape ops and converts to
-    its type), as SPU encodes them; None when `factor` is not such a constant."""
-    f = fraction_bits(factor)
+    """The ring elements of a public constant factor (seen through shape ops and converts) as
+    SPU encodes them; None when `factor` is not such a constant. Shape ops keep the set of
+    values, so the constant's values, converted along the way, are the factor's."""
+    converts = []
     owner = factor.owner
     while isinstance(owner, (*_SHAPE_OPS, pphlo.ConvertOp)):
-        if isinstance(owner, pphlo.ConvertOp) and fraction_bits(owner.results[0]) != f:
-            return None
+        if isinstance(owner, pphlo.ConvertOp):
+            converts.append(owner)
         owner = owner.operands[0].owner
     if not isinstance(owner, pphlo.ConstantOp):
         return None
     values = constant_values(owner).astype(np.float64)
+    for convert in reversed(converts):
+        if fraction_bits(convert.results[0]) is None:
+            values = np.floor(values)
+    f = fraction_bits(factor)
     return np.trunc(values * 2.0**f) if f is not None else values
 
 

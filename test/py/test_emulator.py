@@ -56,6 +56,26 @@ def test_flax_bert_under_ditto_policy(tiny_bert):
     assert_close(fxp64.emulate(params, ids), bert(params, ids), 2e-3, 1e-3)
 
 
+def test_emulation_predicts_secure_flax_bert(tiny_bert):
+    """The emulator is what distillation and ring choices trust: on Flax BERT (whose default
+    head_mask of ones SPU used to shift by one LSB per probability) under the 32-bit ring at
+    8 fraction bits, emulation and secure execution agree to within rounding noise."""
+    from ditto_compiler.interpreter import exact_truncations
+    from ditto_compiler.passes.ring_policy import LARGE, RingPolicy
+    from ditto_compiler.ring import RingConfig
+
+    bert, params, ids = tiny_bert
+    policy = RingPolicy("ditto-f8", RingConfig(32, 8), LARGE)
+    prog = ditto_compiler.compile(bert, params, ids, policy=policy)
+    # The head mask is folded away, so no truncation is left that SPU would shift by one LSB.
+    assert not exact_truncations(prog.module) and prog.ir.count("fxp.truncate") > 0
+    secure = np.asarray(prog.run(params, ids), np.float64)
+    emulated = np.asarray(prog.emulate(params, ids, truncation="stochastic"), np.float64)
+    # Rounding differs element by element (SPU's truncation is randomised); no bias may remain.
+    assert abs(np.mean(secure - emulated)) < 2e-3
+    assert np.linalg.norm(secure - emulated) < 0.02 * np.linalg.norm(secure)
+
+
 def test_emulation_matches_spu_on_ring_arithmetic():
     # No nonlinear kernels: SPU differs from the emulator only by its probabilistic
     # truncation (at most 1 LSB per truncation; two truncations here). Inputs and
