@@ -11,6 +11,8 @@
     fxp64-ditto      ditto-compiler, 64-bit ring, Ditto's approximations (what the rings alone save)
     ditto            ditto-compiler, mixed rings, Ditto's Quad GeLU and max-subtracted Softmax
     ditto-puma-gelu  ditto-compiler, mixed rings, PUMA's GeLU and Ditto's Softmax (accurate undistilled)
+    optimal          ditto-compiler, every op in the ring of least modelled bytes, exact functions
+    optimal-puma-gelu  the same with PUMA's GeLU and Ditto's Softmax
 
 All runs go through the same executor and links, so bytes and rounds are counted
 the same way. Bytes and rounds are deterministic; seconds are the median of
@@ -48,6 +50,8 @@ RUNS: dict[str, dict[str, str] | None] = {
     "fxp64-ditto": {"policy": "fxp64", "gelu": "quad", "softmax": "ditto"},
     "ditto": {"policy": "ditto", "gelu": "quad", "softmax": "ditto"},
     "ditto-puma-gelu": {"policy": "ditto", "gelu": "puma", "softmax": "ditto"},
+    "optimal": {"policy": "optimal"},
+    "optimal-puma-gelu": {"policy": "optimal", "gelu": "puma", "softmax": "ditto"},
 }
 DEFAULT_RUNS = ("puma", "spu", "fxp64", "fxp64-mpcformer", "ditto")
 BASELINE = "puma"

@@ -24,6 +24,7 @@ from .passes import parse_pipeline
 from .passes.approximate_nonlinear import GELU_MODES, SOFTMAX_MODES
 from .passes.auto_policy import calibrate
 from .passes.auto_policy import check_options as check_auto_options
+from .passes.optimal_rings import OBJECTIVES, solve
 from .passes.ring_policy import RingPolicy, load_policy
 from .pipeline import apply_passes, frontend_passes, ring_passes
 from .plan import OneHotInput, Plan, Variable, check_value
@@ -32,6 +33,8 @@ from .runtime.cost import Cost
 from .runtime.executor import execute
 
 TRUNCATIONS = ("floor", "stochastic")
+CALIBRATED = ("auto", "optimal")
+"""Policies that choose rings from value ranges on calibration inputs (by default the example arguments)."""
 
 
 def _entry_function(module: ModuleOp) -> func.FuncOp:
@@ -79,7 +82,8 @@ class Program:
     emulation: EmulationResult | None = None
     """Overflows and truncation count of the latest `emulate`."""
     ring_choices: list[dict[str, Any]] | None = None
-    """What the `auto` policy chose for each matmul: op, location, ring, max_abs seen."""
+    """What `auto` chose for each matmul (op, location, ring, max_abs seen), or `optimal` for each
+    secret op (op, location, ring, its modelled cost in each ring, what it saved)."""
 
     @property
     def pphlo(self) -> str | None:
@@ -170,7 +174,14 @@ def _calibration_inputs(
 
 
 def _check_options(
-    policy: Any, calibration: Any, margin: Any, precision: Any, gelu: Any, softmax: Any, pipeline: Any
+    policy: Any,
+    calibration: Any,
+    margin: Any,
+    precision: Any,
+    objective: Any,
+    gelu: Any,
+    softmax: Any,
+    pipeline: Any,
 ) -> tuple[str | RingPolicy, list[ModulePass] | None]:
     """Every option checked before the function is traced: the policy (loaded, unless `auto`) and the
     pipeline (parsed), or a DittoError naming the option."""
@@ -187,9 +198,11 @@ def _check_options(
             raise DittoError(
                 f"calibration must be a tuple of arguments like the example arguments, not {type(calibration).__name__}"
             )
-        if policy != "auto":
-            raise DittoError(f"calibration is only used by policy auto (policy is {policy!r})")
-    if isinstance(policy, str) and policy != "auto":
+        if policy not in CALIBRATED:
+            raise DittoError(f"calibration is only used by policies auto and optimal (policy is {policy!r})")
+    if not isinstance(objective, str) or objective not in OBJECTIVES:
+        raise DittoError(f"objective must be one of {', '.join(OBJECTIVES)}, not {objective!r}")
+    if isinstance(policy, str) and policy not in CALIBRATED:
         policy = load_policy(policy)
     if pipeline is None:
         return policy, None
@@ -225,6 +238,7 @@ def compile(  # noqa: A001 (the library's verb)
     calibration: tuple[Any, ...] | None = None,
     margin: float = 4.0,
     precision: int = 6,
+    objective: str = "bytes",
     gelu: str = "exact",
     softmax: str = "exact",
     pipeline: str | Sequence[ModulePass] | None = None,
@@ -233,17 +247,22 @@ def compile(  # noqa: A001 (the library's verb)
 
     Every input leaf is secret unless `public` marks it: argument numbers (an int or a
     sequence of ints), or a pytree prefix of the arguments with booleans. `policy` picks
-    the rings: `fxp64`, `ditto`, `auto`, the path of a JSON policy file, or a
+    the rings: `fxp64`, `ditto`, `auto`, `optimal`, the path of a JSON policy file, or a
     `RingPolicy`. `auto` calibrates on `calibration` (arguments like `example_args`; by
     default `example_args` themselves): a matmul goes to the small ring when every value
     it touches stays within 1/`margin` of that ring's range and has an RMS of
-    2^`precision` steps. `gelu` (`exact`, `quad`, `puma`) and `softmax` (`exact`,
-    `2quad`, `ditto`) pick MPC-friendly approximations (passes/approximate_nonlinear.py).
+    2^`precision` steps. `optimal` puts every secret op in the ring that minimises the
+    whole program's modelled cost (`objective`: `bytes`, `lan` or `wan`; conversions
+    included; passes/optimal_rings.py), under the same fit rule on the calibration inputs.
+    `gelu` (`exact`, `quad`, `puma`) and `softmax` (`exact`, `2quad`, `ditto`) pick
+    MPC-friendly approximations (passes/approximate_nonlinear.py).
     `pipeline` (xdsl-opt syntax, or pass objects) replaces the whole default pipeline.
     Every problem with the function or the options is a `DittoError`.
     """
     try:
-        return _compile(fn, example_args, public, policy, calibration, margin, precision, gelu, softmax, pipeline)
+        return _compile(
+            fn, example_args, public, policy, calibration, margin, precision, objective, gelu, softmax, pipeline
+        )
     except RecursionError:
         raise DittoError("the program nests too deeply to compile (Python's recursion limit)") from None
     except MemoryError:
@@ -258,13 +277,14 @@ def _compile(
     calibration: tuple[Any, ...] | None,
     margin: float,
     precision: int,
+    objective: str,
     gelu: str,
     softmax: str,
     pipeline: str | Sequence[ModulePass] | None,
 ) -> Program:
     if not callable(fn):
         raise DittoError(f"compile needs a function, not {type(fn).__name__}")
-    policy, passes = _check_options(policy, calibration, margin, precision, gelu, softmax, pipeline)
+    policy, passes = _check_options(policy, calibration, margin, precision, objective, gelu, softmax, pipeline)
     start = time.perf_counter()
     stablehlo, signature = export_stablehlo(fn, example_args, public)
     _check_arguments(signature)
@@ -279,6 +299,11 @@ def _compile(
             inputs = _calibration_inputs(calibration, example_args, signature)
             policy, choices = calibrate(module, inputs, margin, precision)
             ring_choices = [c.as_dict() for c in choices]
+        elif policy == "optimal":
+            inputs = _calibration_inputs(calibration, example_args, signature)
+            solution = solve(module, inputs, objective, margin, precision)
+            policy = solution.policy
+            ring_choices = [p.as_dict() for p in solution.placements]
         apply_passes(module, ring_passes(policy))
     return Program(
         stablehlo=stablehlo,

@@ -2,8 +2,9 @@
 
 Runs on legalized PPHLO (see `ring_annotation` for the algorithm). The policy is a
 built-in name (`fxp64`, `ditto`), `auto` (rings chosen from value ranges on
-calibration inputs, see `auto_policy`) or a JSON policy file; a library caller
-passes a `RingPolicy` object instead (`ring_policy`).
+calibration inputs, see `auto_policy`), `optimal` (the minimum modelled cost over
+the whole dataflow graph, see `optimal_rings`) or a JSON policy file; a library
+caller passes a `RingPolicy` object instead (`ring_policy`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from xdsl.passes import ModulePass
 from ..diagnostics import DittoError, op_error
 from ..dialects import fxp
 from .auto_policy import calibrate
+from .optimal_rings import solve
 from .ring_annotation import annotate
 from .ring_policy import RingPolicy, load_policy
 
@@ -39,15 +41,17 @@ class AnnotateRingsPass(ModulePass):
     name = "annotate-rings"
 
     policy: str = "fxp64"
-    """`fxp64`, `ditto`, `auto`, or the path of a JSON policy file."""
+    """`fxp64`, `ditto`, `auto`, `optimal`, or the path of a JSON policy file."""
     calibration: str = ""
-    """For `auto`: an .npz of the entry function's inputs (numpy.savez(path, *inputs))."""
+    """For `auto`, `optimal`: an .npz of the entry function's inputs (numpy.savez(path, *inputs))."""
     margin: float = 4.0
-    """For `auto`: a value may use at most 1/margin of the small ring's range."""
+    """For `auto`, `optimal`: a value may use at most 1/margin of the small ring's range."""
     precision: int = 6
-    """For `auto`: a real value needs an RMS of at least 2^precision steps of the small ring."""
+    """For `auto`, `optimal`: a real value needs an RMS of at least 2^precision steps of the small ring."""
+    objective: str = "bytes"
+    """For `optimal`: what to minimise, `bytes` or the time on the paper's `lan` or `wan`."""
     report: str = ""
-    """For `auto`: write the per-op choices here as JSON."""
+    """For `auto`, `optimal`: write the per-op choices here as JSON."""
     ring_policy: RingPolicy | None = field(default=None, compare=False, repr=False)
     """A policy object (the library's way); replaces `policy` when given."""
 
@@ -66,14 +70,23 @@ class AnnotateRingsPass(ModulePass):
     def _policy(self, module: ModuleOp) -> RingPolicy:
         if self.ring_policy is not None:
             return self.ring_policy
-        if self.policy != "auto":
+        if self.policy not in ("auto", "optimal"):
             return load_policy(self.policy)
         if not self.calibration:
-            raise DittoError("policy auto needs calibration inputs (annotate-rings{policy=auto calibration=FILE})")
-        policy, choices = calibrate(module, _load_calibration(self.calibration), self.margin, self.precision)
+            raise DittoError(
+                f"policy {self.policy} needs calibration inputs "
+                f"(annotate-rings{{policy={self.policy} calibration=FILE}})"
+            )
+        inputs = _load_calibration(self.calibration)
+        if self.policy == "auto":
+            policy, choices = calibrate(module, inputs, self.margin, self.precision)
+            report = [c.as_dict() for c in choices]
+        else:
+            solution = solve(module, inputs, self.objective, self.margin, self.precision)
+            policy, report = solution.policy, [p.as_dict() for p in solution.placements]
         if self.report:
             try:
-                Path(self.report).write_text(json.dumps([c.as_dict() for c in choices], indent=1))
+                Path(self.report).write_text(json.dumps(report, indent=1))
             except OSError as e:
-                raise DittoError(f"cannot write the auto policy report {self.report}: {e}") from None
+                raise DittoError(f"cannot write the {self.policy} policy report {self.report}: {e}") from None
         return policy

@@ -179,11 +179,11 @@ class _Annotator:
     # -- ops ------------------------------------------------------------------
     def ring_of_op(self, op: Operation, inherited: RingConfig | None) -> RingConfig | None:
         """The op's ring, or None if it only moves pending values and can wait."""
+        if inherited is not None:
+            return inherited  # a region (a reduction's body) computes in its op's ring
         chosen = self.policy.ring_for(op)
         if chosen is not None:
             return chosen
-        if inherited is not None:
-            return inherited
         # Real-valued operands decide (a boolean predicate must not drag values into its ring).
         for kind in (fxp.FixedType, fxp.IntType):
             rings = [r for v in op.operands if (r := self.current_ring(v, kind)) is not None]

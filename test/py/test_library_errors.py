@@ -440,7 +440,7 @@ OPTIONS = [
     ),
     case(
         lambda c: compile_(policy="ditto", calibration=(X, W)),
-        "calibration is only used by policy auto",
+        "calibration is only used by policies auto and optimal",
         "calibration-unused",
     ),
     case(

@@ -1,0 +1,46 @@
+// RUN: ditto-opt %s -p 'annotate-rings{policy=optimal calibration="%S/inputs/two-matrices.npz"}' --split-input-file | filecheck %s
+// RUN: ditto-opt %s -p 'annotate-rings{policy=optimal calibration="%S/inputs/two-matrices.npz" objective=wan}' --split-input-file | filecheck %s --check-prefix=WAN
+// RUN: ditto-opt %s -p 'annotate-rings{policy=optimal objective=bytes}' --split-input-file --verify-diagnostics | filecheck %s --check-prefix=NOCAL
+// RUN: not ditto-opt %s -p 'annotate-rings{policy=optimal calibration="%S/inputs/two-matrices.npz" objective=time}' --split-input-file 2>&1 | filecheck %s --check-prefix=OBJECTIVE
+
+// NOCAL: policy optimal needs calibration inputs (annotate-rings{policy=optimal calibration=FILE})
+// OBJECTIVE: ditto-opt: error: objective must be one of bytes, lan, wan, not 'time'
+
+// One matmul whose every result a reciprocal needs: the small ring would save less on
+// the matmul than the upcast of its 4,096 results costs, so the cut keeps it all in 64 bits.
+// CHECK-LABEL: func.func @stays_large
+// WAN-LABEL: func.func @stays_large
+// CHECK-NOT:     fxp.fixed<32
+// CHECK:         func.return
+func.func @stays_large(%x: tensor<64x64x!pphlo.secret<f32>>, %w: tensor<64x64x!pphlo.secret<f32>>) -> tensor<64x64x!pphlo.secret<f32>> {
+  %0 = "pphlo.dot"(%x, %w) : (tensor<64x64x!pphlo.secret<f32>>, tensor<64x64x!pphlo.secret<f32>>) -> tensor<64x64x!pphlo.secret<f32>>
+  %1 = "pphlo.reciprocal"(%0) : (tensor<64x64x!pphlo.secret<f32>>) -> tensor<64x64x!pphlo.secret<f32>>
+  func.return %1 : tensor<64x64x!pphlo.secret<f32>>
+}
+
+// -----
+
+// Two matmuls, then a row sum and its reciprocal: the matmuls go to the small ring and
+// only the 64 row sums are upcast (the reciprocal cannot run in SPU's 32-bit ring).
+// CHECK-LABEL: func.func @splits
+// CHECK:         "pphlo.dot"{{.*}} -> tensor<64x64x!pphlo.secret<!fxp.fixed<32, 20>>>
+// CHECK:         "pphlo.dot"{{.*}} -> tensor<64x64x!pphlo.secret<!fxp.fixed<32, 20>>>
+// CHECK:         "pphlo.reduce"
+// CHECK:         "fxp.cast"({{.*}}) : (tensor<64x!pphlo.secret<!fxp.fixed<32, 10>>>) -> tensor<64x!pphlo.secret<!fxp.fixed<64, 18>>>
+// CHECK-NEXT:    "pphlo.reciprocal"({{.*}}) : (tensor<64x!pphlo.secret<!fxp.fixed<64, 18>>>) -> tensor<64x!pphlo.secret<!fxp.fixed<64, 18>>>
+// On the WAN the upcast's two rounds (80 ms) outweigh the bytes saved: the objective decides.
+// WAN-LABEL: func.func @splits
+// WAN-NOT:       fxp.fixed<32
+// WAN:           func.return
+func.func @splits(%x: tensor<64x64x!pphlo.secret<f32>>, %w: tensor<64x64x!pphlo.secret<f32>>) -> tensor<64x!pphlo.secret<f32>> {
+  %0 = "pphlo.dot"(%x, %w) : (tensor<64x64x!pphlo.secret<f32>>, tensor<64x64x!pphlo.secret<f32>>) -> tensor<64x64x!pphlo.secret<f32>>
+  %1 = "pphlo.dot"(%0, %w) : (tensor<64x64x!pphlo.secret<f32>>, tensor<64x64x!pphlo.secret<f32>>) -> tensor<64x64x!pphlo.secret<f32>>
+  %z = "pphlo.constant"() <{value = dense<0.0> : tensor<f32>}> : () -> tensor<f32>
+  %2 = "pphlo.reduce"(%1, %z) <{dimensions = array<i64: 1>}> ({
+  ^bb0(%a: tensor<!pphlo.secret<f32>>, %b: tensor<!pphlo.secret<f32>>):
+    %s = "pphlo.add"(%a, %b) : (tensor<!pphlo.secret<f32>>, tensor<!pphlo.secret<f32>>) -> tensor<!pphlo.secret<f32>>
+    "pphlo.return"(%s) : (tensor<!pphlo.secret<f32>>) -> ()
+  }) : (tensor<64x64x!pphlo.secret<f32>>, tensor<f32>) -> tensor<64x!pphlo.secret<f32>>
+  %3 = "pphlo.reciprocal"(%2) : (tensor<64x!pphlo.secret<f32>>) -> tensor<64x!pphlo.secret<f32>>
+  func.return %3 : tensor<64x!pphlo.secret<f32>>
+}
