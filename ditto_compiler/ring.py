@@ -9,6 +9,10 @@ import numpy as np
 
 from .diagnostics import DittoError
 
+PRECISE_ATTR = "ditto.precise"
+"""Marks an op whose precision ring policies must not trade away (an exact function's
+expansion): it computes in the policy's large ring."""
+
 
 @dataclass(frozen=True)
 class RingConfig:

@@ -153,6 +153,7 @@ class ElementwiseToPPHLO(RewritePattern):
             new = pphlo.ClampOp(op.min, op.operand, op.max, _result_type(op))
         else:
             return
+        new.attributes.update({k: v for k, v in op.attributes.items() if k.startswith("ditto.")})
         rewriter.replace(op, new)
 
 
@@ -270,6 +271,7 @@ class DataMovementToPPHLO(RewritePattern):
             new = pphlo.DynamicSliceOp(op.operand, op.start_indices, op.slice_sizes.get_values(), _result_type(op))
         else:
             return
+        new.attributes.update({k: v for k, v in op.attributes.items() if k.startswith("ditto.")})
         rewriter.replace(op, new)
 
 

@@ -126,6 +126,8 @@ def to_spu_program(module: ModuleOp, ring: RingConfig | None = None) -> SpuProgr
             op.arg_attrs = None
             op.res_attrs = None
             op.sym_visibility = None
+        for name in [n for n in op.attributes if n.startswith("ditto.")]:
+            del op.attributes[name]  # the compiler's own marks, no concern of SPU's
     found = _single_ring(module) if ring is None else _check_width(module, ring)
     if found is not None:
         _strip_ring_types(module)

@@ -29,7 +29,7 @@ from ..diagnostics import DittoError, describe_location
 from ..dialects.secret import base_element_type
 from ..emulator import emulate
 from ..plan import Plan
-from ..ring import RingConfig
+from ..ring import PRECISE_ATTR, RingConfig
 from .one_hot_inputs import one_hot_encodings
 from .ring_annotation import annotate
 from .ring_policy import BUILTIN, CONTRACTIONS, SMALL, RingPolicy
@@ -142,8 +142,10 @@ def operand_stats(op: Operation, seen: dict[object, Stats]) -> list[Stats]:
 
 
 def fits_small_ring(op: Operation, seen: dict[object, Stats], margin: float, precision: int) -> bool:
-    """`op`'s result and operands all fit, and are resolved in, the small ring."""
-    return all(_fits(op, s, margin, precision) for s in [seen.get(op, UNKNOWN), *operand_stats(op, seen)])
+    """`op` may lose precision (see PRECISE_ATTR), and its result and operands all fit, and are resolved in,
+    the small ring."""
+    stats = [seen.get(op, UNKNOWN), *operand_stats(op, seen)]
+    return PRECISE_ATTR not in op.attributes and all(_fits(op, s, margin, precision) for s in stats)
 
 
 def calibrate(

@@ -8,7 +8,8 @@ Built in:
   * `fxp64`: everything in the 64-bit ring with 18 fraction bits (PUMA-style).
   * `ditto`: matmuls in the 32-bit ring (10 fraction bits); reductions, comparisons
     and nonlinear functions (softmax, LayerNorm, division, reciprocal, rsqrt, exp)
-    in the 64-bit ring with 18 fraction bits, as in the Ditto paper. (Ditto's SPU
+    in the 64-bit ring with 18 fraction bits, as in the Ditto paper. So are ops marked
+    `ditto.precise` (an exact function's expansion, e.g. erf's polynomial). (Ditto's SPU
     proof of concept used 8 fraction bits, its distillation simulator 10. On the
     real all-MiniLM-L6-v2 at sequence 128, secure execution gives cosine 0.988 with
     8 and 0.9993 with 10, each as emulated; see docs/rings.md.)
@@ -34,7 +35,7 @@ from xdsl.ir import Operation, SSAValue
 
 from ..diagnostics import DittoError, describe_location
 from ..jsonfile import read_json
-from ..ring import RingConfig
+from ..ring import PRECISE_ATTR, RingConfig
 
 SMALL = RingConfig(32, 10)
 LARGE = RingConfig(64, 18)
@@ -102,6 +103,8 @@ class RingPolicy:
         for rule in self.rules:
             if rule.matches(op):
                 return rule.ring
+        if PRECISE_ATTR in op.attributes:
+            return self.nonlinear
         if op.name in CONTRACTIONS:
             return self.linear
         if op.name in NONLINEAR or op.name in COMPARISONS or op.name in REDUCTIONS:

@@ -1,6 +1,9 @@
 """approximate-nonlinear and row-reciprocals: what they recognise, and that they change results
 by exactly the approximation (emulated bit-exactly; one secure run per softmax mode)."""
 
+import sys
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -10,9 +13,12 @@ from scipy import special
 import ditto_compiler
 from ditto_compiler.frontend.importer import parse_module
 from ditto_compiler.frontend.jax_export import export_stablehlo
+from ditto_compiler.lowering.chlo_expansion import ERF_CLAMP, ERF_POLYNOMIAL
 from ditto_compiler.passes import parse_pipeline
 from ditto_compiler.passes.approximate_nonlinear import PUMA_LOW, PUMA_MID, QUAD
 from ditto_compiler.pipeline import apply_passes, default_passes
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 
 X = np.linspace(-6, 6, 96, dtype=np.float32).reshape(8, 12)
 SCORES = np.random.default_rng(5).normal(0, 3, size=(2, 6, 6)).astype(np.float32)
@@ -70,6 +76,21 @@ def test_gelu_changes_results_by_the_approximation_only(mode, want, tolerance, a
 def test_puma_gelu_is_within_its_stated_error():
     x = np.linspace(-8, 8, 1001)
     assert np.abs(puma(x) - exact_gelu(x)).max() < 0.025
+
+
+def test_division_free_erf_is_within_its_stated_error():
+    x = np.linspace(-8, 8, 4001)
+    clamped = np.clip(x, -ERF_CLAMP, ERF_CLAMP)
+    erf = clamped * polynomial(clamped**2 / 16, ERF_POLYNOMIAL)
+    assert np.abs(erf - special.erf(x)).max() < 1.5e-5
+
+
+def test_erf_constants_are_what_the_fit_tool_finds():
+    from fit_erf import fit
+
+    coefficients, error = fit(ERF_CLAMP, len(ERF_POLYNOMIAL) - 1)
+    np.testing.assert_allclose(coefficients, ERF_POLYNOMIAL, rtol=1e-9)
+    assert error < 1e-5
 
 
 @pytest.mark.parametrize("mode", ["exact", "2quad", "ditto"])

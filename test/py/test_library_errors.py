@@ -285,7 +285,11 @@ POLICY = [
     case(policy_file(""), "policy.json is not a ring policy file \\(not valid JSON", "empty-file"),
     case(policy_file('{"base": "ditto"'), "policy.json is not a ring policy file \\(not valid JSON", "truncated"),
     case(policy_file(b"\xff\xfe\x00binary"), "cannot read ring policy file .*policy.json: 'utf-8' codec", "binary"),
-    case(policy_file(deep_json()), "policy.json is not a ring policy file \\(its JSON nests too deeply\\)", "deeply-nested"),
+    case(
+        policy_file(deep_json()),
+        "policy.json is not a ring policy file \\(its JSON nests too deeply\\)",
+        "deeply-nested",
+    ),
     case(policy_file([]), "policy.json: a policy file holds a JSON object", "list"),
     case(policy_file("null"), "policy.json: a policy file holds a JSON object", "null"),
     case(policy_file({"bases": "ditto"}), r"policy.json: unknown keys \['bases'\]", "unknown-key"),
@@ -713,7 +717,11 @@ SAVE = [
 ]
 
 LOAD = [
-    case(lambda c: load_plan("/no/such/plan.json"), "cannot read ditto-compiler program file /no/such/plan.json", "missing"),
+    case(
+        lambda c: load_plan("/no/such/plan.json"),
+        "cannot read ditto-compiler program file /no/such/plan.json",
+        "missing",
+    ),
     case(lambda c: load_plan(str(c.tmp)), "cannot read ditto-compiler program file", "directory"),
     case(lambda c: load_plan("a\0b.json"), "cannot read ditto-compiler program file", "nul"),
     case(lambda c: load_plan(""), "cannot read ditto-compiler program file", "empty-path"),
@@ -730,8 +738,16 @@ LOAD = [
         "cut.json is not a ditto-compiler program file .*not valid JSON",
         "truncated",
     ),
-    case(lambda c: load_plan(c.file("text.json", "hello")), "is not a ditto-compiler program file .*not valid JSON", "text"),
-    case(lambda c: load_plan(c.file("bin.json", b"\x89PNG\xff\xfe\x00")), "cannot read ditto-compiler program file .*bin.json", "binary"),
+    case(
+        lambda c: load_plan(c.file("text.json", "hello")),
+        "is not a ditto-compiler program file .*not valid JSON",
+        "text",
+    ),
+    case(
+        lambda c: load_plan(c.file("bin.json", b"\x89PNG\xff\xfe\x00")),
+        "cannot read ditto-compiler program file .*bin.json",
+        "binary",
+    ),
     case(
         lambda c: load_plan(c.file("deep.json", deep_json())),
         "deep.json is not a ditto-compiler program file \\(its JSON nests too deeply\\)",

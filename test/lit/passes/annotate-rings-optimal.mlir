@@ -44,3 +44,45 @@ func.func @splits(%x: tensor<64x64x!pphlo.secret<f32>>, %w: tensor<64x64x!pphlo.
   %3 = "pphlo.reciprocal"(%2) : (tensor<64x!pphlo.secret<f32>>) -> tensor<64x!pphlo.secret<f32>>
   func.return %3 : tensor<64x!pphlo.secret<f32>>
 }
+
+// -----
+
+// A product marked ditto.precise (an exact function's expansion) never goes to the small ring,
+// although its values fit there: the row sums are upcast before it. Unmarked, it stays small.
+// CHECK-LABEL: func.func @precise_stays_large
+// CHECK:         "pphlo.reduce"
+// CHECK:         "fxp.cast"({{.*}}) : (tensor<64x!pphlo.secret<!fxp.fixed<32, 10>>>) -> tensor<64x!pphlo.secret<!fxp.fixed<64, 18>>>
+// CHECK:         "pphlo.multiply"({{.*}}) {ditto.precise} : ({{.*}}) -> tensor<64x!pphlo.secret<!fxp.fixed<64, 36>>>
+// CHECK-LABEL: func.func @unmarked_stays_small
+// CHECK:         "pphlo.reduce"
+// CHECK-NOT:     "fxp.cast"
+// CHECK:         "pphlo.multiply"({{.*}}) : ({{.*}}) -> tensor<64x!pphlo.secret<!fxp.fixed<32, 20>>>
+func.func @precise_stays_large(%x: tensor<64x64x!pphlo.secret<f32>>, %w: tensor<64x64x!pphlo.secret<f32>>) -> tensor<64x!pphlo.secret<f32>> {
+  %0 = "pphlo.dot"(%x, %w) : (tensor<64x64x!pphlo.secret<f32>>, tensor<64x64x!pphlo.secret<f32>>) -> tensor<64x64x!pphlo.secret<f32>>
+  %1 = "pphlo.dot"(%0, %w) : (tensor<64x64x!pphlo.secret<f32>>, tensor<64x64x!pphlo.secret<f32>>) -> tensor<64x64x!pphlo.secret<f32>>
+  %z = "pphlo.constant"() <{value = dense<0.0> : tensor<f32>}> : () -> tensor<f32>
+  %2 = "pphlo.reduce"(%1, %z) <{dimensions = array<i64: 1>}> ({
+  ^bb0(%a: tensor<!pphlo.secret<f32>>, %b: tensor<!pphlo.secret<f32>>):
+    %s = "pphlo.add"(%a, %b) : (tensor<!pphlo.secret<f32>>, tensor<!pphlo.secret<f32>>) -> tensor<!pphlo.secret<f32>>
+    "pphlo.return"(%s) : (tensor<!pphlo.secret<f32>>) -> ()
+  }) : (tensor<64x64x!pphlo.secret<f32>>, tensor<f32>) -> tensor<64x!pphlo.secret<f32>>
+  %h = "pphlo.constant"() <{value = dense<0.5> : tensor<64xf32>}> : () -> tensor<64xf32>
+  %3 = "pphlo.multiply"(%2, %h) {ditto.precise} : (tensor<64x!pphlo.secret<f32>>, tensor<64xf32>) -> tensor<64x!pphlo.secret<f32>>
+  func.return %3 : tensor<64x!pphlo.secret<f32>>
+}
+
+// -----
+
+func.func @unmarked_stays_small(%x: tensor<64x64x!pphlo.secret<f32>>, %w: tensor<64x64x!pphlo.secret<f32>>) -> tensor<64x!pphlo.secret<f32>> {
+  %0 = "pphlo.dot"(%x, %w) : (tensor<64x64x!pphlo.secret<f32>>, tensor<64x64x!pphlo.secret<f32>>) -> tensor<64x64x!pphlo.secret<f32>>
+  %1 = "pphlo.dot"(%0, %w) : (tensor<64x64x!pphlo.secret<f32>>, tensor<64x64x!pphlo.secret<f32>>) -> tensor<64x64x!pphlo.secret<f32>>
+  %z = "pphlo.constant"() <{value = dense<0.0> : tensor<f32>}> : () -> tensor<f32>
+  %2 = "pphlo.reduce"(%1, %z) <{dimensions = array<i64: 1>}> ({
+  ^bb0(%a: tensor<!pphlo.secret<f32>>, %b: tensor<!pphlo.secret<f32>>):
+    %s = "pphlo.add"(%a, %b) : (tensor<!pphlo.secret<f32>>, tensor<!pphlo.secret<f32>>) -> tensor<!pphlo.secret<f32>>
+    "pphlo.return"(%s) : (tensor<!pphlo.secret<f32>>) -> ()
+  }) : (tensor<64x64x!pphlo.secret<f32>>, tensor<f32>) -> tensor<64x!pphlo.secret<f32>>
+  %h = "pphlo.constant"() <{value = dense<0.5> : tensor<64xf32>}> : () -> tensor<64xf32>
+  %3 = "pphlo.multiply"(%2, %h) : (tensor<64x!pphlo.secret<f32>>, tensor<64xf32>) -> tensor<64x!pphlo.secret<f32>>
+  func.return %3 : tensor<64x!pphlo.secret<f32>>
+}

@@ -27,4 +27,4 @@
 // LEGAL-LABEL: func.func public @main
 // LEGAL:         "pphlo.dot"{{.*}} loc("jit(layer)/dot_general"("<stdin>":3:20))
 // LEGAL:         "pphlo.clamp"{{.*}} loc("jit(layer)/erfc"("<stdin>":3:8))
-// LEGAL:         "pphlo.divide"{{.*}} loc("jit(layer)/erfc"("<stdin>":3:8))
+// LEGAL:         "pphlo.multiply"{{.*}} {ditto.precise}{{.*}} loc("jit(layer)/erfc"("<stdin>":3:8))

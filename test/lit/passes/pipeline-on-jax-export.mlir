@@ -7,7 +7,10 @@
 // CHECK-SAME:    tensor<3x8x!pphlo.secret<!fxp.fixed<32, 10>>>
 // CHECK:         "pphlo.dot"{{.*}} -> tensor<3x16x!pphlo.secret<!fxp.fixed<32, 20>>>
 // CHECK:         "fxp.cast"{{.*}}!fxp.fixed<32, 10>{{.*}} -> tensor<3x16x!pphlo.secret<!fxp.fixed<64, 18>>>
-// CHECK:         "pphlo.divide"
+// The exact GeLU's erf: a clamp and a polynomial, no division; its final 1/16 is a free rescale.
+// CHECK:         "pphlo.clamp"
+// CHECK-NOT:     "pphlo.divide"
+// CHECK:         "fxp.rescale"({{.*}}) <{shift = 4 : i64}>
 // The softmax's division by 4 is a multiplication by 2^-2: a free rescale, and no truncation of its own.
 // CHECK:         "fxp.rescale"({{.*}}) <{shift = 2 : i64}>
 // CHECK:         "pphlo.exponential"{{.*}}!fxp.fixed<64, 18>
