@@ -32,7 +32,7 @@ from ..plan import Plan
 from ..ring import PRECISE_ATTR, RingConfig
 from .one_hot_inputs import one_hot_encodings
 from .ring_annotation import annotate
-from .ring_policy import BUILTIN, CONTRACTIONS, SMALL, RingPolicy
+from .ring_policy import BUILTIN, CONTRACTIONS, SMALL, SPU_APPROXIMATIONS, RingPolicy
 
 PRODUCTS = frozenset({"pphlo.multiply", "pphlo.dot", "pphlo.dot_general"})
 ADAPTS = frozenset({"pphlo.constant", "pphlo.iota"})
@@ -142,10 +142,11 @@ def operand_stats(op: Operation, seen: dict[object, Stats]) -> list[Stats]:
 
 
 def fits_small_ring(op: Operation, seen: dict[object, Stats], margin: float, precision: int) -> bool:
-    """`op` may lose precision (see PRECISE_ATTR), and its result and operands all fit, and are resolved in,
-    the small ring."""
-    stats = [seen.get(op, UNKNOWN), *operand_stats(op, seen)]
-    return PRECISE_ATTR not in op.attributes and all(_fits(op, s, margin, precision) for s in stats)
+    """`op` may lose precision (not PRECISE_ATTR, not one of SPU_APPROXIMATIONS), and its result and operands
+    all fit, and are resolved in, the small ring."""
+    if PRECISE_ATTR in op.attributes or op.name in SPU_APPROXIMATIONS:
+        return False
+    return all(_fits(op, s, margin, precision) for s in [seen.get(op, UNKNOWN), *operand_stats(op, seen)])
 
 
 def calibrate(
