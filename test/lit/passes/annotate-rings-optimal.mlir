@@ -86,3 +86,17 @@ func.func @unmarked_stays_small(%x: tensor<64x64x!pphlo.secret<f32>>, %w: tensor
   %3 = "pphlo.multiply"(%2, %h) : (tensor<64x!pphlo.secret<f32>>, tensor<64xf32>) -> tensor<64x!pphlo.secret<f32>>
   func.return %3 : tensor<64x!pphlo.secret<f32>>
 }
+
+// -----
+
+// SPU's exp errs by 30 steps in the 32-bit ring (which the emulator would not show): it stays large
+// although its input fits the small ring. (Without that rule the whole function is small.)
+// CHECK-LABEL: func.func @exp_stays_large
+// CHECK:         "pphlo.exponential"({{.*}}) : (tensor<64x64x!pphlo.secret<!fxp.fixed<64, 18>>>) -> tensor<64x64x!pphlo.secret<!fxp.fixed<64, 18>>>
+func.func @exp_stays_large(%x: tensor<64x64x!pphlo.secret<f32>>, %w: tensor<64x64x!pphlo.secret<f32>>) -> tensor<64x64x!pphlo.secret<f32>> {
+  %0 = "pphlo.dot"(%x, %w) : (tensor<64x64x!pphlo.secret<f32>>, tensor<64x64x!pphlo.secret<f32>>) -> tensor<64x64x!pphlo.secret<f32>>
+  %h = "pphlo.constant"() <{value = dense<0.1> : tensor<64x64xf32>}> : () -> tensor<64x64xf32>
+  %1 = "pphlo.multiply"(%0, %h) : (tensor<64x64x!pphlo.secret<f32>>, tensor<64x64xf32>) -> tensor<64x64x!pphlo.secret<f32>>
+  %2 = "pphlo.exponential"(%1) : (tensor<64x64x!pphlo.secret<f32>>) -> tensor<64x64x!pphlo.secret<f32>>
+  func.return %2 : tensor<64x64x!pphlo.secret<f32>>
+}
