@@ -79,10 +79,16 @@ def test_puma_gelu_is_within_its_stated_error():
 
 
 def test_division_free_erf_is_within_its_stated_error():
-    x = np.linspace(-8, 8, 4001)
-    clamped = np.clip(x, -ERF_CLAMP, ERF_CLAMP)
-    erf = clamped * polynomial(clamped**2 / 16, ERF_POLYNOMIAL)
-    assert np.abs(erf - special.erf(x)).max() < 1.5e-5
+    """erf within 2.5e-5; and exactly 1 at the clamp, so GeLU's error (x/2 times erf's) stays bounded for large |x|."""
+
+    def erf(x):
+        clamped = np.clip(x, -ERF_CLAMP, ERF_CLAMP)
+        return clamped * polynomial(clamped**2 / 16, ERF_POLYNOMIAL)
+
+    x = np.linspace(-40, 40, 80001)
+    assert np.abs(erf(x) - special.erf(x)).max() < 2.5e-5
+    z = x / np.sqrt(2)
+    assert np.abs(0.5 * x * (erf(z) - special.erf(z))).max() < 5e-5
 
 
 def test_erf_constants_are_what_the_fit_tool_finds():
@@ -90,7 +96,7 @@ def test_erf_constants_are_what_the_fit_tool_finds():
 
     coefficients, error = fit(ERF_CLAMP, len(ERF_POLYNOMIAL) - 1)
     np.testing.assert_allclose(coefficients, ERF_POLYNOMIAL, rtol=1e-9)
-    assert error < 1e-5
+    assert error < 2.5e-5
 
 
 @pytest.mark.parametrize("mode", ["exact", "2quad", "ditto"])
