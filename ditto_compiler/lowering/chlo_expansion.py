@@ -47,7 +47,7 @@ ERF_POLYNOMIAL = (
 """R, lowest degree first: erf(x) ~ x * R(x^2 / 16) on [-ERF_CLAMP, ERF_CLAMP], exactly 1 at ERF_CLAMP."""
 ERF_SCALE = 16.0
 """R is evaluated as ERF_SCALE * R: each truncation's error (one step of the ring, always downwards) is then
-ERF_SCALE times smaller against the result; the final division by a power of two is a free rescale."""
+ERF_SCALE times smaller against the result, for one more truncation (the final division, a rescale)."""
 
 
 def _erf_ops(op: Operation) -> tuple[list[Operation], SSAValue]:

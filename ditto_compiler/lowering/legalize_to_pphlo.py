@@ -120,6 +120,12 @@ def _result_type(op: Operation, index: int = 0) -> TensorType:
     return with_visibility(original, any(is_secret(v.type) for v in op.operands))
 
 
+def _with_marks(old: Operation, new: Operation) -> Operation:
+    """`new` with `old`'s compiler marks (`ditto.*` attributes, e.g. PRECISE_ATTR), which outlive legalization."""
+    new.attributes.update({k: v for k, v in old.attributes.items() if k.startswith("ditto.")})
+    return new
+
+
 class DivideByConstantToPPHLO(RewritePattern):
     """x / c for a public constant c is x * (1/c): a multiply instead of a secure division
     (exact when c is a power of two, otherwise within the constant's own rounding)."""
@@ -153,8 +159,7 @@ class ElementwiseToPPHLO(RewritePattern):
             new = pphlo.ClampOp(op.min, op.operand, op.max, _result_type(op))
         else:
             return
-        new.attributes.update({k: v for k, v in op.attributes.items() if k.startswith("ditto.")})
-        rewriter.replace(op, new)
+        rewriter.replace(op, _with_marks(op, new))
 
 
 SPU_EXP_LOWEST = -20.0
@@ -271,8 +276,7 @@ class DataMovementToPPHLO(RewritePattern):
             new = pphlo.DynamicSliceOp(op.operand, op.start_indices, op.slice_sizes.get_values(), _result_type(op))
         else:
             return
-        new.attributes.update({k: v for k, v in op.attributes.items() if k.startswith("ditto.")})
-        rewriter.replace(op, new)
+        rewriter.replace(op, _with_marks(op, new))
 
 
 class DotGeneralToPPHLO(RewritePattern):

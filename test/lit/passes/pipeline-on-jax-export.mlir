@@ -7,7 +7,7 @@
 // CHECK-SAME:    tensor<3x8x!pphlo.secret<!fxp.fixed<32, 10>>>
 // CHECK:         "pphlo.dot"{{.*}} -> tensor<3x16x!pphlo.secret<!fxp.fixed<32, 20>>>
 // CHECK:         "fxp.cast"{{.*}}!fxp.fixed<32, 10>{{.*}} -> tensor<3x16x!pphlo.secret<!fxp.fixed<64, 18>>>
-// The exact GeLU's erf: a clamp and a polynomial, no division; its final 1/16 is a free rescale.
+// The exact GeLU's erf: a clamp and a polynomial, no division; its final 1/16 becomes a rescale.
 // CHECK:         "pphlo.clamp"
 // CHECK-NOT:     "pphlo.divide"
 // CHECK:         "fxp.rescale"({{.*}}) <{shift = 4 : i64}>
