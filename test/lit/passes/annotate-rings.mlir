@@ -129,3 +129,19 @@ func.func @integer_factors(%arg0: tensor<4x!pphlo.secret<f32>>) -> (tensor<4x!pp
   %3 = "pphlo.add"(%arg0, %kb) : (tensor<4x!pphlo.secret<f32>>, tensor<4xf32>) -> tensor<4x!pphlo.secret<f32>>
   func.return %0, %1, %2, %3 : tensor<4x!pphlo.secret<f32>>, tensor<4x!pphlo.secret<f32>>, tensor<4x!pphlo.secret<f32>>, tensor<4x!pphlo.secret<f32>>
 }
+
+// -----
+
+// An op marked ditto.precise (an exact function's expansion) computes in the policy's large ring; the same op
+// unmarked follows its operands (here the matmul's small ring).
+// DITTO-LABEL: func.func @precise
+// DITTO:         [[T:%.*]] = "fxp.truncate"({{.*}}) <{bits = 10 : i64}> {{.*}} -> tensor<2x3x!pphlo.secret<!fxp.fixed<32, 10>>>
+// DITTO:         [[UP:%.*]] = "fxp.cast"([[T]]) : (tensor<2x3x!pphlo.secret<!fxp.fixed<32, 10>>>) -> tensor<2x3x!pphlo.secret<!fxp.fixed<64, 18>>>
+// DITTO-NEXT:    "pphlo.multiply"([[UP]], [[UP]]) {ditto.precise} : {{.*}} -> tensor<2x3x!pphlo.secret<!fxp.fixed<64, 36>>>
+// DITTO:         "pphlo.multiply"([[T]], [[T]]) : {{.*}} -> tensor<2x3x!pphlo.secret<!fxp.fixed<32, 20>>>
+func.func @precise(%arg0: tensor<2x4x!pphlo.secret<f32>>, %arg1: tensor<4x3x!pphlo.secret<f32>>) -> (tensor<2x3x!pphlo.secret<f32>>, tensor<2x3x!pphlo.secret<f32>>) {
+  %0 = "pphlo.dot"(%arg0, %arg1) : (tensor<2x4x!pphlo.secret<f32>>, tensor<4x3x!pphlo.secret<f32>>) -> tensor<2x3x!pphlo.secret<f32>>
+  %1 = "pphlo.multiply"(%0, %0) {ditto.precise} : (tensor<2x3x!pphlo.secret<f32>>, tensor<2x3x!pphlo.secret<f32>>) -> tensor<2x3x!pphlo.secret<f32>>
+  %2 = "pphlo.multiply"(%0, %0) : (tensor<2x3x!pphlo.secret<f32>>, tensor<2x3x!pphlo.secret<f32>>) -> tensor<2x3x!pphlo.secret<f32>>
+  func.return %1, %2 : tensor<2x3x!pphlo.secret<f32>>, tensor<2x3x!pphlo.secret<f32>>
+}
