@@ -171,10 +171,10 @@ def test_fuse_scales_removes_truncations_on_bert(tiny_bert):
     after = ditto_compiler.compile(bert, params, ids, pipeline=base + ",fuse-scales")
     before.emulate(params, ids)
     after.emulate(params, ids)
-    # erf's x^2 / 16 merges into the square's truncation, once per layer (GeLU's 0.5 and
-    # LayerNorm's 1/32 follow a bias add and a reduction: their truncations only shrink).
-    assert before.ir.count('"fxp.truncate"') - after.ir.count('"fxp.truncate"') == 2
-    assert before.emulation.truncations - after.emulation.truncations == 2
+    # erf's x^2 / 16 merges into the square's truncation and its final 1/16 into the product's, twice per layer
+    # (GeLU's 0.5 and LayerNorm's 1/32 follow a bias add and a reduction: their truncations only shrink).
+    assert before.ir.count('"fxp.truncate"') - after.ir.count('"fxp.truncate"') == 4
+    assert before.emulation.truncations - after.emulation.truncations == 4
     np.testing.assert_array_equal(after.emulation.outputs[0], before.emulation.outputs[0])
 
 
