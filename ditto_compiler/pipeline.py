@@ -38,12 +38,12 @@ from .passes.ring_policy import RingPolicy
 from .passes.row_reciprocals import RowReciprocalsPass
 
 
-def frontend_passes(gelu: str = "exact", softmax: str = "exact") -> list[ModulePass]:
-    """StableHLO as JAX exports it, to legalized PPHLO."""
+def frontend_passes(gelu: str = "exact", softmax: str = "exact", policy: str = "") -> list[ModulePass]:
+    """StableHLO as JAX exports it, to legalized PPHLO (`policy`: a policy file choosing approximations)."""
     return [
         InlinePrivateFunctionsPass(),
         OneHotInputsPass(),
-        ApproximateNonlinearPass(gelu=gelu, softmax=softmax),
+        ApproximateNonlinearPass(gelu=gelu, softmax=softmax, policy=policy),
         RowReciprocalsPass(),
         LegalizeToPPHLOPass(),
         FoldIdentityProductsPass(),

@@ -6,6 +6,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,8 @@ from .passes.approximate_nonlinear import GELU_MODES, SOFTMAX_MODES
 from .passes.auto_policy import calibrate
 from .passes.auto_policy import check_options as check_auto_options
 from .passes.optimal_rings import OBJECTIVES, solve
-from .passes.ring_policy import RingPolicy, load_policy
+from .passes.policy_file import PolicyFile, load_policy_file
+from .passes.ring_policy import BUILTIN, RingPolicy, load_policy
 from .pipeline import apply_passes, frontend_passes, ring_passes
 from .plan import OneHotInput, Plan, Variable, check_value
 from .ring import RingConfig
@@ -182,9 +184,9 @@ def _check_options(
     gelu: Any,
     softmax: Any,
     pipeline: Any,
-) -> tuple[str | RingPolicy, list[ModulePass] | None]:
-    """Every option checked before the function is traced: the policy (loaded, unless `auto`) and the
-    pipeline (parsed), or a DittoError naming the option."""
+) -> tuple[str | RingPolicy | PolicyFile, list[ModulePass] | None]:
+    """Every option checked before the function is traced: the policy (loaded, unless `auto` or `optimal`;
+    a policy file as a PolicyFile) and the pipeline (parsed), or a DittoError naming the option."""
     if not isinstance(policy, (str, RingPolicy)):
         raise DittoError(f"policy must be a name, a JSON policy file or a RingPolicy, not {type(policy).__name__}")
     for name, value, modes in (("gelu", gelu, GELU_MODES), ("softmax", softmax, SOFTMAX_MODES)):
@@ -193,15 +195,25 @@ def _check_options(
         if value not in modes:
             raise DittoError(f"{name} must be one of {', '.join(modes)}, not {value!r}")
     check_auto_options(margin, precision)
+    if not isinstance(objective, str) or objective not in OBJECTIVES:
+        raise DittoError(f"objective must be one of {', '.join(OBJECTIVES)}, not {objective!r}")
+    if isinstance(policy, str) and policy not in (*BUILTIN, *CALIBRATED) and Path(policy).is_file():
+        policy = load_policy_file(policy)
+        if (gelu, softmax, objective) != ("exact", "exact", "bytes"):
+            raise DittoError(
+                f"policy file {policy.name} sets the approximations and the objective; "
+                "give gelu, softmax and objective there, not as options"
+            )
     if calibration is not None:
         if not isinstance(calibration, (tuple, list)):
             raise DittoError(
                 f"calibration must be a tuple of arguments like the example arguments, not {type(calibration).__name__}"
             )
-        if policy not in CALIBRATED:
-            raise DittoError(f"calibration is only used by policies auto and optimal (policy is {policy!r})")
-    if not isinstance(objective, str) or objective not in OBJECTIVES:
-        raise DittoError(f"objective must be one of {', '.join(OBJECTIVES)}, not {objective!r}")
+        if not (policy in CALIBRATED or isinstance(policy, PolicyFile) and policy.calibrated):
+            raise DittoError(
+                f"calibration is only used by policies auto and optimal and by policy files with base optimal "
+                f"(policy is {policy!r})"
+            )
     if isinstance(policy, str) and policy not in CALIBRATED:
         policy = load_policy(policy)
     if pipeline is None:
@@ -255,7 +267,9 @@ def compile(  # noqa: A001 (the library's verb)
     whole program's modelled cost (`objective`: `bytes`, `lan` or `wan`; conversions
     included; passes/optimal_rings.py), under the same fit rule on the calibration inputs.
     `gelu` (`exact`, `quad`, `puma`) and `softmax` (`exact`, `2quad`, `ditto`) pick
-    MPC-friendly approximations (passes/approximate_nonlinear.py).
+    MPC-friendly approximations (passes/approximate_nonlinear.py). A policy file (what
+    `ditto tune` writes; passes/policy_file.py) gives rings and per-location approximations
+    at once; with base `optimal` its ring cut is made on `calibration` as above.
     `pipeline` (xdsl-opt syntax, or pass objects) replaces the whole default pipeline.
     Every problem with the function or the options is a `DittoError`.
     """
@@ -273,7 +287,7 @@ def _compile(
     fn: Callable[..., Any],
     example_args: tuple[Any, ...],
     public: Any,
-    policy: str | RingPolicy,
+    policy: str | RingPolicy | PolicyFile,
     calibration: tuple[Any, ...] | None,
     margin: float,
     precision: int,
@@ -294,7 +308,19 @@ def _compile(
     if passes is not None:
         apply_passes(module, passes)
     else:
-        apply_passes(module, frontend_passes(gelu, softmax))
+        if isinstance(policy, PolicyFile):
+            apply_passes(module, frontend_passes(policy=policy.path))
+            if policy.calibrated:
+                inputs = _calibration_inputs(calibration, example_args, signature)
+                solution = solve(
+                    module, inputs, policy.objective, margin, precision, small=policy.small, large=policy.large
+                )
+                ring_choices = [p.as_dict() for p in solution.placements]
+                policy = solution.policy
+            else:
+                policy = policy.ring_policy()
+        else:
+            apply_passes(module, frontend_passes(gelu, softmax))
         if policy == "auto":
             inputs = _calibration_inputs(calibration, example_args, signature)
             policy, choices = calibrate(module, inputs, margin, precision)

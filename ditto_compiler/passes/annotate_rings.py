@@ -23,8 +23,9 @@ from ..diagnostics import DittoError, op_error
 from ..dialects import fxp
 from .auto_policy import calibrate
 from .optimal_rings import solve
+from .policy_file import load_policy_file
 from .ring_annotation import annotate
-from .ring_policy import RingPolicy, load_policy
+from .ring_policy import BUILTIN, RingPolicy, load_policy
 
 
 def _load_calibration(path: str) -> list[np.ndarray]:
@@ -41,7 +42,8 @@ class AnnotateRingsPass(ModulePass):
     name = "annotate-rings"
 
     policy: str = "fxp64"
-    """`fxp64`, `ditto`, `auto`, `optimal`, or the path of a JSON policy file."""
+    """`fxp64`, `ditto`, `auto`, `optimal`, or the path of a JSON policy file (one with base `optimal` needs
+    calibration, and its objective and rings replace `objective`)."""
     calibration: str = ""
     """For `auto`, `optimal`: an .npz of the entry function's inputs (numpy.savez(path, *inputs))."""
     margin: float = 4.0
@@ -70,8 +72,13 @@ class AnnotateRingsPass(ModulePass):
     def _policy(self, module: ModuleOp) -> RingPolicy:
         if self.ring_policy is not None:
             return self.ring_policy
+        file = None
         if self.policy not in ("auto", "optimal"):
-            return load_policy(self.policy)
+            if self.policy in BUILTIN or not Path(self.policy).is_file():
+                return load_policy(self.policy)
+            file = load_policy_file(self.policy)
+            if not file.calibrated:
+                return file.ring_policy()
         if not self.calibration:
             raise DittoError(
                 f"policy {self.policy} needs calibration inputs "
@@ -82,7 +89,10 @@ class AnnotateRingsPass(ModulePass):
             policy, choices = calibrate(module, inputs, self.margin, self.precision)
             report = [c.as_dict() for c in choices]
         else:
-            solution = solve(module, inputs, self.objective, self.margin, self.precision)
+            objective, rings = (
+                (self.objective, {}) if file is None else (file.objective, {"small": file.small, "large": file.large})
+            )
+            solution = solve(module, inputs, objective, self.margin, self.precision, **rings)
             policy, report = solution.policy, [p.as_dict() for p in solution.placements]
         if self.report:
             try:

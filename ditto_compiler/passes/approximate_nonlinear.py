@@ -13,6 +13,10 @@ nonlinear_recognition) and replaced by:
                     instead of dominating the row
   softmax=ditto     max-subtracted exp, entries more than 14 below the row max zeroed
 
+With `policy=FILE` a policy file (version 2) chooses per location instead, each
+recognised function's location matched against its approximation rules
+(policy_file.py); `sites` lists the recognised functions a policy can name.
+
 Runs after inline-private-functions and before legalize-to-pphlo. The rewrites
 are plain StableHLO, so the ring policy places them like any other arithmetic
 (quad GeLU is ring arithmetic and stays in the small ring under `ditto`).
@@ -30,14 +34,12 @@ from xdsl.rewriter import InsertPoint, Rewriter
 from xdsl_jax.dialects import stablehlo as shlo
 from xdsl_jax.dialects.stablehlo.attributes import ComparisonDirection, ComparisonDirectionAttr
 
-from ..diagnostics import DittoError
+from ..diagnostics import DittoError, describe_location
 from ..dialects import chlo
 from ..dialects.stablehlo import CompareOp, splat
 from ..rewriting import inherit_location
 from .nonlinear_recognition import Match, match_gelu, match_softmax, shape_of
-
-GELU_MODES = ("exact", "quad", "puma")
-SOFTMAX_MODES = ("exact", "2quad", "ditto")
+from .policy_file import GELU_MODES, SOFTMAX_MODES, Approximations, load_policy_file
 
 QUAD = (0.5, 0.25, 0.125)
 """MPCFormer's Quad GeLU, lowest degree first."""
@@ -177,6 +179,44 @@ def _replace(match: Match, new: SSAValue) -> None:
 
 
 @dataclass(frozen=True)
+class Site:
+    """One recognised GeLU or Softmax: `name` is its JAX op name, what a policy's location rule matches."""
+
+    function: str
+    name: str
+    location: str
+
+
+def _recognised(module: ModuleOp) -> list[tuple[str, Match]]:
+    """Every recognised GeLU and Softmax of `module`, in program order."""
+    found: list[tuple[str, Match]] = []
+    for anchor in list(module.walk()):
+        if anchor.parent is None:
+            continue
+        if isinstance(anchor, (chlo.ErfOp, chlo.ErfcOp, shlo.TanhOp)) and (match := match_gelu(anchor)) is not None:
+            found.append(("gelu", match))
+        elif isinstance(anchor, shlo.ExponentialOp) and (match := match_softmax(anchor)) is not None:
+            found.append(("softmax", match))
+    return found
+
+
+def _where(match: Match) -> str:
+    owner = match.output.owner
+    assert isinstance(owner, Operation)
+    return describe_location(owner.location) or ""
+
+
+def sites(module: ModuleOp) -> list[Site]:
+    """The recognised GeLUs and Softmaxes of the (inlined) StableHLO `module`, in program order."""
+    result = []
+    for function, match in _recognised(module):
+        where = _where(match)
+        name = where.split('"')[1] if where.count('"') >= 2 else where
+        result.append(Site(function, name, where))
+    return result
+
+
+@dataclass(frozen=True)
 class ApproximateNonlinearPass(ModulePass):
     name = "approximate-nonlinear"
 
@@ -184,22 +224,29 @@ class ApproximateNonlinearPass(ModulePass):
     """exact | quad | puma"""
     softmax: str = "exact"
     """exact | 2quad | ditto"""
+    policy: str = ""
+    """A policy file choosing per location (then gelu and softmax stay exact here)."""
+
+    def approximations(self) -> Approximations:
+        for function, value, modes in (("gelu", self.gelu, GELU_MODES), ("softmax", self.softmax, SOFTMAX_MODES)):
+            if value not in modes:
+                raise DittoError(f"approximate-nonlinear: {function} must be one of {', '.join(modes)}, not {value!r}")
+        if not self.policy:
+            return Approximations(self.gelu, self.softmax)
+        if (self.gelu, self.softmax) != ("exact", "exact"):
+            raise DittoError("approximate-nonlinear: give gelu and softmax in the policy file or here, not both")
+        return load_policy_file(self.policy).approximations
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        if self.gelu not in GELU_MODES:
-            raise DittoError(f"approximate-nonlinear: gelu must be one of {', '.join(GELU_MODES)}, not {self.gelu!r}")
-        if self.softmax not in SOFTMAX_MODES:
-            raise DittoError(
-                f"approximate-nonlinear: softmax must be one of {', '.join(SOFTMAX_MODES)}, not {self.softmax!r}"
-            )
-        if self.gelu != "exact":
-            for anchor in [o for o in op.walk() if isinstance(o, (chlo.ErfOp, chlo.ErfcOp, shlo.TanhOp))]:
-                if anchor.parent is not None and (match := match_gelu(anchor)) is not None:
-                    self._rewrite(match, lambda b, m: _GELU[self.gelu](b, m.input))
-        if self.softmax != "exact":
-            for anchor in [o for o in op.walk() if isinstance(o, shlo.ExponentialOp)]:
-                if anchor.parent is not None and (match := match_softmax(anchor)) is not None:
-                    self._rewrite(match, lambda b, m: _SOFTMAX[self.softmax](b, m.input, m.axes))
+        choices = self.approximations()
+        for function, match in _recognised(op):
+            mode = choices.mode_for(function, _where(match))
+            if mode == "exact":
+                continue
+            if function == "gelu":
+                self._rewrite(match, lambda b, m, mode=mode: _GELU[mode](b, m.input))
+            else:
+                self._rewrite(match, lambda b, m, mode=mode: _SOFTMAX[mode](b, m.input, m.axes))
 
     @staticmethod
     def _rewrite(match: Match, build) -> None:  # noqa: ANN001

@@ -79,9 +79,9 @@ def _limit(op: Operation, ring: RingConfig) -> float:
     return 2.0 ** (ring.field_bits - 2 - scale)
 
 
-def _fits(op: Operation, stats: Stats, margin: float, precision: int) -> bool:
-    resolved = not stats.real or stats.rms * 2.0**SMALL.fraction_bits >= 2.0**precision
-    return stats.max_abs * margin < _limit(op, SMALL) and resolved
+def _fits(op: Operation, stats: Stats, margin: float, precision: int, small: RingConfig) -> bool:
+    resolved = not stats.real or stats.rms * 2.0**small.fraction_bits >= 2.0**precision
+    return stats.max_abs * margin < _limit(op, small) and resolved
 
 
 MAX_PRECISION = SMALL.fraction_bits + 8
@@ -141,12 +141,14 @@ def operand_stats(op: Operation, seen: dict[object, Stats]) -> list[Stats]:
     return operands
 
 
-def fits_small_ring(op: Operation, seen: dict[object, Stats], margin: float, precision: int) -> bool:
+def fits_small_ring(
+    op: Operation, seen: dict[object, Stats], margin: float, precision: int, small: RingConfig = SMALL
+) -> bool:
     """`op` may lose precision (not PRECISE_ATTR, not one of SPU_APPROXIMATIONS), and its result and operands
     all fit, and are resolved in, the small ring."""
     if PRECISE_ATTR in op.attributes or op.name in SPU_APPROXIMATIONS:
         return False
-    return all(_fits(op, s, margin, precision) for s in [seen.get(op, UNKNOWN), *operand_stats(op, seen)])
+    return all(_fits(op, s, margin, precision, small) for s in [seen.get(op, UNKNOWN), *operand_stats(op, seen)])
 
 
 def calibrate(

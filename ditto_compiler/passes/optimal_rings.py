@@ -63,7 +63,7 @@ class Placement:
     cost_small: float
 
     def as_dict(self) -> dict[str, object]:
-        saved = self.cost_large - self.cost_small if self.ring[0] == SMALL.field_bits else 0.0
+        saved = self.cost_large - self.cost_small if self.ring[0] < LARGE.field_bits else 0.0
         return {
             "op": self.op,
             "location": self.location,
@@ -113,8 +113,11 @@ def solve(
     margin: float = 4.0,
     precision: int = 0,
     model: CostModel | None = None,
+    small: RingConfig = SMALL,
+    large: RingConfig = LARGE,
 ) -> Solution:
-    """The cost-optimal two-ring labelling of the legalized `module` (see the module's docstring)."""
+    """The cost-optimal labelling of the legalized `module` with rings `small` and `large` (see the module's
+    docstring)."""
     if objective not in OBJECTIVES:
         raise DittoError(f"objective must be one of {', '.join(OBJECTIVES)}, not {objective!r}")
     check_options(margin, precision)
@@ -135,21 +138,23 @@ def solve(
     costs: dict[Operation | SSAValue, tuple[float, float, bool]] = {}
     for node in nodes:
         if isinstance(node, Operation):
-            large = scalar(model.op(node, LARGE), objective)
-            small_ok = _fits_width([*node.operands, *node.results], SMALL) and fits_small_ring(
-                node, seen, margin, precision
+            in_large = scalar(model.op(node, large), objective)
+            small_ok = _fits_width([*node.operands, *node.results], small) and fits_small_ring(
+                node, seen, margin, precision, small
             )
-            small = scalar(model.op(node, SMALL), objective) if small_ok else math.inf
+            in_small = scalar(model.op(node, small), objective) if small_ok else math.inf
         else:
-            large = 0.0
-            small_ok = _fits_width([node], SMALL) and fits_small_ring_value(node, seen, margin)
-            small = 0.0 if small_ok else math.inf
-        if not math.isfinite(large):
-            raise DittoError(f"the cost model has no finite cost for '{_name(node)}' in the 64-bit ring")
-        costs[node] = (large, small, small_ok and math.isfinite(small))
-        graph.add_edge(node, "t", capacity=large)
-        if math.isfinite(small):
-            graph.add_edge("s", node, capacity=small)
+            in_large = 0.0
+            small_ok = _fits_width([node], small) and fits_small_ring_value(node, seen, margin, small)
+            in_small = 0.0 if small_ok else math.inf
+        if not math.isfinite(in_large):
+            raise DittoError(
+                f"the cost model has no finite cost for '{_name(node)}' in the {large.field_bits}-bit ring"
+            )
+        costs[node] = (in_large, in_small, small_ok and math.isfinite(in_small))
+        graph.add_edge(node, "t", capacity=in_large)
+        if math.isfinite(in_small):
+            graph.add_edge("s", node, capacity=in_small)
         else:
             graph.add_edge("s", node)  # no capacity: unbounded
     members = set(nodes)
@@ -157,8 +162,8 @@ def solve(
         consumers = {use.operation for use in value.uses} & members
         if not consumers:
             continue
-        up = scalar(model.conversion(_elements(value), SMALL, LARGE), objective)
-        down = scalar(model.conversion(_elements(value), LARGE, SMALL), objective)
+        up = scalar(model.conversion(_elements(value), small, large), objective)
+        down = scalar(model.conversion(_elements(value), large, small), objective)
         producer = value if isinstance(value.owner, Block) else value.owner
         graph.add_edge(("up", value), producer, capacity=up)
         graph.add_edge(producer, ("down", value), capacity=down)
@@ -173,26 +178,26 @@ def solve(
     decided: dict[Operation | SSAValue, RingConfig] = {}
     placements = []
     for node in nodes:
-        ring = LARGE if node in large_side else SMALL
+        ring = large if node in large_side else small
         decided[node] = ring
-        large, small, small_ok = costs[node]
+        cost_large, cost_small, small_ok = costs[node]
         if isinstance(node, Operation):
             placements.append(
                 Placement(
                     node.name, describe_location(node.location), (ring.field_bits, ring.fraction_bits),
-                    small_ok, large, small,
+                    small_ok, cost_large, cost_small,
                 )
             )  # fmt: skip
     total_large = sum(c[0] for c in costs.values())
-    return Solution(RingPolicy("optimal", SMALL, LARGE, decided=decided), placements, float(cut), total_large)
+    return Solution(RingPolicy("optimal", small, large, decided=decided), placements, float(cut), total_large)
 
 
-def fits_small_ring_value(value: SSAValue, seen: dict[object, object], margin: float) -> bool:
+def fits_small_ring_value(value: SSAValue, seen: dict[object, object], margin: float, small: RingConfig) -> bool:
     """An entry argument fits the small ring (its values, not a product's)."""
     stats = seen.get(value)
     if stats is None:
         return False
-    bound = 2.0 ** (SMALL.field_bits - 2 - SMALL.fraction_bits)
+    bound = 2.0 ** (small.field_bits - 2 - small.fraction_bits)
     return stats.max_abs * margin < bound  # type: ignore[attr-defined]
 
 

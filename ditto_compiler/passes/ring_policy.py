@@ -14,15 +14,7 @@ Built in:
     real all-MiniLM-L6-v2 at sequence 128, secure execution gives cosine 0.988 with
     8 and 0.9993 with 10, each as emulated; see docs/rings.md.)
 A JSON policy file refines a built-in one with rules matching op names and/or
-source locations (JAX op names such as "jit(f)/.../dot_general"):
-
-    {"base": "ditto",
-     "rings": {"small": [32, 10], "large": [64, 18]},
-     "rules": [{"op": "pphlo.exponential", "ring": "large"},
-               {"location": "layer_1/", "ring": [64, 18]}]}
-
-Rules apply in order; the first whose every given key matches wins ("op" is an
-exact op name, "location" a regular expression searched in the op's location).
+source locations, and chooses approximations per location (see policy_file).
 """
 
 from __future__ import annotations
@@ -34,7 +26,6 @@ from pathlib import Path
 from xdsl.ir import Operation, SSAValue
 
 from ..diagnostics import DittoError, describe_location
-from ..jsonfile import read_json
 from ..ring import PRECISE_ATTR, RingConfig
 
 SMALL = RingConfig(32, 10)
@@ -123,56 +114,12 @@ BUILTIN = {
 }
 
 
-def _ring(spec: object, named: dict[str, RingConfig], where: str) -> RingConfig:
-    if isinstance(spec, str) and spec in named:
-        return named[spec]
-    if isinstance(spec, list) and len(spec) == 2 and all(isinstance(x, int) and not isinstance(x, bool) for x in spec):
-        if spec[1] < 0:
-            raise DittoError(f"{where}: a ring has at least 0 fraction bits, not {spec[1]}")
-        try:
-            return RingConfig(spec[0], spec[1])
-        except DittoError as e:
-            raise DittoError(f"{where}: {e.message}") from None
-    raise DittoError(f"{where}: ring must be [bits, fraction_bits] or one of {sorted(named)}, got {spec!r}")
-
-
 def load_policy(spec: str) -> RingPolicy:
-    """A built-in policy by name, or a JSON policy file (`auto` needs calibration: see annotate-rings)."""
+    """A built-in policy by name, or a JSON policy file (see policy_file; `auto` and `optimal` need calibration)."""
     if spec in BUILTIN:
         return BUILTIN[spec]
-    path = Path(spec)
-    if not path.is_file():
+    if not Path(spec).is_file():
         raise DittoError(f"unknown ring policy '{spec}': use {', '.join(BUILTIN)}, auto or a JSON policy file")
-    data = read_json(path, "ring policy file")
-    if not isinstance(data, dict):
-        raise DittoError(f"{spec}: a policy file holds a JSON object")
-    unknown = set(data) - {"base", "rings", "rules"}
-    if unknown:
-        raise DittoError(f"{spec}: unknown keys {sorted(unknown)}; expected base, rings, rules")
-    base_name = data.get("base", "fxp64")
-    base = BUILTIN.get(base_name) if isinstance(base_name, str) else None
-    if base is None:
-        raise DittoError(f"{spec}: base must be one of {', '.join(BUILTIN)}, not {base_name!r}")
-    rings = data.get("rings", {})
-    if not isinstance(rings, dict):
-        raise DittoError(f"{spec}: rings must map names to [bits, fraction_bits]")
-    named = {"small": base.linear, "large": base.nonlinear}
-    named.update({name: _ring(value, {}, f"{spec}: rings.{name}") for name, value in rings.items()})
-    rules = []
-    if not isinstance(data.get("rules", []), list):
-        raise DittoError(f"{spec}: rules must be a list of rules, not {type(data['rules']).__name__}")
-    for index, rule in enumerate(data.get("rules", [])):
-        where = f"{spec}: rules[{index}]"
-        if not isinstance(rule, dict) or "ring" not in rule or not ({"op", "location"} & set(rule)):
-            raise DittoError(f"{where}: a rule needs a ring and an op and/or a location")
-        if set(rule) - {"op", "location", "ring"}:
-            raise DittoError(f"{where}: unknown keys {sorted(set(rule) - {'op', 'location', 'ring'})}")
-        for key in ("op", "location"):
-            if key in rule and not isinstance(rule[key], str):
-                raise DittoError(f"{where}: {key} must be a string, not {rule[key]!r}")
-        try:
-            location = re.compile(rule["location"]) if "location" in rule else None
-        except re.error as e:
-            raise DittoError(f"{where}: bad location pattern: {e}") from None
-        rules.append(Rule(_ring(rule["ring"], named, where), rule.get("op"), location))
-    return RingPolicy(f"file:{path.name}", named["small"], named["large"], tuple(rules))
+    from .policy_file import load_policy_file
+
+    return load_policy_file(spec).ring_policy()
