@@ -29,6 +29,7 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -173,14 +174,26 @@ def parse_runs(text: str) -> list[str]:
     return runs
 
 
+def policy_run(path: str) -> str:
+    """The run name of a policy file."""
+    return f"policy:{Path(path).name}"
+
+
 def check_options(
     runs: Sequence[str] = DEFAULT_RUNS,
     mode: str = "sim",
     net: str | None = None,
     repeats: int = 1,
     emulate: bool = False,
+    policies: Sequence[str] = (),
 ) -> None:
     """The arguments of `run_benchmark`, checked before any model is built or compiled."""
+    from .passes.policy_file import load_policy_file
+
+    for path in policies:
+        load_policy_file(path)
+    if len({policy_run(p) for p in policies}) < len(policies):
+        raise DittoError("--policy files must have different file names (they name the runs)")
     if isinstance(runs, str):
         raise DittoError(f"runs must be a sequence of run names, not the string {runs!r}")
     unknown = [r for r in runs if r not in RUNS]
@@ -206,13 +219,15 @@ def run_benchmark(
     repeats: int = 1,
     progress: Any = None,
     emulate: bool = False,
+    policies: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Run `case` every way in `runs`; the figures as `ditto bench --json` writes them.
+    """Run `case` every way in `runs`, then compiled with each policy file in `policies` (a run named
+    `policy:FILE`, e.g. what `ditto tune` wrote); the figures as `ditto bench --json` writes them.
 
     With `emulate`, each run is also measured across the emulated network `net` (runtime/netem.py):
     its JSON gets `network` and `{net}_seconds_emulated` next to the modelled `{net}_seconds_model`.
     """
-    check_options(runs, mode, net, repeats, emulate)
+    check_options(runs, mode, net, repeats, emulate, policies)
     # The reference is the jitted function, the one that is exported and compiled. (Flax GPT-2-small's
     # op-by-op forward under jax 0.8.0 is not: two eager calls differed by 3.5 here, while jit agreed
     # with itself and with ditto-compiler's emulation to cosine 0.999997.)
@@ -239,10 +254,10 @@ def run_benchmark(
     }
     if case.family == "gpt2":
         report["plaintext_perplexity"] = perplexity(want, case.ids, case.mask)
-    for name in runs:
+    named = {name: RUNS[name] for name in runs} | {policy_run(path): {"policy": path} for path in policies}
+    for name, options in named.items():
         if progress is not None:
             progress(f"{name}: compiling")
-        options = RUNS[name]
         try:
             compiled = _spu(case, mode, name) if options is None else _ours(case, options, mode)
             seconds, emulated = [], []

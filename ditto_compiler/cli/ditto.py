@@ -144,7 +144,7 @@ def bench(args: argparse.Namespace) -> int:
     from ..bench import check_options, format_table, parse_runs, plot, run_benchmark
 
     runs = parse_runs(args.runs)
-    check_options(runs, args.mode, args.net, args.repeats, args.emulate)
+    check_options(runs, args.mode, args.net, args.repeats, args.emulate, args.policy)
     _check_output_file(args.json, "--json")
     _check_output_file(args.plot, "--plot")
     if args.plot and importlib.util.find_spec("matplotlib") is None:
@@ -156,8 +156,9 @@ def bench(args: argparse.Namespace) -> int:
         print(f"  [{message}]", file=sys.stderr, flush=True)
 
     report = run_benchmark(
-        case, runs, args.mode, args.net, args.repeats, progress=None if args.quiet else progress, emulate=args.emulate
-    )
+        case, runs, args.mode, args.net, args.repeats, progress=None if args.quiet else progress,
+        emulate=args.emulate, policies=args.policy,
+    )  # fmt: skip
     print(format_table(report))
     if args.json:
         try:
@@ -226,6 +227,72 @@ def distill(args: argparse.Namespace) -> int:
         except OSError as e:
             raise DittoError(f"cannot write {args.json}: {e}") from None
     return 0
+
+
+def _tuning_inputs(case: Any, args: argparse.Namespace) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Calibration inputs (searched on) and held-out inputs (reported): sentences of the corpus's train and eval
+    splits for a model with a tokenizer; otherwise random token ids (seeded), padded like the benchmark's."""
+    rng = np.random.default_rng(args.seed)
+    if case.tokenizer is not None:
+        from ..distill.data import load_corpus, tokenize
+
+        corpus = load_corpus(args.data, field=args.text_field)
+        print(f"data: {corpus.source}: calibration from its train split, held out from its eval split", file=sys.stderr)
+        pick = [rng.choice(len(texts), size=min(n, len(texts)), replace=False)
+                for texts, n in ((corpus.train, args.samples), (corpus.eval, args.held_out))]  # fmt: skip
+        batches = [tokenize(case.tokenizer, [texts[i] for i in chosen], args.seq)
+                   for texts, chosen in zip((corpus.train, corpus.eval), pick)]  # fmt: skip
+        split = [[(case.params, ids[i : i + 1], mask[i : i + 1]) for i in range(len(ids))] for ids, mask in batches]
+        return split[0], split[1]
+    vocab = case.model.config.vocab_size
+    inputs = [
+        (case.params, rng.integers(0, vocab, size=case.ids.shape, dtype=np.int32), case.mask)
+        for _ in range(args.samples + args.held_out)
+    ]
+    return inputs[: args.samples], inputs[args.samples :]
+
+
+def tune(args: argparse.Namespace) -> int:
+    from ..tune import plot_pareto
+    from ..tune import tune as run_tune
+
+    if not 0 < args.target <= 1:
+        raise DittoError(f"--target must be in (0, 1], not {args.target}")
+    if args.samples < 1 or args.held_out < 0:
+        raise DittoError("--samples must be at least 1 and --held-out at least 0")
+    for name, value in (("--out", args.out), ("--json", args.json), ("--plot", args.plot)):
+        _check_output_file(value, name)
+    if args.plot and importlib.util.find_spec("matplotlib") is None:
+        raise DittoError("--plot needs matplotlib: pip install 'ditto-compiler[bench]'")
+    _check_model_arguments(args)
+    case = _model_case(args)
+    calibration, held_out = _tuning_inputs(case, args)
+    result = run_tune(
+        case.forward, case.args, calibration, target=args.target, metric=args.metric, objective=args.objective,
+        held_out=held_out, progress=not args.quiet,
+    )  # fmt: skip
+    result.policy.save(args.out)
+    report = {"model": case.name, "seq": args.seq, "seed": args.seed, **result.report}
+    chosen = report["chosen"]
+    print(
+        f"{'met' if result.target_met else 'NOT met'}: {args.metric} {chosen['score']:.5f} (target {args.target}) "
+        f"at {chosen['send_bytes']:,.0f} modelled bytes, {chosen['rounds']:.0f} rounds; "
+        f"all exact, optimal rings: {report['base']['send_bytes']:,.0f} bytes, {args.metric} "
+        f"{report['base']['score']:.5f}"
+    )
+    if "held_out" in report:
+        print(f"held out ({report['held_out']['inputs']} inputs): {args.metric} min {report['held_out']['min']:.5f}")
+    for choice, mode in chosen["choices"].items():
+        print(f"  {choice}: {mode}")
+    print(f"policy written to {args.out} (compile, ditto bench --policy and ditto distill --policy take it)")
+    if args.json:
+        try:
+            Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+        except OSError as e:
+            raise DittoError(f"cannot write {args.json}: {e}") from None
+    if args.plot:
+        plot_pareto(report, args.plot, title=f"ditto tune: {case.name}, seq {args.seq}")
+    return 0 if result.target_met else 1
 
 
 def party(args: argparse.Namespace) -> int:
@@ -320,11 +387,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--runs", default=",".join(DEFAULT_RUNS), help=f"comma-separated, from: {', '.join(RUNS)}")
     p.add_argument("--repeats", type=int, default=1, help="secure runs per configuration; seconds are the median")
+    p.add_argument(
+        "--policy", action="append", default=[], metavar="FILE",
+        help="also run the model compiled with this policy file (e.g. from ditto tune); repeatable",
+    )  # fmt: skip
     p.add_argument("--json", metavar="FILE", help="write the figures as JSON")
     p.add_argument("--plot", metavar="FILE", help="write a PNG of the bytes by ring and by op class")
     p.add_argument("--allow-failures", action="store_true", help="exit 0 even if a run fails (it is reported)")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(handler=bench)
+    p = sub.add_parser("tune", help="the cheapest approximations and rings that meet an accuracy target")
+    _add_model_arguments(p)
+    p.add_argument("--seq", type=int, default=16, help="sequence length (default 16)")
+    p.add_argument("--target", "--target-cosine", type=float, default=0.99, help="the score to meet (default 0.99)")
+    p.add_argument("--metric", choices=("cosine", "next-token", "perplexity"), default="cosine")
+    p.add_argument("--objective", choices=("bytes", "lan", "wan"), default="bytes", help="what to minimise")
+    p.add_argument("--data", metavar="FILE", help="text or JSONL for the inputs; default: gensim's Lee corpus")
+    p.add_argument("--text-field", default="text", help="the JSONL field holding the text (default: text)")
+    p.add_argument("--samples", type=int, default=2, help="calibration inputs searched on (default 2)")
+    p.add_argument("--held-out", type=int, default=2, help="held-out inputs the choice is scored on (default 2)")
+    p.add_argument("--seed", type=int, default=0, help="which inputs are drawn (default 0)")
+    p.add_argument("--out", required=True, metavar="FILE", help="the policy file to write")
+    p.add_argument("--json", metavar="FILE", help="write the report (choices, Pareto front) as JSON")
+    p.add_argument("--plot", metavar="FILE", help="write the Pareto front as a PNG")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=tune)
     p = sub.add_parser("distill", help="distil a BERT or GPT-2 into one that stays accurate under a ring policy")
     _add_model_arguments(p)
     p.add_argument("--data", metavar="FILE", help="text (a document per line) or JSONL; default: gensim's Lee corpus")
