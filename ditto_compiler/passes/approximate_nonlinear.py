@@ -187,17 +187,19 @@ class Site:
     location: str
 
 
-def _recognised(module: ModuleOp) -> list[tuple[str, Match]]:
-    """Every recognised GeLU and Softmax of `module`, in program order."""
-    found: list[tuple[str, Match]] = []
-    for anchor in list(module.walk()):
-        if anchor.parent is None:
-            continue
-        if isinstance(anchor, (chlo.ErfOp, chlo.ErfcOp, shlo.TanhOp)) and (match := match_gelu(anchor)) is not None:
-            found.append(("gelu", match))
-        elif isinstance(anchor, shlo.ExponentialOp) and (match := match_softmax(anchor)) is not None:
-            found.append(("softmax", match))
-    return found
+def _anchors(module: ModuleOp) -> list[Operation]:
+    return [o for o in module.walk() if isinstance(o, (chlo.ErfOp, chlo.ErfcOp, shlo.TanhOp, shlo.ExponentialOp))]
+
+
+def _recognise(anchor: Operation) -> tuple[str, Match] | None:
+    """The GeLU or Softmax `anchor` (an erf, erfc, tanh or exp) is the heart of, if any."""
+    if anchor.parent is None:  # erased by an earlier rewrite
+        return None
+    if isinstance(anchor, shlo.ExponentialOp):
+        match = match_softmax(anchor)
+        return None if match is None else ("softmax", match)
+    match = match_gelu(anchor)
+    return None if match is None else ("gelu", match)
 
 
 def _where(match: Match) -> str:
@@ -209,7 +211,7 @@ def _where(match: Match) -> str:
 def sites(module: ModuleOp) -> list[Site]:
     """The recognised GeLUs and Softmaxes of the (inlined) StableHLO `module`, in program order."""
     result = []
-    for function, match in _recognised(module):
+    for function, match in filter(None, map(_recognise, _anchors(module))):
         where = _where(match)
         name = where.split('"')[1] if where.count('"') >= 2 else where
         result.append(Site(function, name, where))
@@ -239,7 +241,10 @@ class ApproximateNonlinearPass(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         choices = self.approximations()
-        for function, match in _recognised(op):
+        for anchor in _anchors(op):  # matched one at a time: a rewrite replaces values later matches use
+            if (found := _recognise(anchor)) is None:
+                continue
+            function, match = found
             mode = choices.mode_for(function, _where(match))
             if mode == "exact":
                 continue

@@ -2,6 +2,7 @@
 // RUN: not ditto-opt %s -p 'annotate-rings{policy="%S/inputs/not-json.json"}' --split-input-file 2>&1 | filecheck %s --check-prefix=JSON
 // RUN: not ditto-opt %s -p 'annotate-rings{policy="%S/inputs/bad-rule.json"}' --split-input-file 2>&1 | filecheck %s --check-prefix=RULE
 // RUN: not ditto-opt %s -p 'annotate-rings{policy="%S/inputs/bad-base.json"}' --split-input-file 2>&1 | filecheck %s --check-prefix=BASE
+// RUN: not ditto-opt %s -p 'annotate-rings{policy="%S/inputs/optimal-rules.json"}' --split-input-file 2>&1 | filecheck %s --check-prefix=RULES
 // RUN: ditto-opt %s -p 'annotate-rings,annotate-rings' --split-input-file --verify-diagnostics | filecheck %s --check-prefix=DIAG
 // RUN: not ditto-opt %s -p 'annotate-rings' --split-input-file 2>&1 | filecheck %s --check-prefix=EXIT
 
@@ -9,6 +10,7 @@
 // JSON: ditto-opt: error: {{.*}}not-json.json is not a ring policy file (not valid JSON
 // RULE: ditto-opt: error: {{.*}}bad-rule.json: rules[0]: a rule needs a ring and an op and/or a location
 // BASE: ditto-opt: error: {{.*}}bad-base.json: base must be one of fxp64, ditto
+// RULES: ditto-opt: error: {{.*}}optimal-rules.json: base optimal decides every op's ring itself; it takes no ring rules
 
 // Ring types are given once.
 func.func @twice(%arg0: tensor<2x!pphlo.secret<f32>>) -> tensor<2x!pphlo.secret<f32>> {

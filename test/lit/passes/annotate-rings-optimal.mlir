@@ -2,9 +2,13 @@
 // RUN: ditto-opt %s -p 'annotate-rings{policy=optimal calibration="%S/inputs/two-matrices.npz" objective=wan}' --split-input-file | filecheck %s --check-prefix=WAN
 // RUN: ditto-opt %s -p 'annotate-rings{policy=optimal objective=bytes}' --split-input-file --verify-diagnostics | filecheck %s --check-prefix=NOCAL
 // RUN: not ditto-opt %s -p 'annotate-rings{policy=optimal calibration="%S/inputs/two-matrices.npz" objective=time}' --split-input-file 2>&1 | filecheck %s --check-prefix=OBJECTIVE
+// A policy file with base optimal: the same cut, in the file's rings (a small ring with 8 fraction bits).
+// RUN: ditto-opt %s -p 'annotate-rings{policy="%S/inputs/optimal-small8.json" calibration="%S/inputs/two-matrices.npz"}' --split-input-file | filecheck %s --check-prefix=FILE
+// RUN: not ditto-opt %s -p 'annotate-rings{policy="%S/inputs/optimal-small8.json"}' --split-input-file 2>&1 | filecheck %s --check-prefix=FILENOCAL
 
 // NOCAL: policy optimal needs calibration inputs (annotate-rings{policy=optimal calibration=FILE})
 // OBJECTIVE: ditto-opt: error: objective must be one of bytes, lan, wan, not 'time'
+// FILENOCAL: ditto-opt: error: policy {{.*}}optimal-small8.json needs calibration inputs
 
 // One matmul whose every result a reciprocal needs: the small ring would save less on
 // the matmul than the upcast of its 4,096 results costs, so the cut keeps it all in 64 bits.
@@ -23,6 +27,9 @@ func.func @stays_large(%x: tensor<64x64x!pphlo.secret<f32>>, %w: tensor<64x64x!p
 // Two matmuls, then a row sum and its reciprocal: the matmuls go to the small ring and
 // only the 64 row sums are upcast (the reciprocal cannot run in SPU's 32-bit ring).
 // CHECK-LABEL: func.func @splits
+// FILE-LABEL: func.func @splits
+// FILE:          "pphlo.dot"{{.*}} -> tensor<64x64x!pphlo.secret<!fxp.fixed<32, 16>>>
+// FILE:          "fxp.cast"({{.*}}) : (tensor<64x!pphlo.secret<!fxp.fixed<32, 8>>>) -> tensor<64x!pphlo.secret<!fxp.fixed<64, 18>>>
 // CHECK:         "pphlo.dot"{{.*}} -> tensor<64x64x!pphlo.secret<!fxp.fixed<32, 20>>>
 // CHECK:         "pphlo.dot"{{.*}} -> tensor<64x64x!pphlo.secret<!fxp.fixed<32, 20>>>
 // CHECK:         "pphlo.reduce"
