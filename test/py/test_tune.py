@@ -1,0 +1,164 @@
+"""`ditto tune`: the search, the policy file it writes, and the file taken unchanged by compile and bench."""
+
+import json
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+import ditto_compiler
+from ditto_compiler import DittoError
+from ditto_compiler.cost_model import CostModel
+from ditto_compiler.passes.policy_file import load_policy_file
+from ditto_compiler.tune import cosine, find_sites, hull_configs, pareto, tune
+
+
+def two_layers(params, x):
+    """Two attention-free 'layers': softmax over a GeLU MLP, each recognisable by location."""
+    for index, (w1, w2) in enumerate(params):
+        with jax.named_scope(f"layer{index}"):
+            h = jax.nn.gelu(x @ w1, approximate=False) @ w2
+            x = x + jax.nn.softmax(h, axis=-1)
+    return x
+
+
+def _params(seed=0, width=16, hidden=32):
+    rng = np.random.default_rng(seed)
+    layer = lambda: (  # noqa: E731
+        (rng.normal(size=(width, hidden)) * 0.3).astype(np.float32),
+        (rng.normal(size=(hidden, width)) * 0.3).astype(np.float32),
+    )
+    return [layer(), layer()]
+
+
+def _inputs(seed):
+    return np.random.default_rng(seed).normal(size=(8, 16)).astype(np.float32)
+
+
+PARAMS = _params()
+EXAMPLE = (PARAMS, _inputs(1))
+CALIBRATION = [(PARAMS, _inputs(2)), (PARAMS, _inputs(3))]
+
+
+def test_the_sites_are_each_gelu_and_softmax_in_program_order():
+    sites = find_sites(two_layers, EXAMPLE)
+    assert [s.function for s in sites] == ["gelu", "softmax", "gelu", "softmax"]
+    assert [s.name.split("/")[1] for s in sites] == ["layer0", "layer0", "layer1", "layer1"]
+
+
+def test_functions_of_one_name_are_one_site():
+    # Without scopes both layers' GeLUs share a JAX name: the search (and a policy rule) treats them as one.
+    def unscoped(params, x):
+        for w1, w2 in params:
+            x = x + jax.nn.softmax(jax.nn.gelu(x @ w1, approximate=False) @ w2, axis=-1)
+        return x
+
+    assert [s.function for s in find_sites(unscoped, EXAMPLE)] == ["gelu", "softmax"]
+
+
+def test_the_lagrangian_sweep_gives_the_hull_cheapest_first():
+    # Site A: "cheap" saves 10 for 0.01 error; site B: "cheap" saves 4 for 0.001, "cheaper" 6 for 0.05.
+    options = [
+        [("exact", 0.0, 0.0), ("cheap", -10.0, 0.01)],
+        [("exact", 0.0, 0.0), ("cheap", -4.0, 0.001), ("cheaper", -6.0, 0.05)],
+    ]
+    hull = hull_configs(("exact", "exact"), options)
+    assert hull[0][0] == ("cheap", "cheaper") and hull[0][1] == -16.0
+    assert hull[-1][0] == ("exact", "exact")
+    # Every hull point is a multiplier's optimum: B's "cheap" (4 for 0.001) comes in before A's (10 for 0.01).
+    assert [m for m, _, _ in hull] == [("cheap", "cheaper"), ("cheap", "cheap"), ("exact", "cheap"), ("exact", "exact")]
+    costs = [c for _, c, _ in hull]
+    assert costs == sorted(costs)
+
+
+def test_pareto_keeps_the_points_nothing_dominates():
+    class P:
+        def __init__(self, cost, score):
+            self.cost, self.score = cost, score
+
+    points = [P(3, 0.99), P(1, 0.90), P(2, 0.80), P(4, 0.999), P(5, 0.995)]
+    assert [(p.cost, p.score) for p in pareto(points)] == [(1, 0.90), (3, 0.99), (4, 0.999)]
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory):
+    return tune(two_layers, EXAMPLE, CALIBRATION, target=0.99, progress=False), tmp_path_factory.mktemp("tune")
+
+
+def test_tune_meets_the_target_at_no_more_than_fxp64s_cost(tuned):
+    result, _ = tuned
+    assert result.target_met
+    assert result.chosen.score >= 0.99 and min(result.chosen.scores) >= 0.99
+    fxp64 = ditto_compiler.compile(two_layers, *EXAMPLE, policy="fxp64")
+    assert result.chosen.send_bytes <= CostModel.load().plan(fxp64.plan).send_bytes
+    # It approximated something: cheaper than the all-exact program with the same optimal rings.
+    assert result.chosen.send_bytes < result.report["base"]["send_bytes"]
+    assert result.report["pareto"] and result.report["verified"]
+    front = [(p["cost"], p["score"]) for p in result.report["pareto"]]
+    assert front == sorted(front)
+
+
+def test_the_policy_file_compiles_to_what_tune_verified(tuned):
+    result, folder = tuned
+    path = folder / "policy.json"
+    result.policy.save(path)
+    policy = load_policy_file(path)
+    assert policy.approximations == result.policy.approximations
+    assert (policy.base, policy.small, policy.objective) == ("optimal", result.policy.small, "bytes")
+    assert json.loads(path.read_text())["tuned"]["target"] == 0.99
+    params, x = CALIBRATION[0]
+    prog = ditto_compiler.compile(two_layers, *EXAMPLE, policy=str(path), calibration=CALIBRATION[0])
+    assert CostModel.load().plan(prog.plan).send_bytes == result.chosen.send_bytes
+    got = np.asarray(prog.emulate(params, x))
+    want = np.asarray(jax.jit(two_layers)(params, x))
+    assert cosine(got, want, ()) == pytest.approx(result.chosen.scores[0], abs=1e-12)
+    # And it runs securely, as accurately as emulated.
+    secure = np.asarray(prog.run(params, x))
+    assert cosine(secure, want, ()) >= 0.99
+
+
+def test_an_unreachable_target_is_reported_not_met():
+    result = tune(two_layers, EXAMPLE, CALIBRATION[:1], metric=lambda got, want, inputs: 0.5, progress=False)
+    assert not result.target_met
+    assert result.report["target_met"] is False
+    assert all(m == "exact" for m in [r for r in result.chosen.config.modes])
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (dict(target=1.5), "target must be a number in"),
+        (dict(metric="bleu"), "metric must be one of cosine, next-token, perplexity"),
+        (dict(objective="energy"), "objective must be one of bytes, lan, wan"),
+        (dict(small_fraction_bits=(40,)), "fraction bits must be integers in"),
+    ],
+)
+def test_bad_options_are_diagnosed(options, message):
+    with pytest.raises(DittoError, match=message):
+        tune(two_layers, EXAMPLE, CALIBRATION, progress=False, **options)
+    with pytest.raises(DittoError, match="at least one calibration input"):
+        tune(two_layers, EXAMPLE, [], progress=False)
+
+
+def test_a_policy_file_and_approximation_options_do_not_mix(tmp_path):
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"version": 2, "base": "fxp64", "gelu": "puma"}))
+    with pytest.raises(DittoError, match="sets the approximations and the objective"):
+        ditto_compiler.compile(two_layers, *EXAMPLE, policy=str(path), gelu="quad")
+    with pytest.raises(DittoError, match="calibration is only used by"):
+        ditto_compiler.compile(two_layers, *EXAMPLE, policy=str(path), calibration=CALIBRATION[0])
+    prog = ditto_compiler.compile(two_layers, *EXAMPLE, policy=str(path))
+    assert "erf" not in prog.ir and prog.ir.count("pphlo.greater") + prog.ir.count("pphlo.less") >= 6
+
+
+def test_the_cli_diagnoses_before_building_a_model(tmp_path):
+    cli = [sys.executable, "-m", "ditto_compiler.cli.ditto", "tune", "--out", str(tmp_path / "p.json")]
+    for extra, message in (
+        (["--target", "2"], "--target must be in (0, 1]"),
+        (["--samples", "0"], "--samples must be at least 1"),
+        (["--config", "huge"], "unknown BERT config 'huge'"),
+    ):
+        done = subprocess.run([*cli, *extra], capture_output=True, text=True, timeout=120)
+        assert done.returncode != 0 and message in done.stderr and "Traceback" not in done.stderr
