@@ -133,11 +133,16 @@ def _check_output_file(path: str | None, flag: str) -> None:
 
 
 def _check_policy(policy: str) -> None:
-    """A built-in ring policy, `auto`, or a readable JSON policy file."""
-    if policy != "auto":
-        from ..passes.ring_policy import load_policy
+    """A built-in ring policy, `auto`, `optimal`, or a valid JSON policy file."""
+    from ..passes.policy_file import load_policy_file
+    from ..passes.ring_policy import BUILTIN, load_policy
 
+    if policy in ("auto", "optimal"):
+        return
+    if policy in BUILTIN or not Path(policy).is_file():
         load_policy(policy)
+    else:
+        load_policy_file(policy)
 
 
 def bench(args: argparse.Namespace) -> int:
@@ -170,15 +175,29 @@ def bench(args: argparse.Namespace) -> int:
     return 1 if any("error" in r for r in report["runs"]) and not args.allow_failures else 0
 
 
+def _approximations_from_file(policy: str) -> bool:
+    """Whether `policy` is a policy file that chooses the approximations itself (version 2)."""
+    from ..passes.policy_file import load_policy_file
+    from ..passes.ring_policy import BUILTIN
+
+    return policy not in (*BUILTIN, "auto", "optimal") and load_policy_file(policy).version == 2
+
+
 def distill(args: argparse.Namespace) -> int:
     from ..distill.data import load_corpus
     from ..distill.distill import MODEL_DIR, PROGRESS_FILE, DistillSettings
     from ..distill.distill import distill as run_distillation
 
+    _check_policy(args.policy)
+    gelu, softmax = args.gelu or "quad", args.softmax or "ditto"
+    if _approximations_from_file(args.policy):
+        if args.gelu or args.softmax:
+            raise DittoError(f"{args.policy} chooses the approximations per location: drop --gelu and --softmax")
+        gelu = softmax = None
     settings = DistillSettings(
         policy=args.policy,
-        gelu=args.gelu,
-        softmax=args.softmax,
+        gelu=gelu,
+        softmax=softmax,
         steps=args.steps,
         stage1_fraction=args.stage1_fraction,
         batch=args.batch,
@@ -194,7 +213,6 @@ def distill(args: argparse.Namespace) -> int:
         raise DittoError(f"--lr must be a positive number, not {args.lr}")
     if args.mpc_samples < 0:
         raise DittoError(f"--mpc-samples must be 0 or more, not {args.mpc_samples}")
-    _check_policy(args.policy)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise DittoError(f"--out {out} is a file, not a directory")
@@ -421,8 +439,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
     p.add_argument("--init", metavar="DIR", help="start the student from these weights (e.g. an earlier run's model)")
     p.add_argument("--policy", default="ditto", help="ring policy: ditto (default), fxp64 or a JSON file")
-    p.add_argument("--gelu", default="quad", choices=GELU_MODES, help="GeLU approximation (default quad)")
-    p.add_argument("--softmax", default="ditto", choices=SOFTMAX_MODES, help="Softmax approximation (default ditto)")
+    p.add_argument("--gelu", choices=GELU_MODES, help="GeLU approximation (default quad, or the policy file's)")
+    p.add_argument(
+        "--softmax", choices=SOFTMAX_MODES, help="Softmax approximation (default ditto, or the policy file's)"
+    )
     p.add_argument("--steps", type=int, default=200, help="training steps over both stages (default 200)")
     p.add_argument("--stage1-fraction", type=float, default=0.5, help="share of steps on hidden/attention MSE")
     p.add_argument("--batch", type=int, default=8, help="sentences per step (default 8)")

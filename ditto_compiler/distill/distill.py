@@ -50,8 +50,9 @@ MODEL_DIR = "model"
 @dataclass(frozen=True)
 class DistillSettings:
     policy: str = "ditto"
-    gelu: str = "quad"
-    softmax: str = "ditto"
+    gelu: str | None = "quad"
+    """None: as the policy file says (a version-2 file, e.g. from `ditto tune`, chooses per location)."""
+    softmax: str | None = "ditto"
     steps: int = 200
     stage1_fraction: float = 0.5
     """Share of the steps spent on hidden-state and attention distillation before output distillation."""
@@ -72,6 +73,12 @@ class DistillSettings:
             raise DittoError(f"stage1_fraction must be in [0, 1], not {self.stage1_fraction}")
         if self.truncation not in ("floor", "stochastic"):
             raise DittoError("truncation must be 'floor' or 'stochastic'")
+
+    @property
+    def compile_options(self) -> dict[str, str]:
+        """What `compile` gets: the policy, and the approximations unless the policy file gives them."""
+        given = {"policy": self.policy, "gelu": self.gelu, "softmax": self.softmax}
+        return {k: v for k, v in given.items() if v is not None}
 
     @property
     def stage1_steps(self) -> int:
@@ -216,7 +223,7 @@ class Distiller:
         self.teacher = jax.jit(taps)
         example = (case.params, self.train_ids[: settings.batch], self.train_mask[: settings.batch])
         log(f"compiling the student ({settings.policy}, gelu={settings.gelu}, softmax={settings.softmax})")
-        options = dict(policy=settings.policy, gelu=settings.gelu, softmax=settings.softmax)
+        options = settings.compile_options
         self.train_program = compile_program(taps, *example, **options)
         self.eval_program = compile_program(case.forward, *example, **options)
         self.student = student_forward(self.train_program, settings.truncation)
@@ -368,7 +375,7 @@ def mpc_program(distiller: Distiller, params: Any) -> Program:
     """The inference program `mpc_fidelity` runs, for one sentence (the weights are its inputs)."""
     s = distiller.settings
     ids, mask = distiller.eval_ids[:1], distiller.eval_mask[:1]
-    return compile_program(distiller.case.forward, params, ids, mask, policy=s.policy, gelu=s.gelu, softmax=s.softmax)
+    return compile_program(distiller.case.forward, params, ids, mask, **s.compile_options)
 
 
 def mpc_fidelity(

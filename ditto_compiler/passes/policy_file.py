@@ -82,6 +82,7 @@ class Approximations:
 
 @dataclass(frozen=True)
 class PolicyFile:
+    version: int = 2
     base: str = "fxp64"
     small: RingConfig = BUILTIN["fxp64"].linear
     """The ring of linear work (for base fxp64 the 64-bit one, unless the file says otherwise)."""
@@ -239,6 +240,7 @@ def load_policy_file(spec: str | Path) -> PolicyFile:
     if not isinstance(tuned, dict):
         raise DittoError(f"{spec}: tuned must be a JSON object")
     return PolicyFile(
+        version=version,
         base=base,
         small=named["small"],
         large=named["large"],
