@@ -295,6 +295,8 @@ def tune(
     objective: str = "bytes",
     small_fraction_bits: Sequence[int] = SMALL_FRACTION_BITS,
     max_verifications: int = 6,
+    safety: float = 0.25,
+    front: int = 0,
     held_out: Sequence[tuple[Any, ...]] = (),
     progress: bool = True,
     workdir: str | Path | None = None,
@@ -303,9 +305,16 @@ def tune(
     (tuples like `example_args`) is at least `target` (see the module's docstring). `metric`: `cosine` (of the
     whole output), `next-token` (argmax agreement at the mask's real positions), `perplexity` (plaintext
     perplexity / the program's), for inputs (params, ids, mask); or a function (got, want, inputs) -> score.
-    `held_out` inputs (not searched on) are scored with the chosen program at the end, for the report."""
+    `safety` keeps that share of the error budget in reserve on the calibration inputs (with 0.25, target 0.99
+    asks 0.9925 of them), since unseen inputs score a little differently. `held_out` inputs (not searched on)
+    are scored with the chosen program at the end, for the report; `front` more hull points, spread over its
+    cost range, are verified for the report's Pareto front."""
     fraction_bits = tuple(small_fraction_bits)
     _check(target, metric, objective, calibration, fraction_bits, max_verifications)
+    if isinstance(safety, bool) or not isinstance(safety, (int, float)) or not 0 <= safety < 1:
+        raise DittoError(f"safety must be a number in [0, 1), not {safety!r}")
+    if isinstance(front, bool) or not isinstance(front, int) or front < 0:
+        raise DittoError(f"front must be a non-negative integer, not {front!r}")
     score = metric if callable(metric) else SCORES[metric]
     start = time.perf_counter()
     sites = find_sites(fn, example_args)
@@ -314,13 +323,18 @@ def tune(
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=2 + screens + max_verifications + len(fraction_bits), desc="ditto tune", unit="program")
+        total = 2 + screens + max_verifications + len(fraction_bits) + front
+        bar = tqdm(total=total, desc="ditto tune", unit="program")
     with tempfile.TemporaryDirectory() if workdir is None else _existing(workdir) as folder:
         search = _Search(fn, example_args, calibration, score, objective, Path(folder), bar)
         try:
-            tuned = _tune(search, sites, target, fraction_bits, max_verifications, metric, start)
+            goal = 1 - (1 - target) * (1 - safety)
+            tuned = _tune(search, sites, goal, fraction_bits, max_verifications, front, metric, start)
+            tuned.report = {"target": target, "safety": safety, **tuned.report}
+            tuned.policy.tuned.update(target=target, safety=safety)
             if held_out:
-                tuned.report["held_out"] = search.held_out(sites, tuned.chosen.config, held_out)
+                scores = search.held_out(sites, tuned.chosen.config, held_out)
+                tuned.report["held_out"] = {**scores, "target_met": scores["min"] >= target}
             return tuned
         finally:
             if bar is not None:
@@ -340,8 +354,8 @@ class _existing:
 
 
 def _tune(
-    search: _Search, sites: list[Site], target: float, fraction_bits: tuple[int, ...], budget: int, metric: Any,
-    start: float,
+    search: _Search, sites: list[Site], target: float, fraction_bits: tuple[int, ...], budget: int, front: int,
+    metric: Any, start: float,
 ) -> Tuned:  # fmt: skip
     exact = tuple("exact" for _ in sites)
     default_bits = 10 if 10 in fraction_bits else fraction_bits[0]
@@ -391,12 +405,20 @@ def _tune(
                 e = search.evaluate(sites, Config(chosen.config.modes, bits), "optimal")
                 if e.score >= target and (e.cost, -e.score) < (chosen.cost, -chosen.score):
                     chosen = e
+    # More of the hull, for the front: the points spread evenly over its predicted cost range.
+    unverified = [
+        h for h in hull if (Config(h[0], default_bits), "optimal", len(search.calibration)) not in search.cache
+    ]
+    for k in range(min(front, len(unverified))):
+        modes, cost, error = unverified[round(k * (len(unverified) - 1) / max(front - 1, 1))]
+        e = search.evaluate(sites, Config(modes, default_bits), "optimal")
+        e.predicted_cost, e.predicted_score = base.cost + cost, base.score - error
     verified_points = [e for e in search.evaluations if e.rings == "optimal"]
     target_met = chosen is not None
     if chosen is None:
         chosen = max(verified_points, key=lambda e: (e.score, -e.cost))
     report = {
-        "target": target,
+        "goal": target,
         "metric": metric if isinstance(metric, str) else getattr(metric, "__name__", "custom"),
         "objective": search.objective,
         "target_met": target_met,
@@ -414,7 +436,7 @@ def _tune(
         "pareto": [e.as_json(sites) for e in pareto(verified_points)],
         "seconds": time.perf_counter() - start,
     }
-    tuned_note = {"target": target, "metric": report["metric"], "objective": search.objective,
+    tuned_note = {"goal_on_calibration": target, "metric": report["metric"], "objective": search.objective,
                   "predicted": {"cost": chosen.cost, "send_bytes": chosen.send_bytes, "rounds": chosen.rounds,
                                 "score": chosen.score}}  # fmt: skip
     policy = policy_for(sites, chosen.config, "optimal", search.objective, tuned_note)
@@ -444,12 +466,16 @@ def plot_pareto(report: dict[str, Any], path: str | Path, title: str = "") -> No
     fig, ax = plt.subplots(figsize=(7, 4.5))
     ax.scatter([e["cost"] / unit for e in report["verified"]], [1 - e["score"] for e in report["verified"]],
                label="verified (optimal rings)", color="tab:blue")  # fmt: skip
+    ax.scatter([h["predicted_cost"] / unit for h in report["hull"]], [max(1 - h["predicted_score"], 1e-9) for h in
+               report["hull"]], marker="x", color="gray", label="predicted (hull of the screened choices)")  # fmt: skip
     front = report["pareto"]
     ax.plot([e["cost"] / unit for e in front], [1 - e["score"] for e in front], color="tab:blue", lw=1)
     chosen = report["chosen"]
     ax.scatter([chosen["cost"] / unit], [1 - chosen["score"]], s=160, facecolors="none", edgecolors="tab:red",
                label="chosen")  # fmt: skip
     ax.axhline(1 - report["target"], color="gray", ls="--", lw=1, label=f"target {report['metric']} {report['target']}")
+    if report["goal"] != report["target"]:
+        ax.axhline(1 - report["goal"], color="gray", ls=":", lw=1, label=f"goal on calibration {report['goal']:.4g}")
     ax.set_yscale("log")
     ax.set_xlabel(label)
     ax.set_ylabel(f"1 - {report['metric']} (worst calibration input)")

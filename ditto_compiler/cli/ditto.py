@@ -276,8 +276,8 @@ def tune(args: argparse.Namespace) -> int:
 
     if not 0 < args.target <= 1:
         raise DittoError(f"--target must be in (0, 1], not {args.target}")
-    if args.samples < 1 or args.held_out < 0:
-        raise DittoError("--samples must be at least 1 and --held-out at least 0")
+    if args.samples < 1 or args.held_out < 0 or args.front < 0:
+        raise DittoError("--samples must be at least 1, --held-out and --front at least 0")
     for name, value in (("--out", args.out), ("--json", args.json), ("--plot", args.plot)):
         _check_output_file(value, name)
     if args.plot and importlib.util.find_spec("matplotlib") is None:
@@ -287,19 +287,22 @@ def tune(args: argparse.Namespace) -> int:
     calibration, held_out = _tuning_inputs(case, args)
     result = run_tune(
         case.forward, case.args, calibration, target=args.target, metric=args.metric, objective=args.objective,
-        held_out=held_out, progress=not args.quiet,
+        safety=args.safety, front=args.front, held_out=held_out, progress=not args.quiet,
     )  # fmt: skip
     result.policy.save(args.out)
     report = {"model": case.name, "seq": args.seq, "seed": args.seed, **result.report}
     chosen = report["chosen"]
     print(
-        f"{'met' if result.target_met else 'NOT met'}: {args.metric} {chosen['score']:.5f} (target {args.target}) "
+        f"{'met' if result.target_met else 'NOT met'}: {args.metric} {chosen['score']:.5f} on calibration (target "
+        f"{args.target}, asked {report['goal']:.5g} with safety {args.safety}) "
         f"at {chosen['send_bytes']:,.0f} modelled bytes, {chosen['rounds']:.0f} rounds; "
         f"all exact, optimal rings: {report['base']['send_bytes']:,.0f} bytes, {args.metric} "
         f"{report['base']['score']:.5f}"
     )
     if "held_out" in report:
-        print(f"held out ({report['held_out']['inputs']} inputs): {args.metric} min {report['held_out']['min']:.5f}")
+        held = report["held_out"]
+        verdict = "meets" if held["target_met"] else "MISSES"
+        print(f"held out ({held['inputs']} inputs): {args.metric} min {held['min']:.5f}, {verdict} the target")
     for choice, mode in chosen["choices"].items():
         print(f"  {choice}: {mode}")
     print(f"policy written to {args.out} (compile, ditto bench --policy and ditto distill --policy take it)")
@@ -425,6 +428,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=2, help="calibration inputs searched on (default 2)")
     p.add_argument("--held-out", type=int, default=2, help="held-out inputs the choice is scored on (default 2)")
     p.add_argument("--seed", type=int, default=0, help="which inputs are drawn (default 0)")
+    p.add_argument(
+        "--safety", type=float, default=0.25, help="share of the error budget kept in reserve on calibration (0.25)"
+    )
+    p.add_argument("--front", type=int, default=0, help="verify this many more hull points for the Pareto front")
     p.add_argument("--out", required=True, metavar="FILE", help="the policy file to write")
     p.add_argument("--json", metavar="FILE", help="write the report (choices, Pareto front) as JSON")
     p.add_argument("--plot", metavar="FILE", help="write the Pareto front as a PNG")
