@@ -31,7 +31,6 @@ Every verified configuration is a point of the report's Pareto front.
 from __future__ import annotations
 
 import math
-import re
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -42,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from .diagnostics import DittoError
+from .passes.approximate_nonlinear import Site
 from .passes.optimal_rings import OBJECTIVES, scalar
 from .passes.policy_file import MODES, ApproximationRule, Approximations, PolicyFile
 from .ring import RingConfig
@@ -81,19 +81,6 @@ SCORES: dict[str, Callable[[np.ndarray, np.ndarray, Sequence[Any]], float]] = {
     "next-token": next_token,
     "perplexity": perplexity_ratio,
 }
-
-
-@dataclass(frozen=True)
-class Site:
-    """One recognised function the search chooses for (every op of that name, if it recurs)."""
-
-    function: str
-    name: str
-
-    @property
-    def pattern(self) -> str:
-        """The policy rule's location pattern: this op name exactly (locations quote it)."""
-        return re.escape(f'"{self.name}"')
 
 
 @dataclass(frozen=True)
@@ -156,8 +143,8 @@ def find_sites(fn: Callable[..., Any], example_args: tuple[Any, ...]) -> list[Si
     module = parse_module(stablehlo, "<jax>")
     apply_passes(module, [InlinePrivateFunctionsPass()])
     found: dict[tuple[str, str], Site] = {}
-    for site in sites(module):
-        found.setdefault((site.function, site.name), Site(site.function, site.name))
+    for site in sites(module):  # one per op name: a policy rule cannot tell same-named ops apart
+        found.setdefault((site.function, site.name), site)
     return list(found.values())
 
 

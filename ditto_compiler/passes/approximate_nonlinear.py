@@ -24,6 +24,7 @@ are plain StableHLO, so the ring policy places them like any other arithmetic
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from xdsl.context import Context
@@ -185,6 +186,11 @@ class Site:
     function: str
     name: str
     location: str
+
+    @property
+    def pattern(self) -> str:
+        """A policy rule's location pattern that matches this op name exactly (locations quote it)."""
+        return re.escape(f'"{self.name}"')
 
 
 def _anchors(module: ModuleOp) -> list[Operation]:
