@@ -167,3 +167,19 @@ def test_the_cli_diagnoses_before_building_a_model(tmp_path):
     ):
         done = subprocess.run([*cli, *extra], capture_output=True, text=True, timeout=120)
         assert done.returncode != 0 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_cli_writes_a_policy_that_bench_takes(tmp_path, capsys):
+    # Tiny BERT (random weights, so random token ids as inputs): the whole command, then the file through MPC.
+    from ditto_compiler.cli.ditto import main
+
+    policy, report = tmp_path / "policy.json", tmp_path / "report.json"
+    tune_args = ["tune", "--config", "tiny", "--seq", "8", "--samples", "1", "--held-out", "1", "--quiet"]
+    assert main([*tune_args, "--out", str(policy), "--json", str(report)]) == 0
+    out = capsys.readouterr().out
+    assert "met: cosine" in out and "held out (1 inputs)" in out
+    data = json.loads(report.read_text())
+    assert data["target_met"] and data["held_out"]["inputs"] == 1 and data["pareto"]
+    assert load_policy_file(policy).base == "optimal"
+    assert main(["bench", "--config", "tiny", "--seq", "8", "--runs", "fxp64", "--policy", str(policy), "--quiet"]) == 0
+    assert "policy:policy.json" in capsys.readouterr().out
