@@ -370,13 +370,7 @@ def format_table(report: dict[str, Any]) -> str:
 
 def plot(report: dict[str, Any], path: str) -> None:
     """A PNG: each run's bytes, split by ring (left) and by op class (right)."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise DittoError("--plot needs matplotlib: pip install 'ditto-compiler[bench]'") from None
+    plt = pyplot()
     runs = [r for r in report["runs"] if "error" not in r]
     if not runs:
         raise DittoError("no successful run to plot")
@@ -393,6 +387,24 @@ def plot(report: dict[str, Any], path: str) -> None:
         ax.tick_params(axis="x", labelrotation=20)
         ax.legend(fontsize=7)
     axes[0].set_ylabel("MB sent (all parties)")
+    save_figure(figure, path)
+
+
+def pyplot() -> Any:
+    """matplotlib's pyplot, drawing to files only; a DittoError when the bench extra is not installed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise DittoError("--plot needs matplotlib: pip install 'ditto-compiler[bench]'") from None
+    return plt
+
+
+def save_figure(figure: Any, path: str | Path) -> None:
+    """Write a matplotlib figure as PNG and close it; an unwritable path is a DittoError."""
+    plt = pyplot()
     figure.tight_layout()
     try:
         figure.savefig(path, dpi=120)

@@ -441,13 +441,9 @@ def pareto(points: Sequence[Evaluation]) -> list[Evaluation]:
 
 def plot_pareto(report: dict[str, Any], path: str | Path, title: str = "") -> None:
     """Cost against accuracy of every configuration visited, the front and the choice marked."""
-    try:
-        import matplotlib
+    from .bench import pyplot, save_figure
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise DittoError("--plot needs matplotlib: pip install 'ditto-compiler[bench]'") from None
+    plt = pyplot()
     unit = {"bytes": 1e9, "lan": 1.0, "wan": 1.0}[report["objective"]]
     label = {"bytes": "modelled GB sent", "lan": "modelled LAN s", "wan": "modelled WAN s"}[report["objective"]]
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -468,10 +464,4 @@ def plot_pareto(report: dict[str, Any], path: str | Path, title: str = "") -> No
     ax.set_ylabel(f"1 - {report['metric']} (worst calibration input)")
     ax.set_title(title or "ditto tune: configurations visited")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    try:
-        fig.savefig(path, dpi=120)
-    except OSError as e:
-        raise DittoError(f"cannot write the plot {path}: {e}") from None
-    finally:
-        plt.close(fig)
+    save_figure(fig, path)

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..bench import DEFAULT_RUNS, RUNS
 from ..diagnostics import DittoError
+from ..jsonfile import write_json
 from ..models.hf import DEFAULT_TEXT
 from ..passes.approximate_nonlinear import GELU_MODES, SOFTMAX_MODES
 
@@ -166,10 +167,7 @@ def bench(args: argparse.Namespace) -> int:
     )  # fmt: skip
     print(format_table(report))
     if args.json:
-        try:
-            Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
-        except OSError as e:
-            raise DittoError(f"cannot write {args.json}: {e}") from None
+        write_json(args.json, report, "report")
     if args.plot:
         plot(report, args.plot)
     return 1 if any("error" in r for r in report["runs"]) and not args.allow_failures else 0
@@ -240,10 +238,7 @@ def distill(args: argparse.Namespace) -> int:
     print(json.dumps(figures))
     print(f"distilled model: {Path(args.out) / MODEL_DIR} (ditto bench --checkpoint takes it)", file=sys.stderr)
     if args.json:
-        try:
-            Path(args.json).write_text(json.dumps(report.to_json(), indent=2) + "\n")
-        except OSError as e:
-            raise DittoError(f"cannot write {args.json}: {e}") from None
+        write_json(args.json, report.to_json(), "report")
     return 0
 
 
@@ -307,10 +302,7 @@ def tune(args: argparse.Namespace) -> int:
         print(f"  {choice}: {mode}")
     print(f"policy written to {args.out} (compile, ditto bench --policy and ditto distill --policy take it)")
     if args.json:
-        try:
-            Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
-        except OSError as e:
-            raise DittoError(f"cannot write {args.json}: {e}") from None
+        write_json(args.json, report, "report")
     if args.plot:
         plot_pareto(report, args.plot, title=f"ditto tune: {case.name}, seq {args.seq}")
     return 0 if result.target_met else 1

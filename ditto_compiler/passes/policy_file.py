@@ -29,14 +29,13 @@ chose the file and is not read.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..diagnostics import DittoError
-from ..jsonfile import read_json
+from ..jsonfile import read_json, write_json
 from ..ring import RingConfig
 from .optimal_rings import OBJECTIVES
 from .ring_policy import BUILTIN, RingPolicy, Rule
@@ -129,10 +128,7 @@ class PolicyFile:
         return data
 
     def save(self, path: str | Path) -> None:
-        try:
-            Path(path).write_text(json.dumps(self.as_json(), indent=2) + "\n")
-        except OSError as e:
-            raise DittoError(f"cannot write policy file {path}: {e}") from None
+        write_json(path, self.as_json(), "policy file")
 
 
 def _ring(spec: object, named: dict[str, RingConfig], where: str) -> RingConfig:
