@@ -26,8 +26,8 @@ from .passes.approximate_nonlinear import GELU_MODES, SOFTMAX_MODES
 from .passes.auto_policy import calibrate
 from .passes.auto_policy import check_options as check_auto_options
 from .passes.optimal_rings import OBJECTIVES, solve
-from .passes.policy_file import PolicyFile, load_policy_file
-from .passes.ring_policy import BUILTIN, RingPolicy, load_policy
+from .passes.policy_file import PolicyFile, load_policy, load_policy_file
+from .passes.ring_policy import BUILTIN, RingPolicy
 from .pipeline import apply_passes, frontend_passes, ring_passes
 from .plan import OneHotInput, Plan, Variable, check_value
 from .ring import RingConfig

@@ -135,8 +135,8 @@ def _check_output_file(path: str | None, flag: str) -> None:
 
 def _check_policy(policy: str) -> None:
     """A built-in ring policy, `auto`, `optimal`, or a valid JSON policy file."""
-    from ..passes.policy_file import load_policy_file
-    from ..passes.ring_policy import BUILTIN, load_policy
+    from ..passes.policy_file import load_policy, load_policy_file
+    from ..passes.ring_policy import BUILTIN
 
     if policy in ("auto", "optimal"):
         return
@@ -273,6 +273,10 @@ def tune(args: argparse.Namespace) -> int:
         raise DittoError(f"--target must be in (0, 1], not {args.target}")
     if args.samples < 1 or args.held_out < 0 or args.front < 0:
         raise DittoError("--samples must be at least 1, --held-out and --front at least 0")
+    try:
+        bits = [int(b) for b in args.fraction_bits.split(",")]
+    except ValueError:
+        raise DittoError(f"--fraction-bits must be comma-separated integers, not {args.fraction_bits!r}") from None
     for name, value in (("--out", args.out), ("--json", args.json), ("--plot", args.plot)):
         _check_output_file(value, name)
     if args.plot and importlib.util.find_spec("matplotlib") is None:
@@ -282,7 +286,8 @@ def tune(args: argparse.Namespace) -> int:
     calibration, held_out = _tuning_inputs(case, args)
     result = run_tune(
         case.forward, case.args, calibration, target=args.target, metric=args.metric, objective=args.objective,
-        safety=args.safety, front=args.front, held_out=held_out, progress=not args.quiet,
+        small_fraction_bits=bits, max_verifications=args.max_verifications, safety=args.safety, front=args.front,
+        held_out=held_out, progress=not args.quiet,
     )  # fmt: skip
     result.policy.save(args.out)
     report = {"model": case.name, "seq": args.seq, "seed": args.seed, **result.report}
@@ -423,6 +428,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--safety", type=float, default=0.25, help="share of the error budget kept in reserve on calibration (0.25)"
     )
+    p.add_argument("--fraction-bits", default="8,10,12", help="the small ring's fraction bits to try (default 8,10,12)")
+    p.add_argument("--max-verifications", type=int, default=6, help="emulated checks of predicted points (6)")
     p.add_argument("--front", type=int, default=0, help="verify this many more hull points for the Pareto front")
     p.add_argument("--out", required=True, metavar="FILE", help="the policy file to write")
     p.add_argument("--json", metavar="FILE", help="write the report (choices, Pareto front) as JSON")

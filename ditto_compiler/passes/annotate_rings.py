@@ -23,9 +23,9 @@ from ..diagnostics import DittoError, op_error
 from ..dialects import fxp
 from .auto_policy import calibrate
 from .optimal_rings import solve
-from .policy_file import load_policy_file
+from .policy_file import load_policy, load_policy_file
 from .ring_annotation import annotate
-from .ring_policy import BUILTIN, RingPolicy, load_policy
+from .ring_policy import BUILTIN, RingPolicy
 
 
 def _load_calibration(path: str) -> list[np.ndarray]:

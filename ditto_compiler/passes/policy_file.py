@@ -196,6 +196,16 @@ def _approximations(data: dict[str, Any], spec: str) -> Approximations:
     return Approximations(defaults["gelu"], defaults["softmax"], tuple(rules))
 
 
+def load_policy(spec: str) -> RingPolicy:
+    """A built-in ring policy by name, or a JSON policy file's (`auto`, `optimal` and files with base optimal need
+    calibration: see annotate-rings and compile)."""
+    if spec in BUILTIN:
+        return BUILTIN[spec]
+    if not Path(spec).is_file():
+        raise DittoError(f"unknown ring policy '{spec}': use {', '.join(BUILTIN)}, auto or a JSON policy file")
+    return load_policy_file(spec).ring_policy()
+
+
 def load_policy_file(spec: str | Path) -> PolicyFile:
     """A JSON policy file, validated; every problem is a DittoError naming the file and the key."""
     path = Path(spec)

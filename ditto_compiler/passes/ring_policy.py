@@ -14,18 +14,18 @@ Built in:
     real all-MiniLM-L6-v2 at sequence 128, secure execution gives cosine 0.988 with
     8 and 0.9993 with 10, each as emulated; see docs/rings.md.)
 A JSON policy file refines a built-in one with rules matching op names and/or
-source locations, and chooses approximations per location (see policy_file).
+source locations, and chooses approximations per location (policy_file.py, which also loads
+policies by name: `load_policy`).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from xdsl.ir import Operation, SSAValue
 
-from ..diagnostics import DittoError, describe_location
+from ..diagnostics import describe_location
 from ..ring import PRECISE_ATTR, RingConfig
 
 SMALL = RingConfig(32, 10)
@@ -112,14 +112,3 @@ BUILTIN = {
     "fxp64": RingPolicy("fxp64", LARGE, LARGE),
     "ditto": RingPolicy("ditto", SMALL, LARGE),
 }
-
-
-def load_policy(spec: str) -> RingPolicy:
-    """A built-in policy by name, or a JSON policy file (see policy_file; `auto` and `optimal` need calibration)."""
-    if spec in BUILTIN:
-        return BUILTIN[spec]
-    if not Path(spec).is_file():
-        raise DittoError(f"unknown ring policy '{spec}': use {', '.join(BUILTIN)}, auto or a JSON policy file")
-    from .policy_file import load_policy_file
-
-    return load_policy_file(spec).ring_policy()

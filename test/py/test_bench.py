@@ -55,8 +55,13 @@ def test_bench_runs_a_local_checkpoint(tmp_path, tiny_bert):
     transformers.FlaxBertModel(config, seed=1).save_pretrained(tmp_path)
     case = checkpoint_case(tmp_path, 6)
     assert case.family == "bert" and case.ids.shape == (1, 6)
-    (fxp64,) = run_benchmark(case, runs=["fxp64"])["runs"]
+    # With a policy file (as `ditto tune` writes them): a run named after the file, next to the named runs.
+    policy = tmp_path / "puma-gelu.json"
+    policy.write_text(json.dumps({"version": 2, "base": "fxp64", "gelu": "puma"}))
+    fxp64, tuned = run_benchmark(case, runs=["fxp64"], policies=[str(policy)])["runs"]
     assert fxp64["cosine"] > 0.9999
+    assert tuned["name"] == "policy:puma-gelu.json" and tuned["cosine"] > 0.999
+    assert tuned["bytes_by_op_class"]["comparison/select"] > fxp64["bytes_by_op_class"]["comparison/select"]
     np.testing.assert_array_equal(case.mask, np.ones((1, 6)))
 
 

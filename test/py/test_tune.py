@@ -1,8 +1,6 @@
 """`ditto tune`: the search, the policy file it writes, and the file taken unchanged by compile and bench."""
 
 import json
-import subprocess
-import sys
 
 import jax
 import numpy as np
@@ -158,28 +156,29 @@ def test_a_policy_file_and_approximation_options_do_not_mix(tmp_path):
     assert "erf" not in prog.ir and prog.ir.count("pphlo.greater") + prog.ir.count("pphlo.less") >= 6
 
 
-def test_the_cli_diagnoses_before_building_a_model(tmp_path):
-    cli = [sys.executable, "-m", "ditto_compiler.cli.ditto", "tune", "--out", str(tmp_path / "p.json")]
+def test_the_cli_diagnoses_before_building_a_model(tmp_path, capsys):
+    from ditto_compiler.cli.ditto import main
+
     for extra, message in (
         (["--target", "2"], "--target must be in (0, 1]"),
         (["--samples", "0"], "--samples must be at least 1"),
+        (["--fraction-bits", "8,ten"], "--fraction-bits must be comma-separated integers"),
         (["--config", "huge"], "unknown BERT config 'huge'"),
     ):
-        done = subprocess.run([*cli, *extra], capture_output=True, text=True, timeout=120)
-        assert done.returncode != 0 and message in done.stderr and "Traceback" not in done.stderr
+        assert main(["tune", "--out", str(tmp_path / "p.json"), *extra]) == 1
+        assert message in capsys.readouterr().err
 
 
-def test_the_cli_writes_a_policy_that_bench_takes(tmp_path, capsys):
-    # Tiny BERT (random weights, so random token ids as inputs): the whole command, then the file through MPC.
+def test_the_cli_writes_a_policy_file_and_a_report(tmp_path, capsys):
+    # Tiny BERT (random weights, so random token ids as inputs); test_bench runs a policy file through MPC.
     from ditto_compiler.cli.ditto import main
 
     policy, report = tmp_path / "policy.json", tmp_path / "report.json"
-    tune_args = ["tune", "--config", "tiny", "--seq", "8", "--samples", "1", "--held-out", "1", "--quiet"]
+    tune_args = ["tune", "--config", "tiny", "--seq", "8", "--samples", "1", "--held-out", "1", "--quiet",
+                 "--fraction-bits", "10", "--max-verifications", "2"]  # fmt: skip
     assert main([*tune_args, "--out", str(policy), "--json", str(report)]) == 0
     out = capsys.readouterr().out
     assert "met: cosine" in out and "held out (1 inputs)" in out
     data = json.loads(report.read_text())
     assert data["target_met"] and data["held_out"]["inputs"] == 1 and data["pareto"]
     assert load_policy_file(policy).base == "optimal"
-    assert main(["bench", "--config", "tiny", "--seq", "8", "--runs", "fxp64", "--policy", str(policy), "--quiet"]) == 0
-    assert "policy:policy.json" in capsys.readouterr().out
