@@ -145,17 +145,6 @@ def test_bad_options_are_diagnosed(options, message):
         tune(two_layers, EXAMPLE, [], progress=False)
 
 
-def test_a_policy_file_and_approximation_options_do_not_mix(tmp_path):
-    path = tmp_path / "p.json"
-    path.write_text(json.dumps({"version": 2, "base": "fxp64", "gelu": "puma"}))
-    with pytest.raises(DittoError, match="sets the approximations and the objective"):
-        ditto_compiler.compile(two_layers, *EXAMPLE, policy=str(path), gelu="quad")
-    with pytest.raises(DittoError, match="calibration is only used by"):
-        ditto_compiler.compile(two_layers, *EXAMPLE, policy=str(path), calibration=CALIBRATION[0])
-    prog = ditto_compiler.compile(two_layers, *EXAMPLE, policy=str(path))
-    assert "erf" not in prog.ir and prog.ir.count("pphlo.greater") + prog.ir.count("pphlo.less") >= 6
-
-
 def test_the_cli_diagnoses_before_building_a_model(tmp_path, capsys):
     from ditto_compiler.cli.ditto import main
 
@@ -170,15 +159,22 @@ def test_the_cli_diagnoses_before_building_a_model(tmp_path, capsys):
 
 
 def test_the_cli_writes_a_policy_file_and_a_report(tmp_path, capsys):
-    # Tiny BERT (random weights, so random token ids as inputs); test_bench runs a policy file through MPC.
+    # A one-layer BERT checkpoint without a tokenizer: random token ids as inputs. test_bench runs a policy file
+    # through MPC.
+    import transformers
+
     from ditto_compiler.cli.ditto import main
 
+    config = transformers.BertConfig(vocab_size=64, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                                     intermediate_size=64, max_position_embeddings=16)  # fmt: skip
+    transformers.FlaxBertModel(config, seed=1).save_pretrained(tmp_path / "model")
     policy, report = tmp_path / "policy.json", tmp_path / "report.json"
-    tune_args = ["tune", "--config", "tiny", "--seq", "8", "--samples", "1", "--held-out", "1", "--quiet",
-                 "--fraction-bits", "10", "--max-verifications", "2"]  # fmt: skip
+    tune_args = ["tune", "--checkpoint", str(tmp_path / "model"), "--seq", "6", "--samples", "1", "--held-out", "1",
+                 "--quiet", "--fraction-bits", "10", "--max-verifications", "2"]  # fmt: skip
     assert main([*tune_args, "--out", str(policy), "--json", str(report)]) == 0
     out = capsys.readouterr().out
     assert "met: cosine" in out and "held out (1 inputs)" in out
     data = json.loads(report.read_text())
     assert data["target_met"] and data["held_out"]["inputs"] == 1 and data["pareto"]
+    assert [s["function"] for s in data["sites"]] == ["softmax", "gelu"]
     assert load_policy_file(policy).base == "optimal"

@@ -1,9 +1,6 @@
 // RUN: ditto-opt %s -p 'approximate-nonlinear{policy="%S/inputs/per-layer.json"}' --print-debuginfo | filecheck %s
 // RUN: ditto-opt %s -p 'approximate-nonlinear' | filecheck %s --check-prefix=EXACT
 // RUN: not ditto-opt %s -p 'approximate-nonlinear{policy="%S/inputs/bad-mode.json"}' 2>&1 | filecheck %s --check-prefix=MODE
-// RUN: not ditto-opt %s -p 'approximate-nonlinear{policy="%S/inputs/bad-version.json"}' 2>&1 | filecheck %s --check-prefix=VERSION
-// RUN: not ditto-opt %s -p 'approximate-nonlinear{policy="%S/inputs/v1-approximations.json"}' 2>&1 | filecheck %s --check-prefix=V1
-// RUN: not ditto-opt %s -p 'approximate-nonlinear{policy="%S/inputs/bad-location.json"}' 2>&1 | filecheck %s --check-prefix=LOCATION
 // RUN: not ditto-opt %s -p 'approximate-nonlinear{policy="%S/inputs/per-layer.json" gelu="quad"}' 2>&1 | filecheck %s --check-prefix=BOTH
 // RUN: not ditto-opt %s -p 'approximate-nonlinear{policy="%S/inputs/missing.json"}' 2>&1 | filecheck %s --check-prefix=MISSING
 
@@ -20,10 +17,8 @@
 // EXACT-LABEL: func.func @three_layers
 // EXACT-COUNT-3: chlo.erfc
 
+// (More policy-file errors: test_tune.py, test_policy_file_errors_name_the_file_and_the_key.)
 // MODE: ditto-opt: error: {{.*}}bad-mode.json: approximations[0]: gelu must be one of exact, quad, puma, not 'cubic'
-// VERSION: ditto-opt: error: {{.*}}bad-version.json: version must be one of 1, 2, not 3
-// V1: ditto-opt: error: {{.*}}v1-approximations.json: unknown keys ['gelu']; expected base, rings, rules (per-location approximations need "version": 2)
-// LOCATION: ditto-opt: error: {{.*}}bad-location.json: approximations[0]: bad location pattern: missing ), unterminated subpattern at position 6
 // BOTH: ditto-opt: error: approximate-nonlinear: give gelu and softmax in the policy file or here, not both
 // MISSING: ditto-opt: error: policy file {{.*}}missing.json does not exist
 
