@@ -7,16 +7,16 @@ import jax
 import numpy as np
 import pytest
 
+import ditto_compiler
+from ditto_compiler import DittoError
+from ditto_compiler.passes.policy_file import load_policy_file
+
 
 def gelu_then_softmax(w, x):
     return jax.nn.softmax(jax.nn.gelu(x @ w, approximate=False), axis=-1)
 
 
 EXAMPLE = (np.full((4, 4), 0.3, np.float32), np.linspace(-2, 2, 8, dtype=np.float32).reshape(2, 4))
-
-import ditto_compiler
-from ditto_compiler import DittoError
-from ditto_compiler.passes.policy_file import load_policy_file
 
 
 def test_a_policy_file_and_approximation_options_do_not_mix(tmp_path):
