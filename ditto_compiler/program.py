@@ -6,7 +6,6 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,8 +25,8 @@ from .passes.approximate_nonlinear import GELU_MODES, SOFTMAX_MODES
 from .passes.auto_policy import calibrate
 from .passes.auto_policy import check_options as check_auto_options
 from .passes.optimal_rings import OBJECTIVES, solve
-from .passes.policy_file import PolicyFile, load_policy, load_policy_file
-from .passes.ring_policy import BUILTIN, RingPolicy
+from .passes.policy_file import PolicyFile, is_policy_file, load_policy, load_policy_file
+from .passes.ring_policy import RingPolicy
 from .pipeline import apply_passes, frontend_passes, ring_passes
 from .plan import OneHotInput, Plan, Variable, check_value
 from .ring import RingConfig
@@ -197,7 +196,7 @@ def _check_options(
     check_auto_options(margin, precision)
     if not isinstance(objective, str) or objective not in OBJECTIVES:
         raise DittoError(f"objective must be one of {', '.join(OBJECTIVES)}, not {objective!r}")
-    if isinstance(policy, str) and policy not in (*BUILTIN, *CALIBRATED) and Path(policy).is_file():
+    if isinstance(policy, str) and is_policy_file(policy):
         policy = load_policy_file(policy)
         if (gelu, softmax, objective) != ("exact", "exact", "bytes"):
             raise DittoError(

@@ -135,15 +135,12 @@ def _check_output_file(path: str | None, flag: str) -> None:
 
 def _check_policy(policy: str) -> None:
     """A built-in ring policy, `auto`, `optimal`, or a valid JSON policy file."""
-    from ..passes.policy_file import load_policy, load_policy_file
-    from ..passes.ring_policy import BUILTIN
+    from ..passes.policy_file import is_policy_file, load_policy, load_policy_file
 
-    if policy in ("auto", "optimal"):
-        return
-    if policy in BUILTIN or not Path(policy).is_file():
-        load_policy(policy)
-    else:
+    if is_policy_file(policy):
         load_policy_file(policy)
+    elif policy not in ("auto", "optimal"):
+        load_policy(policy)
 
 
 def bench(args: argparse.Namespace) -> int:
@@ -175,10 +172,9 @@ def bench(args: argparse.Namespace) -> int:
 
 def _approximations_from_file(policy: str) -> bool:
     """Whether `policy` is a policy file that chooses the approximations itself (version 2)."""
-    from ..passes.policy_file import load_policy_file
-    from ..passes.ring_policy import BUILTIN
+    from ..passes.policy_file import is_policy_file, load_policy_file
 
-    return policy not in (*BUILTIN, "auto", "optimal") and load_policy_file(policy).version == 2
+    return is_policy_file(policy) and load_policy_file(policy).version == 2
 
 
 def distill(args: argparse.Namespace) -> int:

@@ -23,9 +23,9 @@ from ..diagnostics import DittoError, op_error
 from ..dialects import fxp
 from .auto_policy import calibrate
 from .optimal_rings import solve
-from .policy_file import load_policy, load_policy_file
+from .policy_file import is_policy_file, load_policy, load_policy_file
 from .ring_annotation import annotate
-from .ring_policy import BUILTIN, RingPolicy
+from .ring_policy import RingPolicy
 
 
 def _load_calibration(path: str) -> list[np.ndarray]:
@@ -74,7 +74,7 @@ class AnnotateRingsPass(ModulePass):
             return self.ring_policy
         file = None
         if self.policy not in ("auto", "optimal"):
-            if self.policy in BUILTIN or not Path(self.policy).is_file():
+            if not is_policy_file(self.policy):
                 return load_policy(self.policy)
             file = load_policy_file(self.policy)
             if not file.calibrated:

@@ -196,12 +196,17 @@ def _approximations(data: dict[str, Any], spec: str) -> Approximations:
     return Approximations(defaults["gelu"], defaults["softmax"], tuple(rules))
 
 
+def is_policy_file(spec: str) -> bool:
+    """Whether `spec` names a policy file rather than a policy (`fxp64`, `ditto`, `auto`, `optimal`)."""
+    return spec not in (*BUILTIN, "auto", "optimal") and Path(spec).is_file()
+
+
 def load_policy(spec: str) -> RingPolicy:
     """A built-in ring policy by name, or a JSON policy file's (`auto`, `optimal` and files with base optimal need
     calibration: see annotate-rings and compile)."""
     if spec in BUILTIN:
         return BUILTIN[spec]
-    if not Path(spec).is_file():
+    if not is_policy_file(spec):
         raise DittoError(f"unknown ring policy '{spec}': use {', '.join(BUILTIN)}, auto or a JSON policy file")
     return load_policy_file(spec).ring_policy()
 
