@@ -30,6 +30,7 @@ Every verified configuration is a point of the report's Pareto front.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import tempfile
 import time
@@ -160,7 +161,10 @@ def policy_for(sites: Sequence[Site], config: Config, rings: str, objective: str
     )  # fmt: skip
 
 
-def _check(target: Any, metric: Any, objective: Any, calibration: Any, fraction_bits: Any, budget: Any) -> None:
+def _check(
+    target: Any, metric: Any, objective: Any, calibration: Any, fraction_bits: Any, budget: Any, safety: Any,
+    front: Any,
+) -> None:  # fmt: skip
     if isinstance(target, bool) or not isinstance(target, (int, float)) or not 0 < target <= 1:
         raise DittoError(f"target must be a number in (0, 1], not {target!r}")
     if not callable(metric) and metric not in METRICS:
@@ -175,6 +179,10 @@ def _check(target: Any, metric: Any, objective: Any, calibration: Any, fraction_
         raise DittoError(f"small-ring fraction bits must be integers in [4, 26], not {fraction_bits!r}")
     if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
         raise DittoError(f"max_verifications must be a positive integer, not {budget!r}")
+    if isinstance(safety, bool) or not isinstance(safety, (int, float)) or not 0 <= safety < 1:
+        raise DittoError(f"safety must be a number in [0, 1), not {safety!r}")
+    if isinstance(front, bool) or not isinstance(front, int) or front < 0:
+        raise DittoError(f"front must be a non-negative integer, not {front!r}")
 
 
 class _Search:
@@ -297,11 +305,7 @@ def tune(
     are scored with the chosen program at the end, for the report; `front` more hull points, spread over its
     cost range, are verified for the report's Pareto front."""
     fraction_bits = tuple(small_fraction_bits)
-    _check(target, metric, objective, calibration, fraction_bits, max_verifications)
-    if isinstance(safety, bool) or not isinstance(safety, (int, float)) or not 0 <= safety < 1:
-        raise DittoError(f"safety must be a number in [0, 1), not {safety!r}")
-    if isinstance(front, bool) or not isinstance(front, int) or front < 0:
-        raise DittoError(f"front must be a non-negative integer, not {front!r}")
+    _check(target, metric, objective, calibration, fraction_bits, max_verifications, safety, front)
     score = metric if callable(metric) else SCORES[metric]
     start = time.perf_counter()
     sites = find_sites(fn, example_args)
@@ -312,13 +316,12 @@ def tune(
 
         total = 2 + screens + max_verifications + len(fraction_bits) + front
         bar = tqdm(total=total, desc="ditto tune", unit="program")
-    with tempfile.TemporaryDirectory() if workdir is None else _existing(workdir) as folder:
+    if workdir is not None:
+        Path(workdir).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() if workdir is None else contextlib.nullcontext(workdir) as folder:
         search = _Search(fn, example_args, calibration, score, objective, Path(folder), bar)
         try:
-            goal = 1 - (1 - target) * (1 - safety)
-            tuned = _tune(search, sites, goal, fraction_bits, max_verifications, front, metric, start)
-            tuned.report = {"target": target, "safety": safety, **tuned.report}
-            tuned.policy.tuned.update(target=target, safety=safety)
+            tuned = _tune(search, sites, target, safety, fraction_bits, max_verifications, front, metric, start)
             if held_out:
                 scores = search.held_out(sites, tuned.chosen.config, held_out)
                 tuned.report["held_out"] = {**scores, "target_met": scores["min"] >= target}
@@ -328,22 +331,11 @@ def tune(
                 bar.close()
 
 
-class _existing:
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-
-    def __enter__(self) -> Path:
-        self.path.mkdir(parents=True, exist_ok=True)
-        return self.path
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-
 def _tune(
-    search: _Search, sites: list[Site], target: float, fraction_bits: tuple[int, ...], budget: int, front: int,
-    metric: Any, start: float,
+    search: _Search, sites: list[Site], target: float, safety: float, fraction_bits: tuple[int, ...], budget: int,
+    front: int, metric: Any, start: float,
 ) -> Tuned:  # fmt: skip
+    goal = 1 - (1 - target) * (1 - safety)  # what the calibration inputs must score
     exact = tuple("exact" for _ in sites)
     default_bits = 10 if 10 in fraction_bits else fraction_bits[0]
     # 1. Screen: each alternative alone, fxp64 rings, the first calibration input.
@@ -361,28 +353,32 @@ def _tune(
         options.append(choices)
     # 2. Relax: the hull of predicted (cost, error).
     base = search.evaluate(sites, Config(exact, default_bits), "optimal")
-    budget_error = (1 - target) - (1 - base.score)
+    budget_error = (1 - goal) - (1 - base.score)
     hull = hull_configs(exact, options)
     # 3. Verify, cheapest predicted-feasible first.
     feasible = [h for h in hull if h[2] <= budget_error + 1e-12]
-    chosen = base if base.score >= target else None
+    chosen = base if base.score >= goal else None
     verified = 0
-    for position, (modes, cost, error) in enumerate(feasible):
-        if verified >= budget:
-            break
+
+    def verify(modes: tuple[str, ...], cost: float, error: float) -> Evaluation:
+        """A hull point compiled with optimal rings and emulated, with what the screening predicted for it."""
         e = search.evaluate(sites, Config(modes, default_bits), "optimal")
         e.predicted_cost, e.predicted_score = base.cost + cost, base.score - error
+        return e
+
+    for modes, cost, error in feasible:
+        if verified >= budget:
+            break
+        e = verify(modes, cost, error)
         verified += 1
-        if e.score >= target:
+        if e.score >= goal:
             if chosen is None or e.cost < chosen.cost:
                 chosen = e
             index = hull.index((modes, cost, error))
             if index > 0 and verified < budget:  # the next cheaper hull point, predicted to miss
-                cheaper_modes, c2, e2 = hull[index - 1]
-                cheaper = search.evaluate(sites, Config(cheaper_modes, default_bits), "optimal")
-                cheaper.predicted_cost, cheaper.predicted_score = base.cost + c2, base.score - e2
+                cheaper = verify(*hull[index - 1])
                 verified += 1
-                if cheaper.score >= target and cheaper.cost < chosen.cost:
+                if cheaper.score >= goal and cheaper.cost < chosen.cost:
                     chosen = cheaper
             break
     # The winner's small-ring fraction bits.
@@ -390,22 +386,22 @@ def _tune(
         for bits in fraction_bits:
             if bits != chosen.config.small_fraction_bits:
                 e = search.evaluate(sites, Config(chosen.config.modes, bits), "optimal")
-                if e.score >= target and (e.cost, -e.score) < (chosen.cost, -chosen.score):
+                if e.score >= goal and (e.cost, -e.score) < (chosen.cost, -chosen.score):
                     chosen = e
     # More of the hull, for the front: the points spread evenly over its predicted cost range.
     unverified = [
         h for h in hull if (Config(h[0], default_bits), "optimal", len(search.calibration)) not in search.cache
     ]
     for k in range(min(front, len(unverified))):
-        modes, cost, error = unverified[round(k * (len(unverified) - 1) / max(front - 1, 1))]
-        e = search.evaluate(sites, Config(modes, default_bits), "optimal")
-        e.predicted_cost, e.predicted_score = base.cost + cost, base.score - error
+        verify(*unverified[round(k * (len(unverified) - 1) / max(front - 1, 1))])
     verified_points = [e for e in search.evaluations if e.rings == "optimal"]
     target_met = chosen is not None
     if chosen is None:
         chosen = max(verified_points, key=lambda e: (e.score, -e.cost))
     report = {
-        "goal": target,
+        "target": target,
+        "safety": safety,
+        "goal": goal,
         "metric": metric if isinstance(metric, str) else getattr(metric, "__name__", "custom"),
         "objective": search.objective,
         "target_met": target_met,
@@ -423,9 +419,15 @@ def _tune(
         "pareto": [e.as_json(sites) for e in pareto(verified_points)],
         "seconds": time.perf_counter() - start,
     }
-    tuned_note = {"goal_on_calibration": target, "metric": report["metric"], "objective": search.objective,
-                  "predicted": {"cost": chosen.cost, "send_bytes": chosen.send_bytes, "rounds": chosen.rounds,
-                                "score": chosen.score}}  # fmt: skip
+    tuned_note = {
+        "target": target,
+        "safety": safety,
+        "goal_on_calibration": goal,
+        "metric": report["metric"],
+        "objective": search.objective,
+        "predicted": {"cost": chosen.cost, "send_bytes": chosen.send_bytes, "rounds": chosen.rounds,
+                      "score": chosen.score},
+    }  # fmt: skip
     policy = policy_for(sites, chosen.config, "optimal", search.objective, tuned_note)
     return Tuned(policy, target_met, chosen, report)
 
