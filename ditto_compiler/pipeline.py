@@ -5,6 +5,7 @@
     approximate-nonlinear{gelu,softmax} MPC-friendly GeLU and Softmax (exact: unchanged)
     row-reciprocals                    one reciprocal / rsqrt per row, not per element
     legalize-to-pphlo                  StableHLO -> PPHLO, visibility decided
+    bounded-exp                        e^x on a proved range [lo, 0] as a fitted p(x)^(2^k)
     fold-identity-products             products by public ones are data movement (no truncation)
     annotate-rings{policy}             ring types, explicit casts and truncations
     fuse-scales                        fewer truncations
@@ -29,6 +30,7 @@ from .dialects import make_context
 from .lowering.legalize_to_pphlo import LegalizeToPPHLOPass
 from .passes.annotate_rings import AnnotateRingsPass
 from .passes.approximate_nonlinear import ApproximateNonlinearPass
+from .passes.bounded_exp import BoundedExpPass
 from .passes.eliminate_redundant_casts import EliminateRedundantCastsPass
 from .passes.fold_identity_products import FoldIdentityProductsPass
 from .passes.fuse_scales import FuseScalesPass
@@ -46,6 +48,7 @@ def frontend_passes(gelu: str = "exact", softmax: str = "exact", policy: str = "
         ApproximateNonlinearPass(gelu=gelu, softmax=softmax, policy=policy),
         RowReciprocalsPass(),
         LegalizeToPPHLOPass(),
+        BoundedExpPass(),
         FoldIdentityProductsPass(),
     ]
 

@@ -9,6 +9,8 @@ import numpy as np
 
 from .diagnostics import DittoError
 
+SATURATION_BITS = 15
+
 PRECISE_ATTR = "ditto.precise"
 """Marks an op whose precision ring policies must not trade away (an exact function's
 expansion): it computes in the policy's large ring."""
@@ -41,8 +43,10 @@ class RingConfig:
 
     @property
     def saturation(self) -> float:
-        """Stand-in for +-infinity: half the integer bits, so a product of two still fits."""
-        return 2.0 ** (self.integer_bits // 2)
+        """Stand-in for +-infinity: 2^15, or half the integer bits where that is less (a product of two
+        must still fit). 2^15 plus any attention score also fits the 32-bit ring at 12 fraction bits with
+        the `auto` margin, so a masked Softmax (its max and exp floor) can be computed in either ring."""
+        return 2.0 ** min(self.integer_bits // 2, SATURATION_BITS)
 
     @property
     def exp_floor(self) -> float:

@@ -38,6 +38,7 @@ from ..diagnostics import DittoError, op_error
 from ..dialects import pphlo
 from ..dialects.secret import base_element_type, is_secret, tensor_type, with_visibility
 from ..dialects.stablehlo import CompareOp, int_list, is_row_lookup
+from ..passes.bounded_exp import lower_bound
 from ..rewriting import rewrite_walker
 from ..ring import RingConfig
 from .chlo_expansion import ExpandErf, ExpandErfc
@@ -167,22 +168,6 @@ SPU_EXP_LOWEST = -20.0
 form (1 + x/2^n)^(2^n) breaks down only where 1 + x/2^n turns negative)."""
 
 
-def _bounded_below(x: SSAValue, lowest: float) -> bool:
-    """Whether `x` is max(y, c) or select(y < c, c, y) with a constant c >= `lowest`."""
-    owner = x.owner
-    if isinstance(owner, pphlo.MaxOp):
-        return any((c := pphlo.splat_value(v)) is not None and c >= lowest for v in owner.operands)
-    if isinstance(owner, pphlo.SelectOp) and isinstance(less := owner.pred.owner, pphlo.LessOp):
-        bound = pphlo.splat_value(owner.on_true)
-        return (
-            bound is not None
-            and bound >= lowest
-            and less.lhs is owner.on_false
-            and pphlo.splat_value(less.rhs) == bound
-        )
-    return False
-
-
 class ReciprocalToPPHLO(RewritePattern):
     """1 / x for secret x is SPU's reciprocal (row-reciprocals emits it as a divide)."""
 
@@ -212,7 +197,7 @@ class ExponentialToPPHLO(RewritePattern):
             return
         x = op.operand
         result_type = _result_type(op)
-        if not is_secret(x.type) or _bounded_below(x, SPU_EXP_LOWEST):
+        if not is_secret(x.type) or ((lowest := lower_bound(x)) is not None and lowest >= SPU_EXP_LOWEST):
             rewriter.replace(op, pphlo.ExpOp(x, result_type))
             return
         floor = _public_splat(self.floor, result_type)

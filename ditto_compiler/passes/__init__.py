@@ -38,6 +38,11 @@ def all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return LegalizeToPPHLOPass
 
+    def bounded_exp() -> type[ModulePass]:
+        from .bounded_exp import BoundedExpPass
+
+        return BoundedExpPass
+
     def fold_identity_products() -> type[ModulePass]:
         from .fold_identity_products import FoldIdentityProductsPass
 
@@ -69,6 +74,7 @@ def all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "approximate-nonlinear": approximate_nonlinear,
         "row-reciprocals": row_reciprocals,
         "legalize-to-pphlo": legalize_to_pphlo,
+        "bounded-exp": bounded_exp,
         "fold-identity-products": fold_identity_products,
         "annotate-rings": annotate_rings,
         "fuse-scales": fuse_scales,

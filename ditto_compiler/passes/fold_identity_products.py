@@ -93,11 +93,12 @@ class FoldContractionWithOnes(RewritePattern):
             return
 
 
-def _refuse_ring_types(module: ModuleOp) -> None:
+def refuse_ring_types(module: ModuleOp, pass_name: str) -> None:
+    """A diagnostic for the first ring-typed op: `pass_name` rewrites legalized PPHLO before annotate-rings."""
     for op in module.walk():
         for result in op.results:
             if fxp.ring_of(result.type) is not None:
-                raise op_error(op, "has a ring type: fold-identity-products runs before annotate-rings")
+                raise op_error(op, f"has a ring type: {pass_name} runs before annotate-rings")
 
 
 @dataclass(frozen=True)
@@ -105,5 +106,5 @@ class FoldIdentityProductsPass(ModulePass):
     name = "fold-identity-products"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        _refuse_ring_types(op)
+        refuse_ring_types(op, self.name)
         rewrite_walker(FoldMultiplyByOnes(), FoldContractionWithOnes()).rewrite_module(op)

@@ -42,7 +42,7 @@ from .ring_policy import BUILTIN, RingPolicy, Rule
 
 VERSIONS = (1, 2)
 BASES = (*BUILTIN, "optimal")
-GELU_MODES = ("exact", "quad", "puma")
+GELU_MODES = ("exact", "quad", "puma", "relu-fit")
 SOFTMAX_MODES = ("exact", "2quad", "ditto")
 MODES = {"gelu": GELU_MODES, "softmax": SOFTMAX_MODES}
 

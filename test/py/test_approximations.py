@@ -11,11 +11,18 @@ import pytest
 from scipy import special
 
 import ditto_compiler
+from ditto_compiler.cost_model import CostModel
 from ditto_compiler.frontend.importer import parse_module
 from ditto_compiler.frontend.jax_export import export_stablehlo
 from ditto_compiler.lowering.chlo_expansion import ERF_CLAMP, ERF_POLYNOMIAL
 from ditto_compiler.passes import parse_pipeline
-from ditto_compiler.passes.approximate_nonlinear import PUMA_LOW, PUMA_MID, QUAD
+from ditto_compiler.passes.approximate_nonlinear import (
+    PUMA_LOW,
+    PUMA_MID,
+    QUAD,
+    RELU_FIT_CLAMP,
+    relu_fit_coefficients,
+)
 from ditto_compiler.pipeline import apply_passes, default_passes
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
@@ -40,6 +47,11 @@ def puma(x):
     )
 
 
+def relu_fit(x):
+    magnitude = np.abs(x)
+    return (x + magnitude) / 2 - polynomial(np.minimum(magnitude / RELU_FIT_CLAMP, 1.0), relu_fit_coefficients())
+
+
 def masked_scores(scores):
     return jnp.where(MASK, F32_MIN, scores)  # as HF models write masks
 
@@ -61,7 +73,12 @@ def reference_softmax(x, mode):
 @pytest.mark.parametrize(
     ("mode", "want", "tolerance"),
     # PUMA's x^6 coefficient (0.0018) loses 1e-3 of itself to 18 fraction bits: 2e-3 at x = 3.
-    [("exact", exact_gelu, 2e-4), ("quad", lambda x: polynomial(x, QUAD), 2e-4), ("puma", puma, 3e-3)],
+    [
+        ("exact", exact_gelu, 2e-4),
+        ("quad", lambda x: polynomial(x, QUAD), 2e-4),
+        ("puma", puma, 3e-3),
+        ("relu-fit", relu_fit, 2e-4),
+    ],
 )
 @pytest.mark.parametrize("approximate", [False, True])
 def test_gelu_changes_results_by_the_approximation_only(mode, want, tolerance, approximate):
@@ -76,6 +93,19 @@ def test_gelu_changes_results_by_the_approximation_only(mode, want, tolerance, a
 def test_puma_gelu_is_within_its_stated_error():
     x = np.linspace(-8, 8, 1001)
     assert np.abs(puma(x) - exact_gelu(x)).max() < 0.025
+
+
+def test_relu_fit_gelu_is_within_its_stated_error_and_cheaper_than_pumas():
+    x = np.linspace(-40, 40, 80001)
+    assert np.abs(relu_fit(x) - exact_gelu(x)).max() < 1.5e-3  # 12x below PUMA's
+    costs = {
+        mode: CostModel.load().plan(
+            ditto_compiler.compile(lambda x: jax.nn.gelu(x, approximate=False), X, gelu=mode).plan
+        )
+        for mode in ("puma", "relu-fit")
+    }
+    assert costs["relu-fit"].send_bytes < 0.8 * costs["puma"].send_bytes
+    assert costs["relu-fit"].rounds < costs["puma"].rounds
 
 
 def test_division_free_erf_is_within_its_stated_error():

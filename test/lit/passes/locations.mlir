@@ -18,7 +18,7 @@
 // CHECK-NEXT:    "fxp.cast"{{.*}} loc("jit(layer)/div"("<stdin>":4:23))
 // Ditto's softmax replaces jax.nn.softmax; its ops are where the softmax's division was.
 // CHECK:         "pphlo.less"{{.*}} loc("jit(layer)/div"("<stdin>":4:8))
-// CHECK:         "pphlo.exponential"{{.*}} loc("jit(layer)/div"("<stdin>":4:8))
+// CHECK:         "pphlo.multiply"{{.*}} {ditto.precise} {{.*}} loc("jit(layer)/div"("<stdin>":4:8))
 // CHECK:         "pphlo.reciprocal"{{.*}} loc("jit(layer)/div"("<stdin>":4:8))
 
 // Every op keeps a location; the only ones without are constants that JAX itself

@@ -2,7 +2,7 @@
 
 // The body's arguments take the result's visibility; stablehlo.return becomes pphlo.return.
 // CHECK-LABEL: func.func @row_max
-// CHECK:         [[INIT:%.*]] = "pphlo.constant"() <{value = dense<0xCA800000> : tensor<f32>}>
+// CHECK:         [[INIT:%.*]] = "pphlo.constant"() <{value = dense<-3.276800e+04> : tensor<f32>}>
 // CHECK:         "pphlo.reduce"(%arg0, [[INIT]]) <{dimensions = array<i64: 1>}> ({
 // CHECK-NEXT:    ^{{.*}}(%[[A:.*]]: tensor<!pphlo.secret<f32>>, %[[B:.*]]: tensor<!pphlo.secret<f32>>):
 // CHECK-NEXT:      [[M:%.*]] = "pphlo.maximum"(%[[A]], %[[B]]) : (tensor<!pphlo.secret<f32>>, tensor<!pphlo.secret<f32>>) -> tensor<!pphlo.secret<f32>>
