@@ -234,8 +234,10 @@ def signature(op: Operation, form: Callable[[SSAValue], str] = default_form) -> 
         shape = operands[0].type.get_shape()  # type: ignore[union-attr]
         batches = math.prod(shape[d] for d in dims.dims("lhs_batching_dimensions"))  # type: ignore[union-attr]
         return Signature(_key(name, codes), elements, batches, converted)
-    if name == "pphlo.multiply" and forms.count("s") == 1 and any(
-        not is_secret(v.type) and element_class(v) == "i" for v in operands
+    if (
+        name == "pphlo.multiply"
+        and forms.count("s") == 1
+        and any(not is_secret(v.type) and element_class(v) == "i" for v in operands)
     ):
         return None  # arithmetic shares times a public integer: local scaling, no truncation, in any encoding
     if name == "pphlo.multiply" and operands[0] is operands[1]:

@@ -1,7 +1,7 @@
 """`ditto tune`: the cheapest program that meets an accuracy target, as a policy file.
 
 The search space, per recognised function (each GeLU and Softmax, by its location):
-GeLU exact | puma | quad, Softmax exact | ditto | 2quad; and for the whole program
+GeLU exact | puma | quad | relu-fit, Softmax exact | ditto | 2quad | exp-fit; and for the whole program
 the small ring's fraction bits. Every configuration's rings are the cost-optimal
 cut (`optimal`, passes/optimal_rings.py) made on the calibration inputs, so rings,
 LayerNorms and matmuls are placed inside the loop by the min-cut, not searched.

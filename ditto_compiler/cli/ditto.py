@@ -384,7 +384,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mlp", type=int, default=256, help="MLP width (default 256)")
     p.add_argument("--policy", default="fxp64", help="ring policy: fxp64 (default), ditto, auto or a JSON file")
     p.add_argument("--gelu", default="exact", choices=GELU_MODES, help="GeLU: exact (default), quad, puma or relu-fit")
-    p.add_argument("--softmax", default="exact", choices=SOFTMAX_MODES, help="Softmax: exact (default), 2quad, ditto")
+    p.add_argument(
+        "--softmax", default="exact", choices=SOFTMAX_MODES, help="Softmax: exact (default), 2quad, ditto or exp-fit"
+    )
     p.add_argument("--no-puma", action="store_true", help="skip the comparison with PUMA (SPU as PUMA configures it)")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     p.set_defaults(handler=demo)

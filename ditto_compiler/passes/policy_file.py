@@ -43,7 +43,7 @@ from .ring_policy import BUILTIN, RingPolicy, Rule
 VERSIONS = (1, 2)
 BASES = (*BUILTIN, "optimal")
 GELU_MODES = ("exact", "quad", "puma", "relu-fit")
-SOFTMAX_MODES = ("exact", "2quad", "ditto")
+SOFTMAX_MODES = ("exact", "2quad", "ditto", "exp-fit")
 MODES = {"gelu": GELU_MODES, "softmax": SOFTMAX_MODES}
 
 

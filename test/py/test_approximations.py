@@ -23,6 +23,7 @@ from ditto_compiler.passes.approximate_nonlinear import (
     RELU_FIT_CLAMP,
     relu_fit_coefficients,
 )
+from ditto_compiler.passes.bounded_exp import fit
 from ditto_compiler.pipeline import apply_passes, default_passes
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
@@ -66,6 +67,10 @@ def reference_softmax(x, mode):
         q = np.maximum(x + 5.0, 0.0) ** 2
         return q / q.sum(-1, keepdims=True)
     d = x - x.max(-1, keepdims=True)
+    if mode == "exp-fit":
+        coefficients, _ = fit(-14.0, 2, 3)
+        e = np.polyval(coefficients, np.maximum(d, -14.0)) ** 8
+        return e / e.sum(-1, keepdims=True)
     e = np.where(d < -14, 0.0, np.exp(d)) if mode == "ditto" else np.exp(d)
     return e / e.sum(-1, keepdims=True)
 
@@ -108,6 +113,13 @@ def test_relu_fit_gelu_is_within_its_stated_error_and_cheaper_than_pumas():
     assert costs["relu-fit"].rounds < costs["puma"].rounds
 
 
+def test_exp_fit_is_within_its_stated_error():
+    coefficients, error = fit(-14.0, 2, 3)
+    x = np.linspace(-14, 0, 14001)
+    assert np.abs(np.polyval(coefficients, x) ** 8 - np.exp(x)).max() == pytest.approx(error, rel=0.02)
+    assert error < 3.5e-3
+
+
 def test_division_free_erf_is_within_its_stated_error():
     """erf within 2.5e-5; and exactly 1 at the clamp, so GeLU's error (x/2 times erf's) stays bounded for large |x|."""
 
@@ -129,7 +141,7 @@ def test_erf_constants_are_what_the_fit_tool_finds():
     assert error < 2.5e-5
 
 
-@pytest.mark.parametrize("mode", ["exact", "2quad", "ditto"])
+@pytest.mark.parametrize("mode", ["exact", "2quad", "ditto", "exp-fit"])
 def test_masked_softmax_matches_its_definition_under_mpc(mode):
     """HF masks with float32's minimum; every mode gives masked entries zero weight."""
     prog = ditto_compiler.compile(softmax_of_masked, SCORES, softmax=mode)

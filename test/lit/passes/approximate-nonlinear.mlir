@@ -1,6 +1,7 @@
 // RUN: ditto-opt %s -p 'approximate-nonlinear{gelu="quad" softmax="ditto"}' --split-input-file | filecheck %s --check-prefix=DITTO
 // RUN: ditto-opt %s -p 'approximate-nonlinear{gelu="puma" softmax="2quad"}' --split-input-file | filecheck %s --check-prefix=PUMA
 // RUN: ditto-opt %s -p 'approximate-nonlinear' --split-input-file | filecheck %s --check-prefix=EXACT
+// RUN: ditto-opt %s -p 'approximate-nonlinear{gelu="relu-fit" softmax="exp-fit"}' --split-input-file | filecheck %s --check-prefix=FIT
 
 // GeLU as jax.nn.gelu(approximate=False) emits it: 0.5 x erfc(-x / sqrt 2).
 // DITTO-LABEL: func.func @gelu_erfc
@@ -22,6 +23,17 @@
 // PUMA-NEXT:     func.return
 // EXACT-LABEL: func.func @gelu_erfc
 // EXACT:         chlo.erfc
+// relu-fit: s = x/4; (s + |s|) * 2 - p(min(|s|, 1)), p of degree 6 (six products: the first by a constant).
+// FIT-LABEL: func.func @gelu_erfc
+// FIT-NOT:       chlo.erfc
+// FIT:           [[S:%.*]] = stablehlo.multiply %x, {{%.*}}
+// FIT-NEXT:      [[A:%.*]] = stablehlo.abs [[S]]
+// FIT:           [[V:%.*]] = stablehlo.minimum [[A]], {{%.*}}
+// FIT-COUNT-6:   stablehlo.multiply {{%.*}}, [[V]]
+// FIT:           [[R:%.*]] = stablehlo.add [[S]], [[A]]
+// FIT:           stablehlo.multiply [[R]], {{%.*}}
+// FIT-NEXT:      stablehlo.subtract
+// FIT-NEXT:      func.return
 func.func @gelu_erfc(%x: tensor<4xf32>) -> tensor<4xf32> {
   %half = "stablehlo.constant"() <{value = dense<5.000000e-01> : tensor<4xf32>}> : () -> tensor<4xf32>
   %0 = "stablehlo.multiply"(%half, %x) : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
@@ -120,6 +132,20 @@ func.func @not_gelu(%x: tensor<4xf32>) -> tensor<4xf32> {
 // PUMA:          stablehlo.divide [[Q]]
 // EXACT-LABEL: func.func @softmax_jax
 // EXACT:         stablehlo.exponential
+// exp-fit: the max-subtracted input floored at -14, then q(x)^8 for a quadratic q: no exp, no comparison but the floor.
+// FIT-LABEL: func.func @softmax_jax
+// FIT-NOT:       stablehlo.exponential
+// FIT:           [[D:%.*]] = stablehlo.subtract %x
+// FIT-NEXT:      stablehlo.constant dense<-1.400000e+01>
+// FIT-NEXT:      [[FB:%.*]] = stablehlo.broadcast_in_dim
+// FIT-NEXT:      [[F:%.*]] = stablehlo.maximum [[D]], [[FB]]
+// FIT-COUNT-2:   stablehlo.multiply {{%.*}}, [[F]]
+// FIT:           [[Q:%.*]] = stablehlo.add
+// FIT-NEXT:      [[Q2:%.*]] = stablehlo.multiply [[Q]], [[Q]]
+// FIT-NEXT:      [[Q4:%.*]] = stablehlo.multiply [[Q2]], [[Q2]]
+// FIT-NEXT:      [[Q8:%.*]] = stablehlo.multiply [[Q4]], [[Q4]]
+// FIT-NOT:       stablehlo.compare
+// FIT:           stablehlo.divide [[Q8]]
 func.func @softmax_jax(%x: tensor<2x4xf32>) -> tensor<2x4xf32> {
   %ninf = "stablehlo.constant"() <{value = dense<0xFF800000> : tensor<f32>}> : () -> tensor<f32>
   %0 = "stablehlo.reduce"(%x, %ninf) <{dimensions = array<i64: 1>}> ({
