@@ -13,6 +13,7 @@
     ditto-puma-gelu  ditto-compiler, mixed rings, PUMA's GeLU and Ditto's Softmax (accurate undistilled)
     optimal          ditto-compiler, every op in the ring of least modelled bytes, exact functions
     optimal-puma-gelu  the same with PUMA's GeLU and Ditto's Softmax
+    optimal-fit      the same with the fitted GeLU and Softmax (relu-fit, exp-fit: more accurate than PUMA's)
 
 All runs go through the same executor and links, so bytes and rounds are counted
 the same way. Bytes and rounds are deterministic; seconds are the median of
@@ -53,6 +54,7 @@ RUNS: dict[str, dict[str, str] | None] = {
     "ditto-puma-gelu": {"policy": "ditto", "gelu": "puma", "softmax": "ditto"},
     "optimal": {"policy": "optimal"},
     "optimal-puma-gelu": {"policy": "optimal", "gelu": "puma", "softmax": "ditto"},
+    "optimal-fit": {"policy": "optimal", "gelu": "relu-fit", "softmax": "exp-fit"},
 }
 DEFAULT_RUNS = ("puma", "spu", "fxp64", "fxp64-mpcformer", "ditto")
 BASELINE = "puma"
