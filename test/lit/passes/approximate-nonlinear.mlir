@@ -23,13 +23,13 @@
 // PUMA-NEXT:     func.return
 // EXACT-LABEL: func.func @gelu_erfc
 // EXACT:         chlo.erfc
-// relu-fit: s = x/4; (s + |s|) * 2 - p(min(|s|, 1)), p of degree 6 (six products: the first by a constant).
+// relu-fit: s = x/4; (s + |s|) * 2 - p(min(|s|, 1)), p of degree 5 (five products: the first by a constant).
 // FIT-LABEL: func.func @gelu_erfc
 // FIT-NOT:       chlo.erfc
 // FIT:           [[S:%.*]] = stablehlo.multiply %x, {{%.*}}
 // FIT-NEXT:      [[A:%.*]] = stablehlo.abs [[S]]
 // FIT:           [[V:%.*]] = stablehlo.minimum [[A]], {{%.*}}
-// FIT-COUNT-6:   stablehlo.multiply {{%.*}}, [[V]]
+// FIT-COUNT-5:   stablehlo.multiply {{%.*}}, [[V]]
 // FIT:           [[R:%.*]] = stablehlo.add [[S]], [[A]]
 // FIT:           stablehlo.multiply [[R]], {{%.*}}
 // FIT-NEXT:      stablehlo.subtract
