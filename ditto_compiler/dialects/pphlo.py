@@ -29,7 +29,7 @@ from xdsl.dialects.builtin import (
     i1,
     i64,
 )
-from xdsl.ir import Attribute, Dialect, ParametrizedAttribute, SSAValue
+from xdsl.ir import Attribute, Dialect, Operation, ParametrizedAttribute, SSAValue
 from xdsl.irdl import (
     IRDLOperation,
     irdl_attr_definition,
@@ -77,6 +77,16 @@ def splat_value(value: SSAValue) -> float | None:
     if values.size == 0 or not np.all((values == values[0]) | (np.isnan(values) & np.isnan(values[0]))):
         return None
     return float(values[0])
+
+
+def public_splat(value: float, like: TensorType) -> list[Operation]:
+    """A public scalar constant broadcast to `like`'s shape (the last op's result is the value): shape-sized
+    constant data would be materialised by every later pass."""
+    element = base_element_type(like)
+    scalar = ConstantOp(DenseIntOrFPElementsAttr.from_list(TensorType(element, []), [value]))
+    if not like.get_shape():
+        return [scalar]
+    return [scalar, BroadcastOp(scalar.output, [], TensorType(element, like.get_shape()))]
 
 
 def _shape(value: SSAValue | Attribute) -> tuple[int, ...]:

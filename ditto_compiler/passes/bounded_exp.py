@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from xdsl.context import Context
-from xdsl.dialects.builtin import DenseIntOrFPElementsAttr, ModuleOp, TensorType, UnitAttr
+from xdsl.dialects.builtin import ModuleOp, TensorType, UnitAttr
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriter, RewritePattern, op_type_rewrite_pattern
@@ -172,12 +172,6 @@ def _dominates(value: SSAValue, x: SSAValue, lands: list[int]) -> bool:
 # -- the rewrite ----------------------------------------------------------------------------------
 
 
-def _splat(value: float, like: TensorType) -> list[Operation]:
-    element = base_element_type(like)
-    scalar = pphlo.ConstantOp(DenseIntOrFPElementsAttr.from_list(TensorType(element, []), [value]))
-    return [scalar, pphlo.BroadcastOp(scalar.output, [], TensorType(element, like.get_shape()))]
-
-
 @dataclass(frozen=True)
 class PolynomialExp(RewritePattern):
     """exp(x), x secret in [lo, 0] -> p(x)^(2^k) by Horner's rule and k squarings."""
@@ -197,7 +191,7 @@ class PolynomialExp(RewritePattern):
         ops: list[Operation] = []
 
         def constant(c: float) -> SSAValue:
-            ops.extend(_splat(c, public))
+            ops.extend(pphlo.public_splat(c, public))
             return ops[-1].results[0]
 
         def emit(new: Operation) -> SSAValue:
