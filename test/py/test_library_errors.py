@@ -396,12 +396,14 @@ OPTIONS = [
     ),
     case(lambda c: compile_(gelu=None), "gelu must be a string, not NoneType", "gelu-None"),
     case(lambda c: compile_(gelu=1), "gelu must be a string, not int", "gelu-int"),
-    case(lambda c: compile_(gelu="bogus"), "gelu must be one of exact, quad, puma, not 'bogus'", "gelu-unknown"),
+    case(
+        lambda c: compile_(gelu="bogus"), "gelu must be one of exact, quad, puma, relu-fit, not 'bogus'", "gelu-unknown"
+    ),
     case(lambda c: compile_(gelu="QUAD"), "gelu must be one of .* not 'QUAD'", "gelu-case"),
     case(lambda c: compile_(softmax=["ditto"]), "softmax must be a string, not list", "softmax-list"),
     case(
         lambda c: compile_(softmax="ditto2"),
-        "softmax must be one of exact, 2quad, ditto, not 'ditto2'",
+        "softmax must be one of exact, 2quad, ditto, exp-fit, not 'ditto2'",
         "softmax-unknown",
     ),
     case(

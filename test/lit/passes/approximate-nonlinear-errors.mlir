@@ -2,8 +2,8 @@
 // RUN: not ditto-opt %s -p 'approximate-nonlinear{softmax="taylor"}' 2>&1 | filecheck %s --check-prefix=SOFTMAX
 // RUN: not ditto-opt %s -p 'ditto-pipeline{softmax="2quad\""}' 2>&1 | filecheck %s --check-prefix=QUOTE
 
-// GELU: ditto-opt: error: approximate-nonlinear: gelu must be one of exact, quad, puma, not 'cubic'
-// SOFTMAX: ditto-opt: error: approximate-nonlinear: softmax must be one of exact, 2quad, ditto, not 'taylor'
+// GELU: ditto-opt: error: approximate-nonlinear: gelu must be one of exact, quad, puma, relu-fit, not 'cubic'
+// SOFTMAX: ditto-opt: error: approximate-nonlinear: softmax must be one of exact, 2quad, ditto, exp-fit, not 'taylor'
 // QUOTE: ditto-opt: error:
 
 func.func @f(%arg0: tensor<2xf32>) -> tensor<2xf32> {

@@ -18,7 +18,7 @@
 // EXACT-COUNT-3: chlo.erfc
 
 // (More policy-file errors: test_tune.py, test_policy_file_errors_name_the_file_and_the_key.)
-// MODE: ditto-opt: error: {{.*}}bad-mode.json: approximations[0]: gelu must be one of exact, quad, puma, not 'cubic'
+// MODE: ditto-opt: error: {{.*}}bad-mode.json: approximations[0]: gelu must be one of exact, quad, puma, relu-fit, not 'cubic'
 // BOTH: ditto-opt: error: approximate-nonlinear: give gelu and softmax in the policy file or here, not both
 // MISSING: ditto-opt: error: policy file {{.*}}missing.json does not exist
 
