@@ -37,6 +37,7 @@ from xdsl.pattern_rewriter import PatternRewriter, RewritePattern, op_type_rewri
 from ..diagnostics import DittoError
 from ..dialects import pphlo
 from ..dialects.secret import base_element_type, is_secret
+from ..fitting import lawson
 from ..rewriting import rewrite_walker
 from ..ring import PRECISE_ATTR
 from .fold_identity_products import refuse_ring_types
@@ -52,22 +53,18 @@ LOWEST = -64.0
 @functools.cache
 def fit(lo: float, degree: int, squarings: int) -> tuple[tuple[float, ...], float]:
     """Coefficients of p (highest degree first) with p(x)^(2^squarings) ~ e^x on [lo, 0], and the largest
-    error of that form there. A weighted least-squares fit, reweighted towards its worst points (Lawson's
-    algorithm), which approaches the minimax fit of the result's error."""
+    error of that form there (near-minimax in the result's error)."""
     x = np.linspace(lo, 0.0, 2001)
     power = 2**squarings
     # d(p^N) = N p^(N-1) dp: an error in p counts as much as it moves the result.
     sensitivity = power * np.exp(x * (1.0 - 1.0 / power))
-    target = np.exp(x / power)
-    weights = np.ones_like(x)
     basis = np.vander(x, degree + 1)
-    for _ in range(60):
-        row = sensitivity * weights
-        coefficients = np.linalg.lstsq(basis * row[:, None], target * row, rcond=None)[0]
-        error = np.abs(np.polyval(coefficients, x) ** power - np.exp(x))
-        weights = weights * np.sqrt(error / error.max() + 1e-3)
-        weights /= weights.max()
-    error = np.abs(np.polyval(coefficients, x) ** power - np.exp(x))
+
+    def result_error(coefficients: np.ndarray) -> np.ndarray:
+        return np.abs(np.polyval(coefficients, x) ** power - np.exp(x))
+
+    coefficients = lawson(basis * sensitivity[:, None], np.exp(x / power) * sensitivity, 60, result_error)
+    error = result_error(coefficients)
     return tuple(float(c) for c in coefficients), float(error.max())
 
 
