@@ -34,11 +34,11 @@ from xdsl.pattern_rewriter import PatternRewriter, RewritePattern, op_type_rewri
 from xdsl.rewriter import Rewriter
 from xdsl_jax.dialects import stablehlo as shlo
 
+from ..bounds import lower_bound
 from ..diagnostics import DittoError, op_error
 from ..dialects import pphlo
 from ..dialects.secret import base_element_type, is_secret, tensor_type, with_visibility
 from ..dialects.stablehlo import CompareOp, int_list, is_row_lookup
-from ..passes.bounded_exp import lower_bound
 from ..rewriting import rewrite_walker
 from ..ring import RingConfig
 from .chlo_expansion import ExpandErf, ExpandErfc

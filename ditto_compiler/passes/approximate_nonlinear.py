@@ -190,6 +190,11 @@ def relu_fit_gelu(b: _Builder, x: SSAValue) -> SSAValue:
     return b.binary(shlo.SubtractOp, relu, correction)
 
 
+def max_subtracted(b: _Builder, x: SSAValue, axes: tuple[int, ...]) -> SSAValue:
+    """x minus its maximum over `axes`: at most 0, and the softmax unchanged."""
+    return b.binary(shlo.SubtractOp, x, b.reduce(shlo.MaximumOp, x, axes, float("-inf")))
+
+
 def two_quad_softmax(b: _Builder, x: SSAValue, axes: tuple[int, ...]) -> SSAValue:
     shifted = b.scalar(shlo.MaximumOp, b.scalar(shlo.AddOp, x, TWO_QUAD_SHIFT), 0.0)
     square = b.mul(shifted, shifted)
@@ -197,7 +202,7 @@ def two_quad_softmax(b: _Builder, x: SSAValue, axes: tuple[int, ...]) -> SSAValu
 
 
 def ditto_softmax(b: _Builder, x: SSAValue, axes: tuple[int, ...]) -> SSAValue:
-    centred = b.binary(shlo.SubtractOp, x, b.reduce(shlo.MaximumOp, x, axes, float("-inf")))
+    centred = max_subtracted(b, x, axes)
     negligible = b.less(centred, DITTO_EXP_FLOOR)
     # The exp sees at least the floor (SPU's exp is wrong far below it); one comparison serves both selects.
     exp = b._insert(shlo.ExponentialOp(b.select(negligible, b.constant(DITTO_EXP_FLOOR, shape_of(x)), centred)))
@@ -209,7 +214,7 @@ _GELU = {"quad": quad_gelu, "puma": puma_gelu, "relu-fit": relu_fit_gelu}
 
 
 def exp_fit_softmax(b: _Builder, x: SSAValue, axes: tuple[int, ...]) -> SSAValue:
-    centred = b.binary(shlo.SubtractOp, x, b.reduce(shlo.MaximumOp, x, axes, float("-inf")))
+    centred = max_subtracted(b, x, axes)
     floored = b.scalar(shlo.MaximumOp, centred, DITTO_EXP_FLOOR)
     coefficients, _ = fit(DITTO_EXP_FLOOR, *EXP_FIT_FORM)
     exp = b.polynomial(floored, tuple(reversed(coefficients)))
