@@ -46,10 +46,12 @@ NETWORKS = {"lan": Network("lan", 0.4e-3, 5e9), "wan": Network("wan", 40e-3, 400
 
 
 def _wait_until(moment: float) -> None:
-    """Sleep until `moment` (CLOCK_MONOTONIC); the last fraction of a millisecond is spun, since a sleep
-    oversleeps by about that much and the LAN's one-way latency is 0.2 ms."""
-    while (left := moment - time.monotonic()) > 0:
-        time.sleep(left - 3e-4 if left > 5e-4 else 0)  # sleep(0) yields the GIL to the link's reader
+    """Sleep until `moment` (CLOCK_MONOTONIC); the last 0.2 ms are spun. A sleep, even sleep(0), can
+    overshoot by Linux's 50 us timer slack, a quarter of the LAN's one-way latency."""
+    while (left := moment - time.monotonic()) > 2e-4:
+        time.sleep(left - 2e-4)
+    while time.monotonic() < moment:
+        pass
 
 
 def _read_exactly(sock: socket.socket, count: int) -> bytes | None:
