@@ -49,10 +49,8 @@ from .party import (
     spu_runtime_config,
 )
 from .profile import per_op_costs, program_runs
-from .upcast import PairSeeds
+from .upcast import SEED_BYTES, PairSeeds
 from .wire import decode_message, encode_message, share_from_wire, share_to_wire
-
-SEED_BYTES = 16
 
 
 def free_ports(count: int) -> list[int]:
@@ -128,9 +126,11 @@ def run_party(
         if rank == low:
             seed = secrets.token_bytes(SEED_BYTES)
             protocol.send(high, seed)
-            seeds[(low, high)] = int.from_bytes(seed, "little")
+            seeds[(low, high)] = seed
         elif rank == high:
-            seeds[(low, high)] = int.from_bytes(bytes(protocol.recv(low)), "little")
+            seeds[(low, high)] = bytes(protocol.recv(low))
+            if len(seeds[(low, high)]) != SEED_BYTES:
+                raise DittoError(f"party {rank}: party {low} sent a malformed pair seed")
     counts = PartyCost()
     peers = {peer: _BrpcChannel(protocol, peer, counts) for peer in range(WORLD_SIZE) if peer != rank}
     link = ProtocolLink(rank, PairSeeds(seeds), peers)

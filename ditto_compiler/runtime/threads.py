@@ -36,7 +36,7 @@ from .party import (
     spu_runtime_config,
 )
 from .profile import per_op_costs, spu_profile_log
-from .upcast import PairSeeds
+from .upcast import SEED_BYTES, PairSeeds
 
 
 def _run_parties(party: Callable[[int], None]) -> None:
@@ -59,7 +59,7 @@ def run_in_threads(
     links = (*hubs.values(), protocol_hub)
     # Setup: a seed per pair of parties (dealt here by the in-process simulation; across
     # processes each pair agrees on its own). Each party gets only its two pairs.
-    seeds = {pair: secrets.randbits(128) for pair in SEED_PAIRS}
+    seeds = {pair: secrets.token_bytes(SEED_BYTES) for pair in SEED_PAIRS}
     spent = {c: [PartyCost() for _ in range(WORLD_SIZE)] for c in categories(plan)}
     outputs: list[list[libspu.Share] | None] = [None] * WORLD_SIZE
 

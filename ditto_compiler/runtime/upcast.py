@@ -21,33 +21,48 @@ Party 2 is the helper; parties 0 and 1 open a masked y.
 
 Finally the bias is removed and the fraction bits raised by a public power of two
 (local). The helper sees only masked words; parties 0 and 1 see c, which is y plus a
-uniform mask. Randomness comes from pairwise seeds agreed at setup.
+uniform mask. Randomness comes from 128-bit pairwise seeds agreed at setup, expanded by
+a cryptographic PRG (`PairSeeds.words`): without a pair's seed, its words cannot be told
+from uniform, so the masks hide the secrets computationally, not just statistically.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from ..diagnostics import DittoError
 
 _DTYPE = {32: np.uint32, 64: np.uint64}
 
 
+SEED_BYTES = 16
+
+
 @dataclass(frozen=True)
 class PairSeeds:
-    """Seeds each pair of parties shares (a party only ever sees its own two)."""
+    """The 128-bit seeds each pair of parties shares (a party only ever sees its own two)."""
 
-    seeds: dict[tuple[int, int], int]
+    seeds: dict[tuple[int, int], bytes]
 
-    def generator(self, a: int, b: int, purpose: str, counter: int) -> np.random.Generator:
-        pair = (min(a, b), max(a, b))
-        tag = sum(ord(ch) * 31**i for i, ch in enumerate(purpose)) % 2**32
-        return np.random.Generator(np.random.PCG64([self.seeds[pair], counter, tag]))
+    def __post_init__(self) -> None:
+        if any(len(seed) != SEED_BYTES for seed in self.seeds.values()):
+            raise DittoError(f"pair seeds must be {SEED_BYTES} bytes")
 
+    def words(self, a: int, b: int, purpose: str, counter: int, n: int, bits: int) -> np.ndarray:
+        """`n` uniform `bits`-bit words that parties a and b, and only they, derive alike.
 
-def _uniform(gen: np.random.Generator, n: int, bits: int) -> np.ndarray:
-    return gen.integers(0, 2**bits, size=n, dtype=np.uint64).astype(_DTYPE[bits])
+        The stream's key is keyed BLAKE2b (a PRF) of the purpose and counter under the pair's
+        seed, so each (purpose, counter) gets its own key; AES-128 in counter mode expands it."""
+        key = hashlib.blake2b(
+            f"{purpose}/{counter}".encode(), key=self.seeds[(min(a, b), max(a, b))], digest_size=16
+        ).digest()
+        stream = Cipher(algorithms.AES(key), modes.CTR(bytes(16))).encryptor().update(bytes(n * bits // 8))
+        return np.frombuffer(stream, dtype=_DTYPE[bits])
 
 
 Send = Callable[[int, str, bytes], None]
@@ -75,13 +90,13 @@ def ditto_upcast(
     mask_k = (1 << k) - 1
     key = f"upcast{counter}"
     if rank == 2:
-        r0 = _uniform(seeds.generator(0, 2, "r", counter), n, k)
-        r1 = _uniform(seeds.generator(1, 2, "r", counter), n, k)
+        r0 = seeds.words(0, 2, "r", counter, n, k)
+        r1 = seeds.words(1, 2, "r", counter, n, k)
         r = (r0.astype(np.uint64) + r1.astype(np.uint64)) & np.uint64(mask_k)
         b = (r >> np.uint64(k - 1)) & np.uint64(1)
         # Additive large-ring shares for parties 0 and 1: party 0's part is seeded.
-        r_part0 = _uniform(seeds.generator(0, 2, "r_large", counter), n, large_bits)
-        b_part0 = _uniform(seeds.generator(0, 2, "b_large", counter), n, large_bits)
+        r_part0 = seeds.words(0, 2, "r_large", counter, n, large_bits)
+        b_part0 = seeds.words(0, 2, "b_large", counter, n, large_bits)
         r_part1 = r.astype(big) - r_part0
         b_part1 = b.astype(big) - b_part0
         send(1, key + "/dealt", np.concatenate([r_part1, b_part1]).tobytes())
@@ -94,11 +109,11 @@ def ditto_upcast(
     # Party 0 holds (a0, a1), party 1 holds (a1, a2): each masks the share the other lacks.
     lacking = mine if rank == 0 else second
     shared = second if rank == 0 else mine  # a1, held by both
-    r_own = _uniform(seeds.generator(rank, 2, "r", counter), n, k)
+    r_own = seeds.words(rank, 2, "r", counter, n, k)
     send(partner, key + "/masked", (lacking + r_own).tobytes())
     if rank == 0:
-        r_large = _uniform(seeds.generator(0, 2, "r_large", counter), n, large_bits)
-        b_large = _uniform(seeds.generator(0, 2, "b_large", counter), n, large_bits)
+        r_large = seeds.words(0, 2, "r_large", counter, n, large_bits)
+        b_large = seeds.words(0, 2, "b_large", counter, n, large_bits)
     else:
         dealt = np.frombuffer(recv(2, key + "/dealt"), dtype=big)
         r_large, b_large = dealt[:n], dealt[n:]
@@ -110,8 +125,8 @@ def ditto_upcast(
         z = z + c.astype(big) - (big(1) << big(k - 2))  # c counted once; remove the bias
     z = z << big(fraction_shift)
     # Re-share (z0 + z1) into replicated form; t1 and alpha come from the 0-1 seed.
-    t1 = _uniform(seeds.generator(0, 1, "t1", counter), n, large_bits)
-    alpha = _uniform(seeds.generator(0, 1, "alpha", counter), n, large_bits)
+    t1 = seeds.words(0, 1, "t1", counter, n, large_bits)
+    alpha = seeds.words(0, 1, "alpha", counter, n, large_bits)
     if rank == 0:
         t0 = z + alpha
         send(2, key + "/t0", t0.tobytes())
