@@ -132,11 +132,14 @@ class Plan:
         """How many inputs the user supplies (the rest are derived by `encodings`)."""
         return len(self.inputs) - len(self.encodings)
 
-    def encode_inputs(self, flat: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """The user's flat inputs followed by the encoded ones the plan takes."""
+    def encode_inputs(self, flat: Sequence[np.ndarray], first: int = 0) -> list[np.ndarray]:
+        """The user's flat inputs from input `first` on, followed by the encoded ones the plan takes
+        (an encoding's source must be among them)."""
         encoded = list(flat)
         for e in self.encodings:
-            ids = np.asarray(flat[e.source])
+            if e.source < first:
+                raise DittoError(f"input {e.source} holds token ids, so it must come with the query, not the model")
+            ids = np.asarray(flat[e.source - first])
             if ids.dtype.kind not in "iu":
                 raise DittoError(f"input {e.source} holds token ids but has dtype {ids.dtype}")
             if ids.size and (ids.min() < 0 or ids.max() >= e.depth):
@@ -146,19 +149,41 @@ class Plan:
             encoded.append(one_hot.reshape(e.shape))
         return encoded
 
-    def check_inputs(self, flat: Sequence[np.ndarray], names: Sequence[str] | None = None) -> list[np.ndarray]:
-        """`flat` (the user's inputs) checked against the plan: count, shape, and each value within
-        the fixed-point range of the ring it enters; returned as arrays, encodings appended."""
+    def check_inputs(
+        self, flat: Sequence[np.ndarray], names: Sequence[str] | None = None, first: int = 0
+    ) -> list[np.ndarray]:
+        """`flat` (the user's inputs from input `first` on: all of them, or a client's part after the model
+        owner's weights) checked against the plan: count, shape, and each value within the fixed-point range
+        of the ring it enters; returned as arrays, encodings appended."""
         check_sequence(flat)
-        if len(flat) != self.user_inputs:
-            raise DittoError(f"the program takes {self.user_inputs} inputs, got {len(flat)}")
+        if not 0 <= first <= self.user_inputs:
+            raise DittoError(f"the program takes {self.user_inputs} inputs, so {first} of them cannot come first")
+        if len(flat) != self.user_inputs - first:
+            expected = self.user_inputs - first
+            raise DittoError(
+                f"the program takes {expected} inputs{f' after the first {first}' if first else ''}, got {len(flat)}"
+            )
         if names is not None and (isinstance(names, str) or len(names) != len(flat)):
             raise DittoError(f"names must name each of the {len(flat)} inputs")
         arrays = []
-        for index, (variable, value) in enumerate(zip(self.inputs, flat)):
-            label = names[index] if names is not None else f"input {index}"
+        for index, (variable, value) in enumerate(zip(self.inputs[first:], flat)):
+            label = names[index] if names is not None else f"input {first + index}"
             arrays.append(check_value(label, variable, value, self.rings[variable.field_bits]))
-        return self.encode_inputs(arrays)
+        return self.encode_inputs(arrays, first)
+
+    def check_weights(self, weights: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """A model owner's part of the inputs, the first `len(weights)`, checked as `check_inputs` checks
+        them; token ids (inputs that have an encoding) belong to the query, not to the model."""
+        check_sequence(weights)
+        if len(weights) > self.user_inputs:
+            raise DittoError(f"the program takes {self.user_inputs} inputs, not {len(weights)} weights")
+        for e in self.encodings:
+            if e.source < len(weights):
+                raise DittoError(f"input {e.source} holds token ids, so it must come with the query, not the model")
+        return [
+            check_value(f"weight {index}", variable, value, self.rings[variable.field_bits])
+            for index, (variable, value) in enumerate(zip(self.inputs, weights))
+        ]
 
     # -- JSON --------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:

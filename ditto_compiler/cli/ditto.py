@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -309,31 +310,90 @@ def tune(args: argparse.Namespace) -> int:
     return 0 if result.target_met else 1
 
 
+def certs(args: argparse.Namespace) -> int:
+    from ..runtime.deployment import write_cluster
+    from ..runtime.tls import make_certificates
+
+    hosts = [h.strip() for h in args.hosts.split(",")]
+    if len(hosts) != 3 or not all(hosts):
+        raise DittoError(f"--hosts names the three parties' hosts, comma-separated, not {args.hosts!r}")
+    clients = [c.strip() for c in args.clients.split(",") if c.strip()]
+    written = make_certificates(args.out, 3, clients, hosts)
+    write_cluster(Path(args.out) / "cluster.json", hosts, args.port)
+    print(f"wrote a CA, {len(written) // 2 - 1} certificates and {Path(args.out) / 'cluster.json'}")
+    print("give each party its own key only; the owner and each client keep theirs")
+    return 0
+
+
 def party(args: argparse.Namespace) -> int:
-    from ..runtime.deployment import load_cluster, serve_party
+    import logging
+
+    from ..runtime.deployment import load_cluster
+    from ..runtime.server import PartyServer
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    server = PartyServer(load_cluster(args.config), args.rank)
+    signal.signal(signal.SIGTERM, lambda *_: server.stop())
+    print(f"ditto party {args.rank}: serving on {':'.join(map(str, server.cluster.address(args.rank)))}", flush=True)
+    server.serve_forever()
+    print(f"ditto party {args.rank}: stopped ({server.jobs['ok']} jobs done, {server.jobs['failed']} failed)")
+    return 0
+
+
+def _client(args: argparse.Namespace):  # noqa: ANN202 (a ClusterClient; imported lazily)
+    from ..runtime.client import ClusterClient
+    from ..runtime.deployment import load_cluster
 
     cluster = load_cluster(args.config)
-    print(f"ditto party {args.rank}: waiting for the driver on {cluster.hosts[args.rank]}:{cluster.ports[args.rank]}")
-    serve_party(cluster, args.rank)
-    print(f"ditto party {args.rank}: done")
+    return ClusterClient(cluster, cluster.identity(args.cert, args.key))
+
+
+def _read_npz(path: str) -> list[np.ndarray]:
+    try:
+        with np.load(path) as data:
+            return [data[f"arr_{i}"] for i in range(len(data.files))]
+    except (OSError, ValueError, KeyError) as e:
+        raise DittoError(f"cannot read {path}: {e}") from None
+
+
+def deploy(args: argparse.Namespace) -> int:
+    from ..program import load_plan
+
+    plan = load_plan(args.program)
+    weights = _read_npz(args.weights) if args.weights else []
+    traffic = _client(args).deploy(args.name, plan, weights, args.upcast)
+    print(f"model {args.name!r} deployed: {len(weights)} weight inputs, {traffic.uploaded:,} bytes uploaded")
+    return 0
+
+
+def query(args: argparse.Namespace) -> int:
+    client = _client(args)
+    outputs, cost = client.query(args.model, _read_npz(args.inputs))
+    np.savez(args.out, *outputs)
+    traffic = client.last_traffic
+    print(f"outputs written to {args.out}; the parties sent {cost.send_bytes:,} bytes, {cost.rounds:.1f} rounds each")
+    print(f"  this query: {traffic.uploaded:,} bytes up, {traffic.downloaded:,} down, {traffic.seconds:.2f} s")
+    for name, part in cost.by_ring.items():
+        print(f"  {name}: {part.send_bytes:,} bytes")
+    if args.json:
+        report = {"model": args.model, "cost": cost.to_json(), "uploaded": traffic.uploaded,
+                  "downloaded": traffic.downloaded, "seconds": traffic.seconds}  # fmt: skip
+        write_json(args.json, report, "report")
     return 0
 
 
 def drive(args: argparse.Namespace) -> int:
     from ..program import load_plan
-    from ..runtime.deployment import drive as run_on_cluster
+    from ..runtime.client import run_once
     from ..runtime.deployment import load_cluster
 
     cluster, plan = load_cluster(args.config), load_plan(args.program)
-    try:
-        with np.load(args.inputs) as data:
-            inputs = [data[f"arr_{i}"] for i in range(len(data.files))]
-    except (OSError, ValueError, KeyError) as e:
-        raise DittoError(f"cannot read inputs {args.inputs}: {e}") from None
-    inputs = plan.check_inputs(inputs)  # checked and encoded here, at the data owner, before sharing
-    outputs, cost = run_on_cluster(cluster, plan, inputs, args.upcast)
+    outputs, cost, traffic = run_once(
+        cluster, cluster.identity(args.cert, args.key), plan, _read_npz(args.inputs), args.upcast
+    )
     np.savez(args.out, *outputs)
     print(f"outputs written to {args.out}; sent {cost.send_bytes:,} bytes, {cost.rounds:.1f} rounds per party")
+    print(f"  to and from the parties: {traffic.uploaded:,} bytes up, {traffic.downloaded:,} down")
     for name, part in cost.by_ring.items():
         print(f"  {name}: {part.send_bytes:,} bytes")
     return 0
@@ -459,17 +519,40 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how the student rounds secret truncations (default: stochastic, as SPU does)")  # fmt: skip
     p.add_argument("--mpc-samples", type=int, default=0, help="also measure N eval sentences under real MPC")
     p.set_defaults(handler=distill)
-    p = sub.add_parser("party", help="serve as one party of a cluster (see runtime/deployment.py for the config)")
-    p.add_argument("--config", required=True, help="cluster config JSON")
+    p = sub.add_parser("certs", help="make a cluster's CA, party/owner/client certificates and cluster.json")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--hosts", default="127.0.0.1,127.0.0.1,127.0.0.1", help="the three parties' hosts, comma-separated")
+    p.add_argument("--port", type=int, default=9100, help="each party's port (on a shared host: 5 apart)")
+    p.add_argument("--clients", default="client", help="client names, comma-separated (certificates client-NAME)")
+    p.set_defaults(handler=certs)
+    p = sub.add_parser("party", help="serve as one party of a cluster until stopped (runtime/server.py)")
+    p.add_argument("--config", required=True, help="cluster config JSON (runtime/deployment.py)")
     p.add_argument("--rank", type=int, required=True, choices=(0, 1, 2))
     p.set_defaults(handler=party)
-    p = sub.add_parser("drive", help="run a saved program on a cluster's parties with inputs from an .npz")
-    p.add_argument("--config", required=True, help="cluster config JSON")
-    p.add_argument("--program", required=True, help="file written by Program.save")
-    p.add_argument("--inputs", required=True, help=".npz with the flat inputs (numpy.savez(path, *inputs))")
-    p.add_argument("--out", required=True, help=".npz to write the outputs to")
-    p.add_argument("--upcast", default="ditto", choices=("ditto", "generic"))
-    p.set_defaults(handler=drive)
+    for name, text in (
+        ("deploy", "upload a saved program and its weight shares to a cluster (the model owner)"),
+        ("query", "run a deployed model on inputs from an .npz; only you get the outputs"),
+        ("drive", "one-shot: deploy a saved program with no weights, query it with every input, remove it"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--config", required=True, help="cluster config JSON")
+        p.add_argument("--cert", help="your certificate (PEM), e.g. owner.pem or client-NAME.pem")
+        p.add_argument("--key", help="your private key (PEM)")
+        if name == "deploy":
+            p.add_argument("--program", required=True, help="file written by Program.save")
+            p.add_argument("--weights", help=".npz with the program's first inputs (numpy.savez(path, *weights))")
+            p.add_argument("--name", required=True, help="the model's name on the cluster")
+        if name == "query":
+            p.add_argument("--model", required=True, help="a deployed model's name")
+            p.add_argument("--json", metavar="FILE", help="also write the cost as JSON")
+        if name == "drive":
+            p.add_argument("--program", required=True, help="file written by Program.save")
+        if name != "deploy":
+            p.add_argument("--inputs", required=True, help=".npz with the flat inputs (numpy.savez(path, *inputs))")
+            p.add_argument("--out", required=True, help=".npz to write the outputs to")
+        if name != "query":
+            p.add_argument("--upcast", default="ditto", choices=("ditto", "generic"))
+        p.set_defaults(handler={"deploy": deploy, "query": query, "drive": drive}[name])
     from ..models.weights import WEIGHTS
 
     p = sub.add_parser("weights", help="install real model weights (a setup step; the only one that downloads)")

@@ -1,148 +1,152 @@
-"""Parties on separate hosts: `ditto party` on each, `ditto drive` from the data owner.
+"""A cluster of three parties on their own hosts: its config, validated.
 
-Cluster config (JSON):
-
-    {"parties": [{"host": "10.0.0.1", "port": 9100},
-                 {"host": "10.0.0.2", "port": 9100},
-                 {"host": "10.0.0.3", "port": 9100}],
-     "authkey": "a secret the driver and the parties share",
+    {"parties": [{"host": "10.0.0.1", "port": 9100, "cert": "party0.pem", "key": "party0.key"},
+                 {"host": "10.0.0.2", "port": 9100, "cert": "party1.pem", "key": "party1.key"},
+                 {"host": "10.0.0.3", "port": 9100, "cert": "party2.pem", "key": "party2.key"}],
+     "ca": "ca.pem",
      "recv_timeout_s": 30}
 
-Party i listens for the driver on `port` and talks to the other parties on port+1
-(32-bit ring), port+2 (64-bit ring) and port+4 (the upcast protocol); 128-bit rings use
-port+3. The driver authenticates with `authkey` (HMAC, Python's multiprocessing
-connections), sends each party the plan and only that party's input shares, and
-gets back only that party's output shares; it alone reconstructs the outputs. Messages
-are runtime/wire frames (a JSON header and the shares' bytes), never pickles, and a
-party validates the plan it receives before running it.
+Party i serves requests (runtime/server.py) on `port` and talks to the other parties
+on port+1 (32-bit ring), port+2 (64-bit ring), port+3 (128-bit ring) and port+4 (the
+upcast protocol). Paths are relative to the config file; a host only needs its own key.
+`ditto certs` writes the CA, the certificates and this file (runtime/tls.py). Without
+TLS, `"insecure": true` (no "ca", "cert", "key"): everything then travels in the clear
+and anyone who can connect may do anything, which the parties log as a warning.
 """
 
 from __future__ import annotations
 
-import tempfile
-import time
+import math
 from dataclasses import dataclass
-from multiprocessing.connection import Client, Listener
 from pathlib import Path
-
-import numpy as np
+from typing import Any
 
 from ..diagnostics import DittoError
 from ..jsonfile import read_json
-from ..plan import Plan
-from .cost import Cost
-from .party import WORLD_SIZE, check_upcast, first_line, reconstruct, share_inputs
-from .processes import party_failure, party_job, party_result, process_cost, read_result, run_party
-from .profile import configure_spu_log
-from .wire import decode_message, share_from_wire
+from .party import WORLD_SIZE
+from .tls import Identity
 
-_LINK_OFFSETS = {"ring32": 1, "ring64": 2, "ring128": 3, "protocol": 4}
-MAX_JOB_BYTES = 2**34
+LINK_OFFSETS = {"ring32": 1, "ring64": 2, "ring128": 3, "protocol": 4}
+PORTS_PER_PARTY = 1 + max(LINK_OFFSETS.values())
+MAX_RECV_TIMEOUT_S = 3600.0
 
 
 @dataclass(frozen=True)
 class Cluster:
     hosts: tuple[str, ...]
     ports: tuple[int, ...]
-    authkey: bytes
     recv_timeout_s: float
+    ca: Path | None
+    """None: the cluster runs without TLS (`"insecure": true`)."""
+    certs: tuple[tuple[Path, Path], ...] = ()
+    """Each party's certificate and key."""
+
+    @property
+    def insecure(self) -> bool:
+        return self.ca is None
+
+    def address(self, rank: int) -> tuple[str, int]:
+        return self.hosts[rank], self.ports[rank]
 
     def addresses(self) -> dict[str, list[str]]:
+        """Each link's host:port of every party."""
         return {
             link: [f"{host}:{port + offset}" for host, port in zip(self.hosts, self.ports)]
-            for link, offset in _LINK_OFFSETS.items()
+            for link, offset in LINK_OFFSETS.items()
         }
+
+    def party_identity(self, rank: int) -> Identity | None:
+        """Party `rank`'s certificate, key and the CA (None without TLS)."""
+        if self.ca is None:
+            return None
+        cert, key = self.certs[rank]
+        return Identity(cert, key, self.ca)
+
+    def identity(self, cert: str | None, key: str | None) -> Identity | None:
+        """A model owner's or client's identity under this cluster's CA (None without TLS)."""
+        if self.ca is None:
+            return None
+        if not cert or not key:
+            raise DittoError("this cluster uses TLS: give your certificate and key (--cert, --key)")
+        found = Identity(Path(cert), Path(key), self.ca)
+        found.check("your identity")
+        return found
+
+
+def _positive_finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
 
 
 def load_cluster(path: str) -> Cluster:
+    """The cluster config at `path`, every field checked (each error names the file and the key)."""
     data = read_json(path, "cluster config")
-    parties = data.get("parties") if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        raise DittoError(f"{path}: a cluster config is a JSON object")
+    unknown = sorted(set(data) - {"parties", "ca", "recv_timeout_s", "insecure"})
+    if unknown:
+        raise DittoError(f"{path}: unknown key {unknown[0]!r} (parties, ca, recv_timeout_s, insecure)")
+    base = Path(path).parent
+    insecure = data.get("insecure", False)
+    if not isinstance(insecure, bool):
+        raise DittoError(f"{path}: 'insecure' must be true or false")
+    parties = data.get("parties")
     if not isinstance(parties, list) or len(parties) != WORLD_SIZE:
         raise DittoError(f"{path}: 'parties' must list {WORLD_SIZE} parties")
-    hosts, ports = [], []
+    hosts, ports, certs = [], [], []
     for index, party in enumerate(parties):
-        if (
-            not isinstance(party, dict)
-            or not isinstance(party.get("host"), str)
-            or not isinstance(party.get("port"), int)
-        ):
-            raise DittoError(f"{path}: parties[{index}] needs a string 'host' and an integer 'port'")
-        if not 0 < party["port"] < 65531:
-            raise DittoError(f"{path}: parties[{index}].port {party['port']} leaves no room for its link ports")
-        hosts.append(party["host"])
-        ports.append(party["port"])
-    authkey = data.get("authkey")
-    if not isinstance(authkey, str) or len(authkey) < 8:
-        raise DittoError(f"{path}: 'authkey' must be a string of at least 8 characters")
+        where = f"{path}: parties[{index}]"
+        if not isinstance(party, dict):
+            raise DittoError(f"{where} must be an object with 'host' and 'port'")
+        extra = sorted(set(party) - {"host", "port", "cert", "key"})
+        if extra:
+            raise DittoError(f"{where}: unknown key {extra[0]!r} (host, port, cert, key)")
+        host, port = party.get("host"), party.get("port")
+        if not isinstance(host, str) or not host or host != host.strip() or any(c.isspace() for c in host):
+            raise DittoError(f"{where}.host must be a non-empty host name or address, not {host!r}")
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 < port <= 65535 - PORTS_PER_PARTY + 1:
+            raise DittoError(
+                f"{where}.port must be an integer in [1, {65535 - PORTS_PER_PARTY + 1}] (it and the "
+                f"{PORTS_PER_PARTY - 1} ports above it are used), not {port!r}"
+            )
+        if insecure:
+            if "cert" in party or "key" in party:
+                raise DittoError(f"{where}: an insecure cluster has no certificates; remove 'cert' and 'key'")
+        else:
+            for field in ("cert", "key"):
+                if not isinstance(party.get(field), str) or not party[field]:
+                    raise DittoError(f'{where}.{field} must name a PEM file (or set "insecure": true)')
+            certs.append((base / party["cert"], base / party["key"]))
+        hosts.append(host)
+        ports.append(port)
+    for a in range(WORLD_SIZE):
+        for b in range(a + 1, WORLD_SIZE):
+            if hosts[a] == hosts[b] and abs(ports[a] - ports[b]) < PORTS_PER_PARTY:
+                raise DittoError(
+                    f"{path}: parties {a} and {b} share host {hosts[a]} and their ports overlap "
+                    f"(each uses {PORTS_PER_PARTY} ports from its own)"
+                )
+    ca = data.get("ca")
+    if insecure and ca is not None:
+        raise DittoError(f"{path}: an insecure cluster has no CA; remove 'ca'")
+    if not insecure and (not isinstance(ca, str) or not ca):
+        raise DittoError(f"{path}: 'ca' must name the cluster CA's PEM file (or set \"insecure\": true)")
     timeout = data.get("recv_timeout_s", 30)
-    if not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise DittoError(f"{path}: 'recv_timeout_s' must be a positive number")
-    return Cluster(tuple(hosts), tuple(ports), authkey.encode(), float(timeout))
+    if not _positive_finite(timeout) or timeout > MAX_RECV_TIMEOUT_S:
+        raise DittoError(f"{path}: 'recv_timeout_s' must be a number in (0, {MAX_RECV_TIMEOUT_S:g}], not {timeout!r}")
+    return Cluster(tuple(hosts), tuple(ports), float(timeout), None if insecure else base / ca, tuple(certs))
 
 
-def serve_party(cluster: Cluster, rank: int) -> None:
-    """Wait for the driver, run its job as party `rank`, send back this party's output shares."""
-    if not 0 <= rank < WORLD_SIZE:
-        raise DittoError(f"rank must be 0, 1 or 2, not {rank}")
-    with Listener((cluster.hosts[rank], cluster.ports[rank]), authkey=cluster.authkey) as listener:
-        with listener.accept() as connection:
-            data = connection.recv_bytes(MAX_JOB_BYTES)
-            with tempfile.TemporaryDirectory(prefix=f"ditto-party{rank}-") as logs:
-                log = Path(logs) / "spu.log"
-                try:
-                    header, blobs = decode_message(data, "the driver's job")
-                    plan = Plan.from_json(header["plan"], "the driver's plan")
-                    shares = [share_from_wire(s, blobs, "the driver's job") for s in header["inputs"]]
-                    configure_spu_log(log)
-                    outputs, steps = run_party(
-                        rank, plan, shares, cluster.addresses(), header["upcast"], int(cluster.recv_timeout_s * 1000)
-                    )
-                    reply = party_result(outputs, steps, log.read_text() if log.exists() else "")
-                except (DittoError, KeyError, TypeError, ValueError) as e:
-                    reply = party_failure(
-                        f"party {rank}: {e if isinstance(e, DittoError) else f'malformed job: {e!r}'}"
-                    )
-                except Exception as e:  # told to the driver, with this party's rank
-                    reply = party_failure(f"party {rank}: {first_line(e)}")
-            connection.send_bytes(reply)
+def write_cluster(path: str | Path, hosts: list[str], port: int, recv_timeout_s: float = 30) -> None:
+    """The config `ditto certs` writes beside the certificates it made (same directory, relative paths)."""
+    import json
 
-
-def drive(
-    cluster: Cluster, plan: Plan, inputs: list[np.ndarray], upcast: str = "ditto"
-) -> tuple[list[np.ndarray], Cost]:
-    """Share `inputs` (encodings applied), run `plan` on the cluster's parties, reconstruct the outputs."""
-    check_upcast(upcast)
-    shares = share_inputs(plan, inputs)
-    plan_json = plan.to_json()
-    connections = []
-    deadline = time.monotonic() + cluster.recv_timeout_s * 2
-    for rank in range(WORLD_SIZE):
-        while True:
-            try:
-                connections.append(Client((cluster.hosts[rank], cluster.ports[rank]), authkey=cluster.authkey))
-                break
-            except (ConnectionRefusedError, OSError) as e:
-                if time.monotonic() > deadline:
-                    raise DittoError(
-                        f"party {rank} at {cluster.hosts[rank]}:{cluster.ports[rank]} is not reachable: {e}"
-                    ) from None
-                time.sleep(0.2)
-    answers = []
+    parties = [
+        {"host": host, "port": port + (PORTS_PER_PARTY * rank if hosts.count(host) > 1 else 0),
+         "cert": f"party{rank}.pem", "key": f"party{rank}.key"}
+        for rank, host in enumerate(hosts)
+    ]  # fmt: skip
+    config = {"parties": parties, "ca": "ca.pem", "recv_timeout_s": recv_timeout_s}
     try:
-        for rank, connection in enumerate(connections):
-            connection.send_bytes(party_job(rank, plan_json, shares, {}, upcast, cluster.recv_timeout_s))
-        for rank, connection in enumerate(connections):
-            if not connection.poll(cluster.recv_timeout_s * 4 + 60):
-                raise DittoError(f"party {rank} did not answer")
-            answers.append(read_result(plan, connection.recv_bytes(MAX_JOB_BYTES), rank))
-    except (EOFError, ConnectionError) as e:
-        raise DittoError(f"lost the connection to party {len(answers)}: {e or type(e).__name__}") from None
-    finally:
-        for connection in connections:
-            connection.close()
-    errors = [message for outputs, message, _ in answers if outputs is None]
-    if errors:
-        raise DittoError(f"secure execution failed: {errors[0]}")
-    outputs = [outputs for outputs, _, _ in answers]
-    cost = process_cost(plan, upcast, [steps for _, steps, _ in answers], [log for _, _, log in answers])  # type: ignore[misc]
-    return reconstruct(plan, outputs), cost  # type: ignore[arg-type]
+        Path(path).write_text(json.dumps(config, indent=2) + "\n")
+    except OSError as e:
+        raise DittoError(f"cannot write {path}: {e}") from None

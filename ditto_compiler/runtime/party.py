@@ -216,11 +216,11 @@ def execute_steps(
     return [runtimes[v.field_bits].get_var(v.name) for v in plan.outputs]
 
 
-def share_inputs(plan: Plan, inputs: Sequence[np.ndarray]) -> list[list[libspu.Share]]:
-    """Per input, the three parties' shares, in the ring each input enters."""
+def share_inputs(plan: Plan, inputs: Sequence[np.ndarray], first: int = 0) -> list[list[libspu.Share]]:
+    """Per input (the plan's inputs from `first` on), the three parties' shares, in the ring each input enters."""
     ios = {k: spu_api.Io(WORLD_SIZE, spu_runtime_config(ring)) for k, ring in plan.rings.items()}
     shares = []
-    for index, (variable, value) in enumerate(zip(plan.inputs, inputs)):
+    for index, (variable, value) in enumerate(zip(plan.inputs[first:], inputs), start=first):
         visibility = libspu.Visibility.VIS_SECRET if variable.secret else libspu.Visibility.VIS_PUBLIC
         try:
             shares.append(ios[variable.field_bits].make_shares(np.asarray(value), visibility))

@@ -1,9 +1,16 @@
-"""One party of `mode="processes"`: `python -m ditto_compiler.runtime.party_process`.
+"""One party process: `python -m ditto_compiler.runtime.party_process`.
 
-Reads its job (runtime/processes.py `party_job`) from stdin, runs it over brpc, and
-writes its answer to stdout (SPU and anything else that prints go to stderr). The
-driver keeps stdin open while it waits; when stdin closes first, the driver is gone,
-and the party removes its scratch directory and exits instead of waiting forever.
+Reads jobs (runtime/processes.py `job_message`) from stdin, each a length-prefixed frame,
+runs each over its links and writes each answer, length-prefixed, to stdout (SPU and
+anything else that prints go to stderr). A job that keeps its links leaves them open
+for the next job (a resident party, runtime/server.py); any other job is the process's
+last. The process exits
+- with 0 when stdin ends between jobs, or after its last job;
+- with FAILED after a failed job that kept its links (they may be broken: its server
+  starts a fresh process);
+- at once with ORPHANED when stdin closes while a job runs (the driver is gone), after
+  removing its scratch directory.
+It leaves through `os._exit`: SPU's link threads are never torn down under a live peer.
 """
 
 from __future__ import annotations
@@ -15,58 +22,108 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import IO, Any
 
 from ..diagnostics import DittoError
 from ..plan import Plan
 from .netem import NETWORKS
-from .party import first_line
-from .processes import party_failure, party_result, run_party
+from .party import WORLD_SIZE, first_line
+from .processes import PartyLinks, party_failure, party_result, run_job
 from .profile import configure_spu_log
-from .wire import read_message, share_from_wire
+from .tls import Identity
+from .wire import decode_message, read_frame, share_from_wire, write_frame
 
 ORPHANED = 3
 """Exit code of a party whose driver went away."""
+FAILED = 4
+"""Exit code of a resident party after a failed job."""
 
 
-def _watch_driver(scratch: Path) -> None:
-    """Exit as soon as the driver closes our stdin (it died, or gave up on this job)."""
-    sys.stdin.buffer.read()
-    shutil.rmtree(scratch, ignore_errors=True)
-    os._exit(ORPHANED)
+class _Party:
+    def __init__(self, scratch: Path, answers: IO[bytes]):
+        self.scratch, self.answers = scratch, answers
+        self.log = scratch / "spu.log"
+        configure_spu_log(self.log)
+        self.links: PartyLinks | None = None
 
+    def job(self, frame: bytes) -> tuple[bool, bool]:
+        """Run one job and write its answer: (succeeded, keeps its links)."""
+        keep, start = False, self.log.stat().st_size if self.log.exists() else 0
+        try:
+            header, blobs = decode_message(frame, "the party's job")
+            keep = header.get("keep_links") is True
+            plan = Plan.from_json(header["plan"], "the party's plan")
+            shares = [share_from_wire(s, blobs, "the party's job") for s in header["inputs"]]
+            links = self._links(header)
+            outputs, steps = run_job(plan, shares, links, header["upcast"])
+            if not keep:
+                links.close()
+            answer, ok = party_result(outputs, steps, self._log_since(start)), True
+        except (DittoError, KeyError, TypeError, ValueError) as e:
+            answer, ok = party_failure(str(e) if isinstance(e, DittoError) else f"malformed job: {e!r}"), False
+        except BaseException as e:  # SPU's errors, a peer's timeout: told to the driver
+            answer, ok = party_failure(first_line(e), self._log_since(start)), False
+        write_frame(self.answers, answer)
+        return ok, keep
 
-def main() -> int:
-    faulthandler.enable(sys.stderr)
-    answer = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # only the answer goes to the driver's pipe
-    scratch = Path(tempfile.mkdtemp(prefix="ditto-party-"))
-    log = scratch / "spu.log"
-    try:
-        header, blobs = read_message(sys.stdin.buffer, "the party's job")
-        threading.Thread(target=_watch_driver, args=(scratch,), daemon=True).start()
-        rank = header["rank"]
-        plan = Plan.from_json(header["plan"], "the party's plan")
-        shares = [share_from_wire(s, blobs, "the party's job") for s in header["inputs"]]
-        configure_spu_log(log)
-        outputs, steps = run_party(
-            rank,
-            plan,
-            shares,
+    def _links(self, header: dict[str, Any]) -> PartyLinks:
+        tls = header.get("tls")
+        if header["rank"] not in range(WORLD_SIZE) or isinstance(header["rank"], bool):
+            raise DittoError(f"the job's rank must be 0, 1 or 2, not {header['rank']!r}")
+        wanted = PartyLinks(
+            header["rank"],
             header["addresses"],
-            header["upcast"],
             int(header["recv_timeout_ms"]),
             NETWORKS[header["network"]] if header.get("network") is not None else None,
+            None if tls is None else Identity(Path(tls["cert"]), Path(tls["key"]), Path(tls["ca"])),
         )
-        result = party_result(outputs, steps, log.read_text() if log.exists() else "")
-    except (DittoError, KeyError, TypeError, ValueError) as e:
-        result = party_failure(str(e) if isinstance(e, DittoError) else f"malformed job: {e!r}")
-    except BaseException as e:  # SPU's errors, a peer's timeout: told to the driver
-        result = party_failure(first_line(e), log.read_text() if log.exists() else "")
-    answer.write(result)
-    answer.flush()
-    shutil.rmtree(scratch, ignore_errors=True)
-    return 0
+        if self.links is None or (self.links.rank, self.links.addresses) != (wanted.rank, wanted.addresses):
+            self.links = wanted
+        return self.links
+
+    def _log_since(self, offset: int) -> str:
+        if not self.log.exists():
+            return ""
+        with self.log.open(errors="replace") as f:
+            f.seek(offset)
+            return f.read()
+
+    def leave(self, code: int) -> None:
+        self.answers.flush()
+        shutil.rmtree(self.scratch, ignore_errors=True)
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def main() -> None:
+    faulthandler.enable(sys.stderr)
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # only answers go to the driver's pipe
+    party = _Party(Path(tempfile.mkdtemp(prefix="ditto-party-")), answers)
+
+    def run(frame: bytes) -> None:
+        ok, keep = party.job(frame)
+        if not keep:
+            party.leave(0)
+        if not ok:
+            party.leave(FAILED)
+
+    jobs = sys.stdin.buffer
+    try:
+        frame = read_frame(jobs, "the party's jobs")
+        while frame is not None:
+            worker = threading.Thread(target=run, args=(frame,), daemon=True)
+            worker.start()
+            following = read_frame(jobs, "the party's jobs")  # the next job, or the end of stdin
+            if following is None and worker.is_alive():
+                party.leave(ORPHANED)
+            worker.join()
+            frame = following
+    except DittoError as e:  # a malformed frame from the driver
+        print(f"party process: {e}", file=sys.stderr)
+        party.leave(FAILED)
+    party.leave(0)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -17,6 +17,7 @@ process, so every line is that party's); protocol messages are counted as sent.
 
 from __future__ import annotations
 
+import io
 import secrets
 import socket
 import subprocess
@@ -25,6 +26,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -49,8 +51,9 @@ from .party import (
     spu_runtime_config,
 )
 from .profile import per_op_costs, program_runs
+from .tls import Identity
 from .upcast import SEED_BYTES, PairSeeds
-from .wire import decode_message, encode_message, share_from_wire, share_to_wire
+from .wire import decode_message, encode_message, read_frame, share_from_wire, share_to_wire, write_frame
 
 
 def free_ports(count: int) -> list[int]:
@@ -67,14 +70,19 @@ def link_names(plan: Plan) -> list[str]:
     return [*(f"ring{k}" for k in plan.rings), "protocol"]
 
 
-def _brpc(link_id: str, addresses: Sequence[str], rank: int, recv_timeout_ms: int) -> libspu.link.Context:
+def _brpc(
+    link_id: str, addresses: Sequence[str], rank: int, recv_timeout_ms: int, identity: Identity | None
+) -> libspu.link.Context:
     desc = libspu.link.Desc()
     desc.id = link_id
     desc.recv_timeout_ms = recv_timeout_ms
+    # Connecting retries for at most the receive timeout, then gives up (no lingering retries).
     desc.connect_retry_times = max(4, recv_timeout_ms // 250)
     desc.connect_retry_interval_ms = 250
     for r, address in enumerate(addresses):
         desc.add_party(f"party{r}", address)
+    if identity is not None:
+        identity.configure_link(desc)
     return libspu.link.create_brpc(desc, rank)
 
 
@@ -93,34 +101,53 @@ class _BrpcChannel:
         return bytes(self.context.recv(self.peer))
 
 
-def run_party(
-    rank: int,
-    plan: Plan,
-    input_shares: list[libspu.Share],
-    addresses: dict[str, list[str]],
-    upcast: str,
-    recv_timeout_ms: int,
-    network: Network | None = None,
-) -> tuple[list[libspu.Share], list[dict[str, Any]]]:
-    """One party's run over brpc (or, given `network`, over emulated links): its output shares and
-    each step's protocol traffic and time.
+@dataclass
+class PartyLinks:
+    """One party's links to the others: one SPU link per ring width and one for the upcast protocol
+    ("ring32", "ring64", "protocol"), each opened when a job first needs it and kept for the
+    next jobs (a resident party) until `close`. Over `network` they are emulated (runtime/netem.py),
+    with `identity` they are TLS (runtime/tls.py)."""
 
-    `addresses` maps each link ("ring32", "ring64", "protocol") to the parties' host:port.
+    rank: int
+    addresses: dict[str, list[str]]
+    recv_timeout_ms: int
+    network: Network | None = None
+    identity: Identity | None = None
+    opened: dict[str, libspu.link.Context] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> libspu.link.Context:
+        if name not in self.opened:
+            if name not in self.addresses:
+                raise DittoError(f"party {self.rank} has no addresses for link {name}")
+            group, link_id = self.addresses[name], f"ditto-{name}"
+            if self.network is None:
+                self.opened[name] = _brpc(link_id, group, self.rank, self.recv_timeout_ms, self.identity)
+            else:
+                self.opened[name] = emulated_link(link_id, group, self.rank, self.network, self.recv_timeout_ms / 1000)
+        return self.opened[name]
+
+    def close(self) -> None:
+        """Async sends may still be queued; closing a link before its peers have them loses
+        their last messages. stop_link waits until every party's sends are delivered."""
+        for context in self.opened.values():
+            context.stop_link()
+        self.opened.clear()
+
+
+def run_job(
+    plan: Plan, input_shares: list[libspu.Share], links: PartyLinks, upcast: str
+) -> tuple[list[libspu.Share], list[dict[str, Any]]]:
+    """One party's run of `plan` over `links`: its output shares and each step's protocol traffic and time.
+
     SPU's own traffic goes to this process's SPU log (runtime/profile.configure_spu_log).
     """
-
-    def link(link_id: str, group: Sequence[str]) -> libspu.link.Context:
-        if network is None:
-            return _brpc(link_id, group, rank, recv_timeout_ms)
-        return emulated_link(link_id, group, rank, network, recv_timeout_ms / 1000)
-
-    runtimes, links = {}, []
-    for k, ring in plan.rings.items():
-        links.append(link(f"ditto-ring{k}", addresses[f"ring{k}"]))
-        runtimes[k] = spu_api.Runtime(links[-1], spu_runtime_config(ring, plan.spu_options))
-    protocol = link("ditto-protocol", addresses["protocol"])
-    links.append(protocol)
-    # Setup: each pair agrees on its own seed over its link; nobody else learns it.
+    rank = links.rank
+    runtimes = {
+        k: spu_api.Runtime(links[f"ring{k}"], spu_runtime_config(ring, plan.spu_options))
+        for k, ring in plan.rings.items()
+    }
+    protocol = links["protocol"]
+    # Setup: each pair agrees on its own seed for this job over its link; nobody else learns it.
     seeds = {}
     for low, high in SEED_PAIRS:
         if rank == low:
@@ -149,12 +176,7 @@ def run_party(
             }
         )
 
-    outputs = execute_steps(plan, runtimes, link, input_shares, upcast, measure)
-    # Async sends may still be queued; closing a link before its peers have them loses
-    # their last messages. stop_link waits until every party's sends are delivered.
-    for context in links:
-        context.stop_link()
-    return outputs, steps
+    return execute_steps(plan, runtimes, link, input_shares, upcast, measure), steps
 
 
 def process_cost(plan: Plan, upcast: str, steps: list[list[dict[str, Any]]], logs: list[str]) -> Cost:
@@ -186,15 +208,35 @@ def party_job(
     network: Network | None = None,
 ) -> bytes:
     """What a party receives: the plan, only its own input shares, and the network to emulate (if any)."""
+    return job_message(rank, plan_json, [s[rank] for s in shares], addresses, upcast, recv_timeout_s, network)
+
+
+def job_message(
+    rank: int,
+    plan_json: dict[str, Any],
+    own_shares: Sequence[libspu.Share],
+    addresses: dict[str, list[str]],
+    upcast: str,
+    recv_timeout_s: float,
+    network: Network | None = None,
+    identity: Identity | None = None,
+    keep_links: bool = False,
+) -> bytes:
+    """A job for one party process (runtime/party_process.py): its own shares of every input, its links
+    (emulated over `network`, TLS with `identity`), and whether to keep them open for the next job."""
     blobs: list[bytes] = []
     header = {
         "rank": rank,
         "plan": plan_json,
-        "inputs": [share_to_wire(s[rank], blobs) for s in shares],
+        "inputs": [share_to_wire(share, blobs) for share in own_shares],
         "addresses": addresses,
         "upcast": upcast,
         "recv_timeout_ms": int(recv_timeout_s * 1000),
         "network": network.name if network is not None else None,
+        "tls": None
+        if identity is None
+        else {"cert": str(identity.cert), "key": str(identity.key), "ca": str(identity.ca)},
+        "keep_links": keep_links,
     }
     return encode_message(header, blobs)
 
@@ -243,14 +285,19 @@ class _Party:
             reader.start()
         assert self.process.stdin is not None
         try:
-            self.process.stdin.write(len(job).to_bytes(8, "little") + job)
-            self.process.stdin.flush()
+            write_frame(self.process.stdin, job)
         except OSError:
             pass  # it died at once; its exit code says why
         # stdin stays open: the party exits when it closes (the driver is gone).
 
     def _read(self, attribute: str, stream: Any) -> None:
         setattr(self, attribute, stream.read())
+
+    def result(self, plan: Plan) -> tuple[list[libspu.Share], list[dict[str, Any]], str] | tuple[None, str, str]:
+        answer = read_frame(io.BytesIO(self.answer), f"party {self.rank}'s answer")
+        if answer is None:
+            raise DittoError(f"party {self.rank} answered nothing")
+        return read_result(plan, answer, self.rank)
 
     def finish(self) -> None:
         for reader in self._readers:
@@ -317,7 +364,7 @@ def run_in_processes(
     for p in parties:
         if not p.answer:
             continue
-        results[p.rank] = read_result(plan, p.answer, p.rank)
+        results[p.rank] = p.result(plan)
     silent = [p for p in parties if p.rank not in results]
     if silent:
         raise DittoError(f"secure execution failed: {silent[0].why_it_died()}")

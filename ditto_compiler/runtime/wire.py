@@ -61,24 +61,38 @@ def decode_message(data: bytes, where: str) -> tuple[dict[str, Any], list[bytes]
     return header, blobs
 
 
-def write_message(stream: IO[bytes], header: dict[str, Any], blobs: list[bytes]) -> None:
-    data = encode_message(header, blobs)
+def write_frame(stream: IO[bytes], data: bytes) -> None:
+    """`data` with its length in front (what `read_frame` reads)."""
     stream.write(struct.pack("<Q", len(data)))
     stream.write(data)
     stream.flush()
 
 
-def read_message(stream: IO[bytes], where: str) -> tuple[dict[str, Any], list[bytes]]:
-    """One length-prefixed message from `stream` (as `write_message` writes it)."""
+def read_frame(stream: IO[bytes], where: str, limit: int = MAX_FRAME) -> bytes | None:
+    """One length-prefixed frame from `stream`; None if the stream ends cleanly before it."""
     prefix = stream.read(8)
+    if not prefix:
+        return None
     if len(prefix) != 8:
-        raise DittoError(f"{where}: the stream ended before a message")
+        raise DittoError(f"{where}: the stream ended inside a message's length")
     (length,) = struct.unpack("<Q", prefix)
-    if length > MAX_FRAME:
-        raise DittoError(f"{where}: a message of {length} bytes is over the limit")
+    if length > limit:
+        raise DittoError(f"{where}: a message of {length} bytes is over the limit of {limit}")
     data = stream.read(length)
     if len(data) != length:
         raise DittoError(f"{where}: the stream ended inside a message")
+    return data
+
+
+def write_message(stream: IO[bytes], header: dict[str, Any], blobs: list[bytes]) -> None:
+    write_frame(stream, encode_message(header, blobs))
+
+
+def read_message(stream: IO[bytes], where: str) -> tuple[dict[str, Any], list[bytes]]:
+    """One length-prefixed message from `stream` (as `write_message` writes it)."""
+    data = read_frame(stream, where)
+    if data is None:
+        raise DittoError(f"{where}: the stream ended before a message")
     return decode_message(data, where)
 
 
