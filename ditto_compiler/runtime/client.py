@@ -56,12 +56,12 @@ class Traffic:
 class ClusterClient:
     """Requests to a cluster's parties under `identity` (None for an insecure cluster)."""
 
-    def __init__(self, cluster: Cluster, identity: Identity | None, connect_timeout_s: float = 10.0):
+    def __init__(self, cluster: Cluster, identity: Identity | None, connect_timeout_s: float | None = None):
         if (identity is None) != cluster.insecure:
             raise DittoError("this cluster uses TLS: a client needs a certificate" if identity is None else
                              "this cluster is insecure (no TLS): a client has no certificate")  # fmt: skip
         self.cluster, self.identity = cluster, identity
-        self.connect_timeout_s = connect_timeout_s
+        self.connect_timeout_s = cluster.recv_timeout_s if connect_timeout_s is None else connect_timeout_s
         self._context = identity.client_context() if identity is not None else None
         self._deployed: dict[str, Deployed] = {}
         self.last_traffic = Traffic(0, 0, 0.0)
@@ -69,15 +69,26 @@ class ClusterClient:
     # -- one request --------------------------------------------------------------------
     def _connect(self, rank: int) -> socket.socket:
         host, port = self.cluster.address(rank)
-        try:
-            sock = socket.create_connection((host, port), timeout=self.connect_timeout_s)
-        except OSError as e:
-            raise DittoError(f"party {rank} at {host}:{port} is not reachable: {e}") from None
+        deadline = time.monotonic() + self.connect_timeout_s
+        while True:  # a party that is starting refuses connections for a moment
+            try:
+                sock = socket.create_connection((host, port), timeout=self.connect_timeout_s)
+                break
+            except OSError as e:
+                if time.monotonic() > deadline or not isinstance(e, ConnectionRefusedError):
+                    raise DittoError(f"party {rank} at {host}:{port} is not reachable: {e}") from None
+                time.sleep(0.2)
         if self._context is None:
             sock.settimeout(None)
             return sock
         try:
             connection = self._context.wrap_socket(sock)
+        except TimeoutError:
+            sock.close()
+            raise DittoError(
+                f"party {rank} at {host}:{port} did not answer the TLS handshake within "
+                f"{self.connect_timeout_s:g} s (stalled or unreachable)"
+            ) from None
         except (OSError, ssl.SSLError) as e:
             sock.close()
             raise DittoError(f"party {rank} at {host}:{port} refused the TLS handshake: {e}") from None

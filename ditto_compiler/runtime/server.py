@@ -57,8 +57,9 @@ from .tls import peer_role
 from .wire import MAX_FRAME, decode_message, encode_message, read_frame, share_from_wire, write_frame
 
 LOG = logging.getLogger("ditto.party")
-GRACE_S = 5.0
-"""How long the leader waits for a follower's report once its own part has failed."""
+GRACE_S = 3.0
+"""How long the leader waits for a follower's report once its own part has failed: a follower stalled
+since its peers' receives timed out is named within the receive timeout + GRACE_S."""
 HANDSHAKE_S = 10.0
 MAX_CONNECTIONS = 64
 CONTROL_LIMIT = 1 << 20
@@ -143,6 +144,7 @@ class PartyServer:
         self._job_lock = threading.Lock()
         self._job_process: _JobProcess | None = None
         self._restart_followers = False
+        self._listeners: list[threading.Thread] = []
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self._stopping = threading.Event()
         self._scratch = Path(scratch or tempfile.mkdtemp(prefix=f"ditto-party{rank}-"))
@@ -234,10 +236,12 @@ class PartyServer:
                 frame = read_frame(stream, f"party {self.rank}: a request from {peer}", limit)
                 if frame is None:
                     return  # connected and left: a port probe
-                header, blobs = decode_message(frame, f"party {self.rank}: the request from {peer}")
-                reply = self._request(role, header, blobs, connection)
-                if reply is not None:
-                    write_frame(stream, reply)
+                try:
+                    header, blobs = decode_message(frame, f"party {self.rank}: the request from {peer}")
+                except DittoError as e:
+                    write_frame(stream, party_failure(e.message))
+                    raise
+                write_frame(stream, self._request(role, header, blobs, connection))
         except (OSError, ssl.SSLError, DittoError, ValueError) as e:
             LOG.warning("party %d: dropped the connection from %s: %s", self.rank, peer, e or type(e).__name__)
         finally:
@@ -358,6 +362,7 @@ class PartyServer:
         if not isinstance(query_id, str) or not QUERY_ID.fullmatch(query_id):
             raise DittoError("a run order names a query id")
         if header.get("restart") is True:
+            self._abort_job()  # a job of the failed query may still be waiting on its peers
             self._end_job_process()
         query = self._take(query_id, self.cluster.recv_timeout_s)
         if query is None:
@@ -456,6 +461,9 @@ class PartyServer:
         return connection
 
     def _lead(self, query: _Query) -> None:
+        # Followers still busy with the last query (after a failure) would miss this one's links.
+        for thread in self._listeners:
+            thread.join(timeout=self.cluster.recv_timeout_s + GRACE_S)
         followers: dict[int, socket.socket] = {}
         try:
             for peer in range(1, WORLD_SIZE):
@@ -492,8 +500,12 @@ class PartyServer:
             if report[0] == "closed":
                 self._abort_job()  # our part could only wait for it now
 
-        for peer, connection in followers.items():
-            threading.Thread(target=listen, args=(peer, connection), daemon=True).start()
+        self._listeners = [
+            threading.Thread(target=listen, args=(peer, connection), daemon=True)
+            for peer, connection in followers.items()
+        ]
+        for thread in self._listeners:
+            thread.start()
         self._restart_followers = False
         ok, answer = self._run(query)
         deadline = time.monotonic() + (GRACE_S if not ok else self.cluster.recv_timeout_s + GRACE_S)
