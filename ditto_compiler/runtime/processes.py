@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -115,15 +116,24 @@ class PartyLinks:
     identity: Identity | None = None
     opened: dict[str, libspu.link.Context] = field(default_factory=dict)
 
-    def __getitem__(self, name: str) -> libspu.link.Context:
-        if name not in self.opened:
+    def open(self, names: Sequence[str]) -> None:
+        """Open the links `names` not yet open, at once: each takes about a second to connect."""
+        missing = [name for name in names if name not in self.opened]
+        for name in missing:
             if name not in self.addresses:
                 raise DittoError(f"party {self.rank} has no addresses for link {name}")
-            group, link_id = self.addresses[name], f"ditto-{name}"
-            if self.network is None:
-                self.opened[name] = _brpc(link_id, group, self.rank, self.recv_timeout_ms, self.identity)
-            else:
-                self.opened[name] = emulated_link(link_id, group, self.rank, self.network, self.recv_timeout_ms / 1000)
+        with ThreadPoolExecutor(max_workers=max(1, len(missing))) as pool:
+            contexts = list(pool.map(self._connect, missing))  # the first failure is raised here
+        self.opened.update(zip(missing, contexts))
+
+    def _connect(self, name: str) -> libspu.link.Context:
+        group, link_id = self.addresses[name], f"ditto-{name}"
+        if self.network is None:
+            return _brpc(link_id, group, self.rank, self.recv_timeout_ms, self.identity)
+        return emulated_link(link_id, group, self.rank, self.network, self.recv_timeout_ms / 1000)
+
+    def __getitem__(self, name: str) -> libspu.link.Context:
+        self.open([name])
         return self.opened[name]
 
     def close(self) -> None:
@@ -142,6 +152,7 @@ def run_job(
     SPU's own traffic goes to this process's SPU log (runtime/profile.configure_spu_log).
     """
     rank = links.rank
+    links.open([*(f"ring{k}" for k in plan.rings), "protocol"])
     runtimes = {
         k: spu_api.Runtime(links[f"ring{k}"], spu_runtime_config(ring, plan.spu_options))
         for k, ring in plan.rings.items()
