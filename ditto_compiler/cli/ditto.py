@@ -333,9 +333,15 @@ def party(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     server = PartyServer(load_cluster(args.config), args.rank)
-    signal.signal(signal.SIGTERM, lambda *_: server.stop())
+    def terminate(*_: object) -> None:
+        raise SystemExit(0)  # leaves serve_forever through its cleanup (no locks taken in a signal handler)
+
+    signal.signal(signal.SIGTERM, terminate)
     print(f"ditto party {args.rank}: serving on {':'.join(map(str, server.cluster.address(args.rank)))}", flush=True)
-    server.serve_forever()
+    try:
+        server.serve_forever()
+    except SystemExit:
+        pass
     print(f"ditto party {args.rank}: stopped ({server.jobs['ok']} jobs done, {server.jobs['failed']} failed)")
     return 0
 

@@ -181,6 +181,7 @@ class PartyServer:
             self._arrived.notify_all()
         for thread in self._threads:
             thread.join(timeout=5)
+        self._abort_job()
         self._end_job_process()
 
     def status(self) -> dict[str, Any]:
