@@ -222,9 +222,12 @@ def run_benchmark(
     progress: Any = None,
     emulate: bool = False,
     policies: Sequence[str] = (),
+    after_each_run: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Run `case` every way in `runs`, then compiled with each policy file in `policies` (a run named
     `policy:FILE`, e.g. what `ditto tune` wrote); the figures as `ditto bench --json` writes them.
+    `after_each_run` gets the report so far after every run (`ditto bench --json` saves it: an hour-long
+    benchmark that is stopped keeps what it measured).
 
     With `emulate`, each run is also measured across the emulated network `net` (runtime/netem.py):
     its JSON gets `network` and `{net}_seconds_emulated` next to the modelled `{net}_seconds_model`.
@@ -300,6 +303,9 @@ def run_benchmark(
             entry["network"] = NETWORKS[net].as_json()
             entry[f"{net}_seconds_emulated"] = statistics.median(emulated)
         report["runs"].append(entry)
+        if after_each_run is not None:
+            _add_ratios(report)
+            after_each_run(report)
     _add_ratios(report)
     return report
 

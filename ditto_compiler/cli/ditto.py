@@ -162,6 +162,7 @@ def bench(args: argparse.Namespace) -> int:
     report = run_benchmark(
         case, runs, args.mode, args.net, args.repeats, progress=None if args.quiet else progress,
         emulate=args.emulate, policies=args.policy,
+        after_each_run=(lambda partial: write_json(args.json, partial, "report")) if args.json else None,
     )  # fmt: skip
     print(format_table(report))
     if args.json:
@@ -333,6 +334,7 @@ def party(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     server = PartyServer(load_cluster(args.config), args.rank)
+
     def terminate(*_: object) -> None:
         raise SystemExit(0)  # leaves serve_forever through its cleanup (no locks taken in a signal handler)
 

@@ -46,14 +46,16 @@ class _Party:
         configure_spu_log(self.log)
         self.links: PartyLinks | None = None
 
-    def job(self, frame: bytes) -> tuple[bool, bool]:
-        """Run one job and write its answer: (succeeded, keeps its links)."""
+    def job(self, frames: list[bytes]) -> tuple[bool, bool]:
+        """Run the job in `frames` (taken out, so that its bytes are freed once decoded) and write its
+        answer: (succeeded, keeps its links)."""
         keep, start = False, self.log.stat().st_size if self.log.exists() else 0
         try:
-            header, blobs = decode_message(frame, "the party's job")
+            header, blobs = decode_message(frames.pop(), "the party's job")
             keep = header.get("keep_links") is True
             plan = Plan.from_json(header["plan"], "the party's plan")
             shares = [share_from_wire(s, blobs, "the party's job") for s in header["inputs"]]
+            del blobs  # the shares hold their own copies
             links = self._links(header)
             outputs, steps = run_job(plan, shares, links, header["upcast"])
             if not keep:
@@ -101,8 +103,8 @@ def main() -> None:
     os.dup2(2, 1)  # only answers go to the driver's pipe
     party = _Party(Path(tempfile.mkdtemp(prefix="ditto-party-")), answers)
 
-    def run(frame: bytes) -> None:
-        ok, keep = party.job(frame)
+    def run(frames: list[bytes]) -> None:
+        ok, keep = party.job(frames)
         if not keep:
             party.leave(0)
         if not ok:
@@ -112,7 +114,8 @@ def main() -> None:
     try:
         frame = read_frame(jobs, "the party's jobs")
         while frame is not None:
-            worker = threading.Thread(target=run, args=(frame,), daemon=True)
+            worker = threading.Thread(target=run, args=([frame],), daemon=True)
+            frame = None
             worker.start()
             following = read_frame(jobs, "the party's jobs")  # the next job, or the end of stdin
             if following is None and worker.is_alive():

@@ -348,6 +348,7 @@ def run_in_processes(
     try:
         for rank in range(WORLD_SIZE):
             parties.append(_Party(rank, party_job(rank, plan_json, shares, addresses, upcast, recv_timeout_s, network)))
+        del shares  # each party has its own now (a large model's shares are several GB)
         if kill is not None:
             time.sleep(kill[1])
             parties[kill[0]].process.kill()
