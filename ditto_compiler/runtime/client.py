@@ -15,7 +15,6 @@ from __future__ import annotations
 import queue
 import secrets
 import socket
-import ssl
 import threading
 import time
 from collections.abc import Sequence
@@ -23,11 +22,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from spu import libspu
 
 from ..diagnostics import DittoError
 from ..plan import Plan
 from .cost import Cost
-from .deployment import Cluster
+from .deployment import Cluster, connect
 from .party import WORLD_SIZE, check_upcast, reconstruct, share_inputs
 from .processes import process_cost, read_result
 from .tls import Identity, peer_role
@@ -68,35 +68,7 @@ class ClusterClient:
 
     # -- one request --------------------------------------------------------------------
     def _connect(self, rank: int) -> socket.socket:
-        host, port = self.cluster.address(rank)
-        deadline = time.monotonic() + self.connect_timeout_s
-        while True:  # a party that is starting refuses connections for a moment
-            try:
-                sock = socket.create_connection((host, port), timeout=self.connect_timeout_s)
-                break
-            except OSError as e:
-                if time.monotonic() > deadline or not isinstance(e, ConnectionRefusedError):
-                    raise DittoError(f"party {rank} at {host}:{port} is not reachable: {e}") from None
-                time.sleep(0.2)
-        if self._context is None:
-            sock.settimeout(None)
-            return sock
-        try:
-            connection = self._context.wrap_socket(sock)
-        except TimeoutError:
-            sock.close()
-            raise DittoError(
-                f"party {rank} at {host}:{port} did not answer the TLS handshake within "
-                f"{self.connect_timeout_s:g} s (stalled or unreachable)"
-            ) from None
-        except (OSError, ssl.SSLError) as e:
-            sock.close()
-            raise DittoError(f"party {rank} at {host}:{port} refused the TLS handshake: {e}") from None
-        if peer_role(connection) != f"party{rank}":
-            connection.close()
-            raise DittoError(f"the server at {host}:{port} is {peer_role(connection)!r}, not party {rank}")
-        connection.settimeout(None)
-        return connection
+        return connect(self.cluster, rank, self._context, self.connect_timeout_s)
 
     def _call(self, rank: int, request: bytes) -> dict[str, Any]:
         """Send one request to party `rank`; its reply's header and blobs (a refusal is a DittoError)."""
@@ -120,19 +92,13 @@ class ClusterClient:
         checked = plan.check_weights(weights)
         shares = share_inputs(plan, checked)
         plan_json = plan.to_json()
-        start, uploaded = time.perf_counter(), 0
-        for rank in range(WORLD_SIZE):
-            blobs: list[bytes] = []
-            header = {
-                "request": "deploy",
-                "model": model,
-                "plan": plan_json,
-                "upcast": upcast,
-                "weights": [share_to_wire(s[rank], blobs) for s in shares],
-            }
-            request = encode_message(header, blobs)
-            uploaded += len(request)
+        start = time.perf_counter()
+        requests = _per_party(
+            {"request": "deploy", "model": model, "plan": plan_json, "upcast": upcast}, "weights", shares
+        )
+        for rank, request in enumerate(requests):
             self._call(rank, request)
+        uploaded = sum(map(len, requests))
         self._deployed.pop(model, None)
         self.last_traffic = Traffic(uploaded, 0, time.perf_counter() - start)
         return self.last_traffic
@@ -177,16 +143,7 @@ class ClusterClient:
         flat = plan.check_inputs(inputs, first=deployed.weights)
         shares = share_inputs(plan, flat, first=deployed.weights)
         query_id = secrets.token_hex(16)
-        requests = []
-        for rank in range(WORLD_SIZE):
-            blobs: list[bytes] = []
-            header = {
-                "request": "query",
-                "model": model,
-                "query": query_id,
-                "inputs": [share_to_wire(s[rank], blobs) for s in shares],
-            }
-            requests.append(encode_message(header, blobs))
+        requests = _per_party({"request": "query", "model": model, "query": query_id}, "inputs", shares)
         start = time.perf_counter()
         answers = self._gather(requests, query_id)
         results = [read_result(plan, answers[rank], rank) for rank in range(WORLD_SIZE)]
@@ -236,6 +193,15 @@ class ClusterClient:
             for connection in connections:
                 connection.close()
         return [answers[rank] for rank in range(WORLD_SIZE)]
+
+
+def _per_party(header: dict[str, Any], field: str, shares: list[list[libspu.Share]]) -> list[bytes]:
+    """Each party's request: `header` with its own share of every value listed under `field`."""
+    requests = []
+    for rank in range(WORLD_SIZE):
+        blobs: list[bytes] = []
+        requests.append(encode_message({**header, field: [share_to_wire(s[rank], blobs) for s in shares]}, blobs))
+    return requests
 
 
 def run_once(

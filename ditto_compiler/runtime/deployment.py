@@ -17,6 +17,9 @@ and anyone who can connect may do anything, which the parties log as a warning.
 from __future__ import annotations
 
 import math
+import socket
+import ssl
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +27,7 @@ from typing import Any
 from ..diagnostics import DittoError
 from ..jsonfile import read_json
 from .party import WORLD_SIZE
-from .tls import Identity
+from .tls import Identity, peer_role
 
 LINK_OFFSETS = {"ring32": 1, "ring64": 2, "ring128": 3, "protocol": 4}
 PORTS_PER_PARTY = 1 + max(LINK_OFFSETS.values())
@@ -71,6 +74,40 @@ class Cluster:
         found = Identity(Path(cert), Path(key), self.ca)
         found.check("your identity")
         return found
+
+
+def connect(cluster: Cluster, rank: int, context: ssl.SSLContext | None, timeout_s: float) -> socket.socket:
+    """A connection to party `rank`'s server (TLS under `context`, its certificate checked to be party
+    `rank`'s), retried for `timeout_s` while the party is starting and refuses connections."""
+    host, port = cluster.address(rank)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            sock = socket.create_connection((host, port), timeout=timeout_s)
+            break
+        except OSError as e:
+            if time.monotonic() > deadline or not isinstance(e, ConnectionRefusedError):
+                raise DittoError(f"party {rank} at {host}:{port} is not reachable: {e}") from None
+            time.sleep(0.2)
+    if context is None:
+        sock.settimeout(None)
+        return sock
+    try:
+        connection = context.wrap_socket(sock)
+    except TimeoutError:
+        sock.close()
+        raise DittoError(
+            f"party {rank} at {host}:{port} did not answer the TLS handshake within {timeout_s:g} s "
+            "(stalled or unreachable)"
+        ) from None
+    except (OSError, ssl.SSLError) as e:
+        sock.close()
+        raise DittoError(f"party {rank} at {host}:{port} refused the TLS handshake: {e}") from None
+    if peer_role(connection) != f"party{rank}":
+        connection.close()
+        raise DittoError(f"the server at {host}:{port} is {peer_role(connection)!r}, not party {rank}")
+    connection.settimeout(None)
+    return connection
 
 
 def _positive_finite(value: Any) -> bool:

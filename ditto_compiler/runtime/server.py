@@ -50,7 +50,7 @@ from spu import libspu
 
 from ..diagnostics import DittoError
 from ..plan import Plan
-from .deployment import Cluster
+from .deployment import Cluster, connect
 from .party import WORLD_SIZE, check_upcast
 from .processes import job_message, party_failure
 from .tls import peer_role
@@ -135,6 +135,7 @@ class PartyServer:
             self._accepting = self.identity.server_context()
             self._connecting = self.identity.client_context()
         else:
+            self._connecting = None
             LOG.warning("party %d: INSECURE cluster: no TLS, no authentication; every byte travels in the clear", rank)
         self.models: dict[str, _Model] = {}
         self.jobs = {"ok": 0, "failed": 0}
@@ -443,24 +444,6 @@ class PartyServer:
                 query.answer = party_failure(f"party 0: {e}")
             query.done.set()
 
-    def _connect(self, peer: int) -> socket.socket:
-        host, port = self.cluster.address(peer)
-        try:
-            sock = socket.create_connection((host, port), timeout=self.cluster.recv_timeout_s)
-        except OSError as e:
-            raise DittoError(f"party {peer} at {host}:{port} is unreachable: {e}") from None
-        if self.identity is None:
-            return sock
-        try:
-            connection = self._connecting.wrap_socket(sock)
-        except (OSError, ssl.SSLError) as e:
-            sock.close()
-            raise DittoError(f"party {peer} at {host}:{port} failed the TLS handshake: {e}") from None
-        if peer_role(connection) != f"party{peer}":
-            connection.close()
-            raise DittoError(f"the server at {host}:{port} is {peer_role(connection)!r}, not party {peer}")
-        return connection
-
     def _lead(self, query: _Query) -> None:
         # Followers still busy with the last query (after a failure) would miss this one's links.
         for thread in self._listeners:
@@ -468,7 +451,7 @@ class PartyServer:
         followers: dict[int, socket.socket] = {}
         try:
             for peer in range(1, WORLD_SIZE):
-                followers[peer] = self._connect(peer)
+                followers[peer] = connect(self.cluster, peer, self._connecting, self.cluster.recv_timeout_s)
         except DittoError as e:
             for connection in followers.values():
                 connection.close()
