@@ -30,7 +30,7 @@ from .cost import Cost
 from .deployment import Cluster, connect
 from .party import WORLD_SIZE, check_upcast, reconstruct, share_inputs
 from .processes import process_cost, read_result
-from .tls import Identity, peer_role
+from .tls import Identity
 from .wire import MAX_FRAME, decode_message, encode_message, read_frame, share_to_wire, write_frame
 
 
