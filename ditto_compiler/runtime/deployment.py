@@ -16,6 +16,7 @@ and anyone who can connect may do anything, which the parties log as a warning.
 
 from __future__ import annotations
 
+import json
 import math
 import socket
 import ssl
@@ -175,8 +176,6 @@ def load_cluster(path: str) -> Cluster:
 
 def write_cluster(path: str | Path, hosts: list[str], port: int, recv_timeout_s: float = 30) -> None:
     """The config `ditto certs` writes beside the certificates it made (same directory, relative paths)."""
-    import json
-
     parties = [
         {"host": host, "port": port + (PORTS_PER_PARTY * rank if hosts.count(host) > 1 else 0),
          "cert": f"party{rank}.pem", "key": f"party{rank}.key"}
