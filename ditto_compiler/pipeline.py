@@ -2,7 +2,8 @@
 
     inline-private-functions           one entry function
     one-hot-inputs                     lookups by secret token ids: one-hot inputs times the table
-    approximate-nonlinear{gelu,softmax} MPC-friendly GeLU and Softmax (exact: unchanged)
+    expand-dynamic-update-slice        writes at public positions (KV caches): data movement and a select
+    approximate-nonlinear{gelu,softmax,silu} MPC-friendly GeLU, Softmax and SiLU (exact: unchanged)
     row-reciprocals                    one reciprocal / rsqrt per row, not per element
     legalize-to-pphlo                  StableHLO -> PPHLO, visibility decided
     bounded-exp                        e^x on a proved range [lo, 0] as a fitted p(x)^(2^k)
@@ -32,6 +33,7 @@ from .passes.annotate_rings import AnnotateRingsPass
 from .passes.approximate_nonlinear import ApproximateNonlinearPass
 from .passes.bounded_exp import BoundedExpPass
 from .passes.eliminate_redundant_casts import EliminateRedundantCastsPass
+from .passes.expand_dynamic_update_slice import ExpandDynamicUpdateSlicePass
 from .passes.fold_identity_products import FoldIdentityProductsPass
 from .passes.fuse_scales import FuseScalesPass
 from .passes.inline_private_functions import InlinePrivateFunctionsPass
@@ -40,12 +42,15 @@ from .passes.ring_policy import RingPolicy
 from .passes.row_reciprocals import RowReciprocalsPass
 
 
-def frontend_passes(gelu: str = "exact", softmax: str = "exact", policy: str = "") -> list[ModulePass]:
+def frontend_passes(
+    gelu: str = "exact", softmax: str = "exact", policy: str = "", silu: str = "exact"
+) -> list[ModulePass]:
     """StableHLO as JAX exports it, to legalized PPHLO (`policy`: a policy file choosing approximations)."""
     return [
         InlinePrivateFunctionsPass(),
         OneHotInputsPass(),
-        ApproximateNonlinearPass(gelu=gelu, softmax=softmax, policy=policy),
+        ExpandDynamicUpdateSlicePass(),
+        ApproximateNonlinearPass(gelu=gelu, softmax=softmax, silu=silu, policy=policy),
         RowReciprocalsPass(),
         LegalizeToPPHLOPass(),
         BoundedExpPass(),
@@ -59,9 +64,11 @@ def ring_passes(policy: str | RingPolicy = "fxp64") -> list[ModulePass]:
     return [annotate, FuseScalesPass(), EliminateRedundantCastsPass()]
 
 
-def default_passes(policy: str | RingPolicy = "fxp64", gelu: str = "exact", softmax: str = "exact") -> list[ModulePass]:
+def default_passes(
+    policy: str | RingPolicy = "fxp64", gelu: str = "exact", softmax: str = "exact", silu: str = "exact"
+) -> list[ModulePass]:
     """The pipeline of `ditto_compiler.compile` (and of `ditto-opt -p ditto-pipeline`)."""
-    return [*frontend_passes(gelu, softmax), *ring_passes(policy)]
+    return [*frontend_passes(gelu, softmax, silu=silu), *ring_passes(policy)]
 
 
 def apply_passes(module: ModuleOp, passes: Sequence[ModulePass]) -> None:
@@ -77,13 +84,14 @@ def apply_passes(module: ModuleOp, passes: Sequence[ModulePass]) -> None:
 
 @dataclass(frozen=True)
 class DittoPipelinePass(ModulePass):
-    """`ditto-pipeline{policy=... gelu=... softmax=...}`: the default pipeline as one pass, for ditto-opt."""
+    """`ditto-pipeline{policy=... gelu=... softmax=... silu=...}`: the default pipeline as one pass, for ditto-opt."""
 
     name = "ditto-pipeline"
 
     policy: str = "fxp64"
     gelu: str = "exact"
     softmax: str = "exact"
+    silu: str = "exact"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        apply_passes(op, default_passes(self.policy, self.gelu, self.softmax))
+        apply_passes(op, default_passes(self.policy, self.gelu, self.softmax, self.silu))

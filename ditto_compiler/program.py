@@ -21,11 +21,10 @@ from .frontend.jax_export import FlatSignature, export_stablehlo
 from .lowering.legalize_to_pphlo import VISIBILITY_ATTR
 from .lowering.split_rings import plan_rings
 from .passes import parse_pipeline
-from .passes.approximate_nonlinear import GELU_MODES, SOFTMAX_MODES
 from .passes.auto_policy import calibrate
 from .passes.auto_policy import check_options as check_auto_options
 from .passes.optimal_rings import OBJECTIVES, solve
-from .passes.policy_file import PolicyFile, is_policy_file, load_policy, load_policy_file
+from .passes.policy_file import MODES, PolicyFile, is_policy_file, load_policy, load_policy_file
 from .passes.ring_policy import RingPolicy
 from .pipeline import apply_passes, frontend_passes, ring_passes
 from .plan import OneHotInput, Plan, Variable, check_value
@@ -182,13 +181,15 @@ def _check_options(
     objective: Any,
     gelu: Any,
     softmax: Any,
+    silu: Any,
     pipeline: Any,
 ) -> tuple[str | RingPolicy | PolicyFile, list[ModulePass] | None]:
     """Every option checked before the function is traced: the policy (loaded, unless `auto` or `optimal`;
     a policy file as a PolicyFile) and the pipeline (parsed), or a DittoError naming the option."""
     if not isinstance(policy, (str, RingPolicy)):
         raise DittoError(f"policy must be a name, a JSON policy file or a RingPolicy, not {type(policy).__name__}")
-    for name, value, modes in (("gelu", gelu, GELU_MODES), ("softmax", softmax, SOFTMAX_MODES)):
+    for name, value in (("gelu", gelu), ("softmax", softmax), ("silu", silu)):
+        modes = MODES[name]
         if not isinstance(value, str):
             raise DittoError(f"{name} must be a string, not {type(value).__name__}")
         if value not in modes:
@@ -198,10 +199,10 @@ def _check_options(
         raise DittoError(f"objective must be one of {', '.join(OBJECTIVES)}, not {objective!r}")
     if isinstance(policy, str) and is_policy_file(policy):
         policy = load_policy_file(policy)
-        if (gelu, softmax, objective) != ("exact", "exact", "bytes"):
+        if (gelu, softmax, silu, objective) != ("exact", "exact", "exact", "bytes"):
             raise DittoError(
                 f"policy file {policy.name} sets the approximations and the objective; "
-                "give gelu, softmax and objective there, not as options"
+                "give gelu, softmax, silu and objective there, not as options"
             )
     if calibration is not None:
         if not isinstance(calibration, (tuple, list)):
@@ -253,6 +254,7 @@ def compile(  # noqa: A001 (the library's verb)
     gelu: str = "exact",
     softmax: str = "exact",
     pipeline: str | Sequence[ModulePass] | None = None,
+    silu: str = "exact",
 ) -> Program:
     """Compile `fn` at the shapes of `example_args` for secure execution.
 
@@ -265,16 +267,16 @@ def compile(  # noqa: A001 (the library's verb)
     2^`precision` steps. `optimal` puts every secret op in the ring that minimises the
     whole program's modelled cost (`objective`: `bytes`, `lan` or `wan`; conversions
     included; passes/optimal_rings.py), under the same fit rule on the calibration inputs.
-    `gelu` (`exact`, `quad`, `puma`) and `softmax` (`exact`, `2quad`, `ditto`) pick
-    MPC-friendly approximations (passes/approximate_nonlinear.py). A policy file (what
-    `ditto tune` writes; passes/policy_file.py) gives rings and per-location approximations
+    `gelu` (`exact`, `quad`, `puma`, `relu-fit`), `softmax` (`exact`, `2quad`, `ditto`, `exp-fit`)
+    and `silu` (`exact`, `relu-fit`) pick MPC-friendly approximations (passes/approximate_nonlinear.py).
+    A policy file (what `ditto tune` writes; passes/policy_file.py) gives rings and per-location approximations
     at once; with base `optimal` its ring cut is made on `calibration` as above.
     `pipeline` (xdsl-opt syntax, or pass objects) replaces the whole default pipeline.
     Every problem with the function or the options is a `DittoError`.
     """
     try:
         return _compile(
-            fn, example_args, public, policy, calibration, margin, precision, objective, gelu, softmax, pipeline
+            fn, example_args, public, policy, calibration, margin, precision, objective, gelu, softmax, silu, pipeline
         )
     except RecursionError:
         raise DittoError("the program nests too deeply to compile (Python's recursion limit)") from None
@@ -293,11 +295,12 @@ def _compile(
     objective: str,
     gelu: str,
     softmax: str,
+    silu: str,
     pipeline: str | Sequence[ModulePass] | None,
 ) -> Program:
     if not callable(fn):
         raise DittoError(f"compile needs a function, not {type(fn).__name__}")
-    policy, passes = _check_options(policy, calibration, margin, precision, objective, gelu, softmax, pipeline)
+    policy, passes = _check_options(policy, calibration, margin, precision, objective, gelu, softmax, silu, pipeline)
     start = time.perf_counter()
     stablehlo, signature = export_stablehlo(fn, example_args, public)
     _check_arguments(signature)
@@ -319,7 +322,7 @@ def _compile(
             else:
                 policy = policy.ring_policy()
         else:
-            apply_passes(module, frontend_passes(gelu, softmax))
+            apply_passes(module, frontend_passes(gelu, softmax, silu=silu))
         if policy == "auto":
             inputs = _calibration_inputs(calibration, example_args, signature)
             policy, choices = calibrate(module, inputs, margin, precision)

@@ -18,7 +18,7 @@ from ..bench import DEFAULT_RUNS, RUNS
 from ..diagnostics import DittoError
 from ..jsonfile import write_json
 from ..models.hf import DEFAULT_TEXT
-from ..passes.approximate_nonlinear import GELU_MODES, SOFTMAX_MODES
+from ..passes.policy_file import GELU_MODES, SILU_MODES, SOFTMAX_MODES
 
 
 def _row(name: str, err: float, cost: Any, compile_s: float) -> dict[str, Any]:
@@ -94,6 +94,10 @@ def _model_case(args: argparse.Namespace) -> Any:
 
     if args.checkpoint:
         return checkpoint_case(Path(args.checkpoint), args.seq, text=getattr(args, "text", DEFAULT_TEXT))
+    if args.model == "llama":
+        from ..models.llama import llama_case
+
+        return llama_case(args.config, args.seq, text=getattr(args, "text", DEFAULT_TEXT))
     return (bert_case if args.model == "bert" else gpt2_case)(args.config, args.seq)
 
 
@@ -116,6 +120,17 @@ def _check_model_arguments(args: argparse.Namespace) -> None:
             raise DittoError(f"unknown BERT config {args.config!r}: use minilm, {', '.join(BERT_CONFIGS)}")
         if not 1 <= args.seq <= 512:
             raise DittoError(f"--seq must be between 1 and 512 for BERT, not {args.seq}")
+    elif args.model == "llama":
+        from ..models.llama import LLAMA_CONFIGS
+
+        if args.config == "smollm2":
+            from ..models.weights import locate
+
+            locate("smollm2")
+        elif args.config not in LLAMA_CONFIGS:
+            raise DittoError(f"unknown LLaMA config {args.config!r}: use smollm2, {', '.join(LLAMA_CONFIGS)}")
+        if not 1 <= args.seq <= 8192:
+            raise DittoError(f"--seq must be between 1 and 8192 for LLaMA, not {args.seq}")
     else:
         if args.config not in GPT2_CONFIGS:
             raise DittoError(f"unknown GPT-2 config {args.config!r}: use {', '.join(GPT2_CONFIGS)}")
@@ -407,6 +422,73 @@ def drive(args: argparse.Namespace) -> int:
     return 0
 
 
+def _prompt_ids(case: Any, prompt: str, raw: bool) -> list[int]:
+    """The prompt's token ids: the model's chat template around it (unless `raw`) and its tokenizer; a model
+    without a tokenizer (random weights) reads the prompt's UTF-8 bytes modulo its vocabulary."""
+    tokenizer = case.tokenizer
+    if tokenizer is None:
+        return [b % case.model.config.vocab_size for b in prompt.encode()]
+    if not raw and getattr(tokenizer, "chat_template", None):
+        messages = [{"role": "user", "content": prompt}]
+        return list(tokenizer.apply_chat_template(messages, add_generation_prompt=True))
+    return list(tokenizer(prompt)["input_ids"])
+
+
+def generate(args: argparse.Namespace) -> int:
+    from ..generate import compile_generator
+
+    if args.model == "bert" and not args.checkpoint:
+        raise DittoError("generate needs a causal LM: --model gpt2 or --model llama")
+    if args.max_new_tokens < 1:
+        raise DittoError(f"--max-new-tokens must be positive, not {args.max_new_tokens}")
+    _check_policy(args.policy)
+    _check_output_file(args.json, "--json")
+    args.seq = 1
+    _check_model_arguments(args)
+    case = _model_case(args)
+    if not case.causal:
+        raise DittoError(f"{case.name} is not a causal LM: generate needs GPT-2 or a LLaMA-family model")
+    ids = _prompt_ids(case, args.prompt, args.raw)
+    max_len = args.max_len or len(ids) + args.max_new_tokens
+    if max_len < len(ids) + 1:
+        raise DittoError(f"--max-len {max_len} leaves no room after the prompt's {len(ids)} tokens")
+    decode = case.tokenizer.decode if case.tokenizer is not None else str
+    stop = getattr(case.tokenizer, "eos_token_id", None)
+    options = {"policy": args.policy} | {f: getattr(args, f) for f in ("gelu", "softmax", "silu") if getattr(args, f)}
+    print(f"{case.name}: prompt {len(ids)} tokens, cache {max_len}, policy {args.policy}", flush=True)
+    generator = compile_generator(case.model, case.params, max_len, **options)
+    want = generator.plaintext(np.asarray(ids), min(args.max_new_tokens, max_len - len(ids)))
+    steps, baseline, sequence = [], [], list(ids)
+    for step in generator.generate(np.asarray(ids), min(args.max_new_tokens, max_len - len(ids)), stop=stop):
+        line = (
+            f"{step.program:<8} position {step.position:>5}  token {step.token:>6} {decode([step.token])!r:<16} "
+            f"{step.cost.send_bytes:>14,} B {step.cost.rounds:>8.0f} rounds {step.seconds:>8.2f} s"
+        )
+        record = {"program": step.program, "position": step.position, "token": step.token} | _cost_json(step)
+        if args.baseline:
+            again = generator.recompute(sequence)
+            line += f"   recompute: {again.cost.send_bytes:,} B {again.seconds:.2f} s"
+            baseline.append({"position": again.position, "token": again.token} | _cost_json(again))
+        print(line, flush=True)
+        steps.append(record)
+        sequence.append(step.token)
+    got = [s["token"] for s in steps]
+    agree = sum(a == b for a, b in zip(got, want)) / len(got)
+    print(f"\nsecure:    {decode(got)!r}\nplaintext: {decode(want[: len(got)])!r}\nagreement {agree:.2f}")
+    if args.json:
+        report = {
+            "model": case.name, "policy": args.policy, "options": options, "prompt": args.prompt,
+            "prompt_tokens": ids, "max_len": max_len, "steps": steps, "baseline": baseline,
+            "plaintext_tokens": want, "agreement": agree, "text": decode(got),
+        }  # fmt: skip
+        write_json(args.json, report, "report")
+    return 0
+
+
+def _cost_json(step: Any) -> dict[str, Any]:
+    return {"send_bytes": step.cost.send_bytes, "rounds": step.cost.rounds, "seconds": step.seconds}
+
+
 def weights_fetch(args: argparse.Namespace) -> int:
     from ..models.weights import fetch
 
@@ -434,9 +516,12 @@ def _version() -> str:
 
 def _add_model_arguments(p: argparse.ArgumentParser) -> None:
     """The model a command works on (read by `_model_case`)."""
-    p.add_argument("--model", choices=("bert", "gpt2"), default="bert")
+    p.add_argument("--model", choices=("bert", "gpt2", "llama"), default="bert")
     p.add_argument(
-        "--config", default="tiny", help="bert: tiny, minilm, minilm-shapes, base, large; gpt2: tiny, small, medium"
+        "--config",
+        default="tiny",
+        help="bert: tiny, minilm, minilm-shapes, base, large; gpt2: tiny, small, medium; "
+        "llama: tiny, smollm2 (real, GGUF), smollm2-shapes",
     )
     p.add_argument("--checkpoint", metavar="DIR", help="a local Hugging Face checkpoint instead of --model/--config")
 
@@ -527,6 +612,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how the student rounds secret truncations (default: stochastic, as SPU does)")  # fmt: skip
     p.add_argument("--mpc-samples", type=int, default=0, help="also measure N eval sentences under real MPC")
     p.set_defaults(handler=distill)
+    p = sub.add_parser("generate", help="private greedy text generation with a secret KV cache (GPT-2, LLaMA)")
+    _add_model_arguments(p)
+    p.add_argument("--prompt", required=True, help="the prompt (in the model's chat template unless --raw)")
+    p.add_argument("--raw", action="store_true", help="the prompt as it is, without the chat template")
+    p.add_argument("--max-new-tokens", type=int, default=16, help="tokens to generate (default 16)")
+    p.add_argument("--max-len", type=int, help="the cache's length (default: prompt + new tokens)")
+    p.add_argument("--policy", default="fxp64", help="ring policy: fxp64 (default), ditto, auto, optimal or a file")
+    p.add_argument("--gelu", choices=GELU_MODES, help="GeLU approximation (default exact)")
+    p.add_argument("--softmax", choices=SOFTMAX_MODES, help="Softmax approximation (default exact)")
+    p.add_argument("--silu", choices=SILU_MODES, help="SiLU approximation (default exact)")
+    p.add_argument("--baseline", action="store_true", help="also recompute the whole sequence for each token")
+    p.add_argument("--json", metavar="FILE", help="also write every step's figures as JSON")
+    p.set_defaults(handler=generate)
     p = sub.add_parser("certs", help="make a cluster's CA, party/owner/client certificates and cluster.json")
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--hosts", default="127.0.0.1,127.0.0.1,127.0.0.1", help="the three parties' hosts, comma-separated")

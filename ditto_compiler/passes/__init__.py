@@ -23,6 +23,11 @@ def all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return OneHotInputsPass
 
+    def expand_dynamic_update_slice() -> type[ModulePass]:
+        from .expand_dynamic_update_slice import ExpandDynamicUpdateSlicePass
+
+        return ExpandDynamicUpdateSlicePass
+
     def approximate_nonlinear() -> type[ModulePass]:
         from .approximate_nonlinear import ApproximateNonlinearPass
 
@@ -71,6 +76,7 @@ def all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
     return {
         "inline-private-functions": inline_private_functions,
         "one-hot-inputs": one_hot_inputs,
+        "expand-dynamic-update-slice": expand_dynamic_update_slice,
         "approximate-nonlinear": approximate_nonlinear,
         "row-reciprocals": row_reciprocals,
         "legalize-to-pphlo": legalize_to_pphlo,

@@ -1,7 +1,7 @@
-"""`approximate-nonlinear{gelu=..., softmax=...}`: MPC-friendly GeLU and Softmax, in StableHLO.
+"""`approximate-nonlinear{gelu=..., softmax=..., silu=...}`: MPC-friendly GeLU, Softmax and SiLU, in StableHLO.
 
-GeLU (erf or tanh form) and Softmax are found by what they compute (see
-nonlinear_recognition) and replaced by:
+GeLU (erf or tanh form), Softmax and SiLU (x * sigmoid(x), LLaMA's gate) are found by
+what they compute (see nonlinear_recognition) and replaced by:
 
   gelu=exact     unchanged
   gelu=quad      0.125 x^2 + 0.25 x + 0.5 (MPCFormer's Quad, used by Ditto): one secure multiply
@@ -20,6 +20,10 @@ nonlinear_recognition) and replaced by:
                     (error 3.1e-3, a third of PUMA's Taylor exp's): three secure products
                     fewer than bounded-exp's exact form, and, unlike it, in whichever ring
                     the policy picks
+  silu=exact        unchanged (SPU's exp and reciprocal)
+  silu=relu-fit     relu(x) - h(|x|) with h(u) = u sigmoid(-u) (exact), h fitted by a degree-6
+                    polynomial in min(|x| / 8, 1): one abs, one clamp, six secure products, no
+                    exp or division (max error 2.7e-3, h(8))
 
 With `policy=FILE` a policy file (version 2) chooses per location instead, each
 recognised function's location matched against its approximation rules
@@ -35,9 +39,11 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import special
 from xdsl.context import Context
 from xdsl.dialects.builtin import DenseArrayBase, ModuleOp, TensorType, i1, i64
 from xdsl.ir import Attribute, Block, Operation, Region, SSAValue
@@ -52,8 +58,8 @@ from ..dialects.stablehlo import CompareOp, splat
 from ..fitting import lawson
 from ..rewriting import inherit_location
 from .bounded_exp import fit
-from .nonlinear_recognition import Match, match_gelu, match_softmax, shape_of
-from .policy_file import GELU_MODES, SOFTMAX_MODES, Approximations, load_policy_file
+from .nonlinear_recognition import Match, match_gelu, match_silu, match_softmax, shape_of
+from .policy_file import MODES, Approximations, load_policy_file
 
 QUAD = (0.5, 0.25, 0.125)
 """MPCFormer's Quad GeLU, lowest degree first."""
@@ -64,6 +70,9 @@ PUMA_MID = (0.008526321541038084, 0.5, 0.3603292692789629, 0.0, -0.0376882003659
 RELU_FIT_CLAMP = 4.0
 """relu-fit's h(u) = u Phi(-u) is taken as h(4) (1.3e-4) beyond |x| = 4."""
 RELU_FIT_DEGREE = 5
+SILU_FIT_CLAMP = 8.0
+"""silu relu-fit's h(u) = u sigmoid(-u) is taken as h(8) (2.7e-3) beyond |x| = 8."""
+SILU_FIT_DEGREE = 6
 TWO_QUAD_SHIFT = 5.0
 EXP_FIT_FORM = (2, 3)
 """exp-fit's (degree, squarings): q(x)^8 for a quadratic q (bounded_exp.fit)."""
@@ -171,23 +180,41 @@ def puma_gelu(b: _Builder, x: SSAValue) -> SSAValue:
     return b.select(above_3, x, b.select(below_minus_195, left, mid))
 
 
-@functools.cache
-def relu_fit_coefficients() -> tuple[float, ...]:
-    """p, lowest degree first, with p(v) ~ h(4 v) = 4 v Phi(-4 v) on [0, 1] (near-minimax)."""
+def _fit_on_unit(h: Callable[[np.ndarray], np.ndarray], clamp: float, degree: int) -> tuple[float, ...]:
+    """p, lowest degree first, with p(v) ~ h(clamp v) on [0, 1] (near-minimax)."""
     v = np.linspace(0.0, 1.0, 4001)
-    u = RELU_FIT_CLAMP * v
-    target = u * 0.5 * np.vectorize(math.erfc)(u / math.sqrt(2.0))
-    coefficients = lawson(np.vander(v, RELU_FIT_DEGREE + 1, increasing=True), target, 100)
+    coefficients = lawson(np.vander(v, degree + 1, increasing=True), h(clamp * v), 100)
     return tuple(float(c) for c in coefficients)
 
 
-def relu_fit_gelu(b: _Builder, x: SSAValue) -> SSAValue:
-    """GeLU(x) = x Phi(x) = relu(x) - |x| Phi(-|x|) exactly; only the smooth, vanishing second term is fitted."""
-    scaled = b.scalar(shlo.MultiplyOp, x, 1.0 / RELU_FIT_CLAMP)
+@functools.cache
+def relu_fit_coefficients() -> tuple[float, ...]:
+    """GeLU's correction h(u) = u Phi(-u), fitted on [0, 4]."""
+    return _fit_on_unit(lambda u: u * 0.5 * special.erfc(u / math.sqrt(2.0)), RELU_FIT_CLAMP, RELU_FIT_DEGREE)
+
+
+@functools.cache
+def silu_fit_coefficients() -> tuple[float, ...]:
+    """SiLU's correction h(u) = u sigmoid(-u), fitted on [0, 8]."""
+    return _fit_on_unit(lambda u: u * special.expit(-u), SILU_FIT_CLAMP, SILU_FIT_DEGREE)
+
+
+def relu_minus_fit(b: _Builder, x: SSAValue, clamp: float, coefficients: tuple[float, ...]) -> SSAValue:
+    """relu(x) - p(min(|x| / clamp, 1)): x f(x) for a sigmoid-like f with f(-u) = 1 - f(u), which is
+    relu(x) - |x| f(-|x|) exactly; only the smooth, vanishing second term is fitted."""
+    scaled = b.scalar(shlo.MultiplyOp, x, 1.0 / clamp)
     magnitude = b._insert(shlo.AbsOp(scaled))
-    correction = b.polynomial(b.scalar(shlo.MinimumOp, magnitude, 1.0), relu_fit_coefficients())
-    relu = b.scalar(shlo.MultiplyOp, b.add(scaled, magnitude), RELU_FIT_CLAMP / 2)  # (x + |x|) / 2
+    correction = b.polynomial(b.scalar(shlo.MinimumOp, magnitude, 1.0), coefficients)
+    relu = b.scalar(shlo.MultiplyOp, b.add(scaled, magnitude), clamp / 2)  # (x + |x|) / 2
     return b.binary(shlo.SubtractOp, relu, correction)
+
+
+def relu_fit_gelu(b: _Builder, x: SSAValue) -> SSAValue:
+    return relu_minus_fit(b, x, RELU_FIT_CLAMP, relu_fit_coefficients())
+
+
+def relu_fit_silu(b: _Builder, x: SSAValue) -> SSAValue:
+    return relu_minus_fit(b, x, SILU_FIT_CLAMP, silu_fit_coefficients())
 
 
 def max_subtracted(b: _Builder, x: SSAValue, axes: tuple[int, ...]) -> SSAValue:
@@ -224,6 +251,7 @@ def exp_fit_softmax(b: _Builder, x: SSAValue, axes: tuple[int, ...]) -> SSAValue
 
 
 _SOFTMAX = {"2quad": two_quad_softmax, "ditto": ditto_softmax, "exp-fit": exp_fit_softmax}
+_SILU = {"relu-fit": relu_fit_silu}
 
 
 def _replace(match: Match, new: SSAValue) -> None:
@@ -235,7 +263,7 @@ def _replace(match: Match, new: SSAValue) -> None:
 
 @dataclass(frozen=True)
 class Site:
-    """One recognised GeLU or Softmax: `name` is its JAX op name, what a policy's location rule matches."""
+    """One recognised GeLU, Softmax or SiLU: `name` is its JAX op name, what a policy's location rule matches."""
 
     function: str
     name: str
@@ -247,17 +275,22 @@ class Site:
         return re.escape(f'"{self.name}"')
 
 
+_ANCHORS = (chlo.ErfOp, chlo.ErfcOp, shlo.TanhOp, shlo.ExponentialOp, shlo.LogisticOp)
+
+
 def _anchors(module: ModuleOp) -> list[Operation]:
-    return [o for o in module.walk() if isinstance(o, (chlo.ErfOp, chlo.ErfcOp, shlo.TanhOp, shlo.ExponentialOp))]
+    return [o for o in module.walk() if isinstance(o, _ANCHORS)]
 
 
 def _recognise(anchor: Operation) -> tuple[str, Match] | None:
-    """The GeLU or Softmax `anchor` (an erf, erfc, tanh or exp) is the heart of, if any."""
+    """The GeLU, Softmax or SiLU `anchor` (an erf, erfc, tanh, exp or logistic) is the heart of, if any."""
     if anchor.parent is None:  # erased by an earlier rewrite
         return None
-    if isinstance(anchor, shlo.ExponentialOp):
-        match = match_softmax(anchor)
-        return None if match is None else ("softmax", match)
+    if isinstance(anchor, shlo.ExponentialOp) and (match := match_softmax(anchor)) is not None:
+        return "softmax", match
+    if isinstance(anchor, (shlo.ExponentialOp, shlo.LogisticOp)):
+        match = match_silu(anchor)
+        return None if match is None else ("silu", match)
     match = match_gelu(anchor)
     return None if match is None else ("gelu", match)
 
@@ -269,7 +302,7 @@ def _where(match: Match) -> str:
 
 
 def sites(module: ModuleOp) -> list[Site]:
-    """The recognised GeLUs and Softmaxes of the (inlined) StableHLO `module`, in program order."""
+    """The recognised GeLUs, Softmaxes and SiLUs of the (inlined) StableHLO `module`, in program order."""
     result = []
     for function, match in filter(None, map(_recognise, _anchors(module))):
         where = _where(match)
@@ -286,17 +319,21 @@ class ApproximateNonlinearPass(ModulePass):
     """exact | quad | puma | relu-fit"""
     softmax: str = "exact"
     """exact | 2quad | ditto | exp-fit"""
+    silu: str = "exact"
+    """exact | relu-fit"""
     policy: str = ""
-    """A policy file choosing per location (then gelu and softmax stay exact here)."""
+    """A policy file choosing per location (then gelu, softmax and silu stay exact here)."""
 
     def approximations(self) -> Approximations:
-        for function, value, modes in (("gelu", self.gelu, GELU_MODES), ("softmax", self.softmax, SOFTMAX_MODES)):
-            if value not in modes:
-                raise DittoError(f"approximate-nonlinear: {function} must be one of {', '.join(modes)}, not {value!r}")
+        given = {function: getattr(self, function) for function in MODES}
+        for function, value in given.items():
+            if value not in MODES[function]:
+                modes = ", ".join(MODES[function])
+                raise DittoError(f"approximate-nonlinear: {function} must be one of {modes}, not {value!r}")
         if not self.policy:
-            return Approximations(self.gelu, self.softmax)
-        if (self.gelu, self.softmax) != ("exact", "exact"):
-            raise DittoError("approximate-nonlinear: give gelu and softmax in the policy file or here, not both")
+            return Approximations(**given)
+        if set(given.values()) != {"exact"}:
+            raise DittoError("approximate-nonlinear: give gelu, softmax and silu in the policy file or here, not both")
         return load_policy_file(self.policy).approximations
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
@@ -308,10 +345,11 @@ class ApproximateNonlinearPass(ModulePass):
             mode = choices.mode_for(function, _where(match))
             if mode == "exact":
                 continue
-            if function == "gelu":
-                self._rewrite(match, lambda b, m, mode=mode: _GELU[mode](b, m.input))
-            else:
+            if function == "softmax":
                 self._rewrite(match, lambda b, m, mode=mode: _SOFTMAX[mode](b, m.input, m.axes))
+            else:
+                elementwise = _GELU if function == "gelu" else _SILU
+                self._rewrite(match, lambda b, m, mode=mode, f=elementwise: f[mode](b, m.input))
 
     @staticmethod
     def _rewrite(match: Match, build) -> None:  # noqa: ANN001

@@ -1,14 +1,15 @@
-"""Recognising GeLU and Softmax in StableHLO by what they compute, not by how they are spelled.
+"""Recognising GeLU, SiLU and Softmax in StableHLO by what they compute, not by how they are spelled.
 
 A candidate is a slice of the program from one value x to one value y in which
 every other input is a constant. The slice is evaluated in float64 on probe
-inputs; it is GeLU (or Softmax along the axes it reduces) when it agrees with
+inputs; it is GeLU, SiLU (or Softmax along the axes it reduces) when it agrees with
 that function on all of them. Op order, erf / erfc / tanh forms, keepdims
 reshapes and folded constants therefore don't matter, and a look-alike that
 computes something else (a shifted GeLU, a softmax with a constant bias) is
 never rewritten.
 
-Slices start at an anchor (erf, erfc or tanh for GeLU; exp for Softmax) and
+Slices start at an anchor (erf, erfc or tanh for GeLU; exp or logistic for SiLU,
+x * sigmoid(x), as LLaMA's MLP gates; exp for Softmax) and
 grow a few ops backwards (candidate inputs) and forwards (candidate outputs).
 """
 
@@ -219,6 +220,20 @@ def match_gelu(anchor: Operation) -> Match | None:
             got = evaluate(ops, input, output, probe)
             # The tanh form differs from the erf form by up to 5e-4.
             if got is not None and np.allclose(got, _exact_gelu(probe), atol=2e-3, rtol=0):
+                return Match(input, output, ops)
+    return None
+
+
+def match_silu(anchor: Operation) -> Match | None:
+    """The SiLU, x * sigmoid(x), that `anchor` (an exp or a logistic) is part of."""
+    for output in _consumers(anchor.results[0]):
+        for input in _producers(anchor.operands[0]):
+            shape = shape_of(input)
+            if shape_of(output) != shape or (ops := closed_slice(output, input)) is None:
+                continue
+            probe = np.linspace(-8.0, 8.0, math.prod(shape)).reshape(shape)
+            got = evaluate(ops, input, output, probe)
+            if got is not None and np.allclose(got, probe * special.expit(probe), atol=1e-6, rtol=0):
                 return Match(input, output, ops)
     return None
 

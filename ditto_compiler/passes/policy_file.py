@@ -13,7 +13,7 @@ cost-optimal ring cut, made at compile time on the calibration inputs):
     {"version": 2,
      "base": "optimal", "objective": "bytes",
      "rings": {"small": [32, 8], "large": [64, 18]},
-     "gelu": "exact", "softmax": "exact",
+     "gelu": "exact", "softmax": "exact", "silu": "exact",
      "approximations": [{"location": "layer/0/", "gelu": "puma"},
                         {"location": "layer/[0-2]/attention", "softmax": "ditto"}],
      "tuned": {...}}
@@ -21,8 +21,8 @@ cost-optimal ring cut, made at compile time on the calibration inputs):
 Ring rules apply in order, the first whose every given key matches wins ("op" an
 exact op name, "location" a regular expression searched in the op's location, as
 in `"jit(f)/.../dot_general" at file:line`); `optimal` decides every op itself
-and takes no ring rules. An approximation rule gives `gelu` and/or `softmax` for
-the recognised GeLUs / Softmaxes whose location matches; the first rule naming
+and takes no ring rules. An approximation rule gives `gelu`, `softmax` and/or `silu`
+for the recognised GeLUs / Softmaxes / SiLUs whose location matches; the first rule naming
 the function wins, else the file's default. "tuned" records how `ditto tune`
 chose the file and is not read.
 """
@@ -44,7 +44,8 @@ VERSIONS = (1, 2)
 BASES = (*BUILTIN, "optimal")
 GELU_MODES = ("exact", "quad", "puma", "relu-fit")
 SOFTMAX_MODES = ("exact", "2quad", "ditto", "exp-fit")
-MODES = {"gelu": GELU_MODES, "softmax": SOFTMAX_MODES}
+SILU_MODES = ("exact", "relu-fit")
+MODES = {"gelu": GELU_MODES, "softmax": SOFTMAX_MODES, "silu": SILU_MODES}
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class ApproximationRule:
     location: str
     gelu: str | None = None
     softmax: str | None = None
+    silu: str | None = None
 
     def matches(self, where: str) -> bool:
         return re.search(self.location, where) is not None
@@ -64,14 +66,15 @@ class ApproximationRule:
 
 @dataclass(frozen=True)
 class Approximations:
-    """Which approximation each recognised GeLU and Softmax gets (see approximate_nonlinear)."""
+    """Which approximation each recognised GeLU, Softmax and SiLU gets (see approximate_nonlinear)."""
 
     gelu: str = "exact"
     softmax: str = "exact"
+    silu: str = "exact"
     rules: tuple[ApproximationRule, ...] = ()
 
     def mode_for(self, function: str, where: str) -> str:
-        """The mode of the `function` ("gelu" or "softmax") recognised at location `where`."""
+        """The mode of the `function` ("gelu", "softmax" or "silu") recognised at location `where`."""
         for rule in self.rules:
             mode = getattr(rule, function)
             if mode is not None and rule.matches(where):
@@ -121,7 +124,7 @@ class PolicyFile:
         }
         if self.rules:
             raise DittoError("writing ring rules is not supported; write them by hand")
-        data["gelu"], data["softmax"] = self.approximations.gelu, self.approximations.softmax
+        data |= {f: getattr(self.approximations, f) for f in MODES}
         data["approximations"] = [r.as_json() for r in self.approximations.rules]
         if self.tuned:
             data["tuned"] = self.tuned
@@ -188,12 +191,12 @@ def _approximations(data: dict[str, Any], spec: str) -> Approximations:
     for index, rule in enumerate(_list(data, "approximations", "approximation rules", spec)):
         where = f"{spec}: approximations[{index}]"
         if not isinstance(rule, dict) or "location" not in rule or not (set(MODES) & set(rule)):
-            raise DittoError(f"{where}: an approximation rule needs a location and a gelu and/or a softmax")
+            raise DittoError(f"{where}: an approximation rule needs a location and a gelu, softmax and/or silu")
         if set(rule) - {"location", *MODES}:
             raise DittoError(f"{where}: unknown keys {sorted(set(rule) - {'location', *MODES})}")
         modes = {f: _mode(f, rule[f], where) for f in MODES if f in rule}
         rules.append(ApproximationRule(_pattern(rule["location"], where), **modes))
-    return Approximations(defaults["gelu"], defaults["softmax"], tuple(rules))
+    return Approximations(**defaults, rules=tuple(rules))
 
 
 def is_policy_file(spec: str) -> bool:
@@ -223,7 +226,7 @@ def load_policy_file(spec: str | Path) -> PolicyFile:
     if version not in VERSIONS or isinstance(version, bool):
         raise DittoError(f"{spec}: version must be one of {', '.join(map(str, VERSIONS))}, not {version!r}")
     keys = {"base", "rings", "rules"} | (
-        {"version", "objective", "gelu", "softmax", "approximations", "tuned"} if version == 2 else set()
+        {"version", "objective", *MODES, "approximations", "tuned"} if version == 2 else set()
     )
     unknown = set(data) - keys
     if unknown:

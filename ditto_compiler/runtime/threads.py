@@ -25,6 +25,7 @@ from .cost import Cost, PartyCost
 from .party import (
     SEED_PAIRS,
     WORLD_SIZE,
+    Held,
     ProtocolLink,
     categories,
     check_upcast,
@@ -48,9 +49,14 @@ def _run_parties(party: Callable[[int], None]) -> None:
 
 
 def run_in_threads(
-    plan: Plan, inputs: Sequence[np.ndarray], upcast: str = "ditto", recv_timeout_s: float = 60.0
-) -> tuple[list[np.ndarray], Cost]:
-    """Execute `plan` on `inputs` (encodings applied) under ABY3, parties as threads; outputs and cost."""
+    plan: Plan,
+    inputs: Sequence[np.ndarray | Held],
+    upcast: str = "ditto",
+    recv_timeout_s: float = 60.0,
+    keep: frozenset[int] = frozenset(),
+) -> tuple[list[np.ndarray | Held], Cost]:
+    """Execute `plan` on `inputs` (encodings applied; `Held` values taken as they are) under ABY3, parties as
+    threads; outputs (those numbered in `keep` left with the parties) and cost."""
     check_upcast(upcast)
     configs = {k: spu_runtime_config(ring, plan.spu_options) for k, ring in plan.rings.items()}
     shares = share_inputs(plan, inputs)
@@ -94,4 +100,4 @@ def run_in_threads(
         raise DittoError(f"secure execution failed in party {failed.failed_rank}: {failed.failed}")
     protocol = [counters.snapshot() for counters in protocol_hub.counters]
     protocol_cost = PartyCost(sum(b for b, _ in protocol), sum(a for _, a in protocol))
-    return reconstruct(plan, outputs), plan_cost(plan, spent, by_op, protocol_cost, upcast)  # type: ignore[arg-type]
+    return reconstruct(plan, outputs, keep), plan_cost(plan, spent, by_op, protocol_cost, upcast)  # type: ignore[arg-type]

@@ -95,9 +95,11 @@ def ditto_opt(capsys):
 def no_model_building(monkeypatch):
     """Building any Hugging Face model case fails the test (as an internal error): arguments must be checked first."""
     import ditto_compiler.models.hf
+    import ditto_compiler.models.llama
 
     def refuse(*args, **kwargs):
         raise AssertionError("a model was built before the arguments were checked")
 
     for name in ("bert_case", "gpt2_case", "checkpoint_case"):
         monkeypatch.setattr(ditto_compiler.models.hf, name, refuse)
+    monkeypatch.setattr(ditto_compiler.models.llama, "llama_case", refuse)

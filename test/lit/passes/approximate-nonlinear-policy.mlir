@@ -19,7 +19,7 @@
 
 // (More policy-file errors: test_tune.py, test_policy_file_errors_name_the_file_and_the_key.)
 // MODE: ditto-opt: error: {{.*}}bad-mode.json: approximations[0]: gelu must be one of exact, quad, puma, relu-fit, not 'cubic'
-// BOTH: ditto-opt: error: approximate-nonlinear: give gelu and softmax in the policy file or here, not both
+// BOTH: ditto-opt: error: approximate-nonlinear: give gelu, softmax and silu in the policy file or here, not both
 // MISSING: ditto-opt: error: policy file {{.*}}missing.json does not exist
 
 func.func @three_layers(%x: tensor<4xf32>) -> tensor<4xf32> {

@@ -1,0 +1,267 @@
+"""Private text generation: a prefill program and a one-token decode program around a secret KV cache.
+
+    gen = ditto_compiler.compile_generator(model, params, max_len=64, policy="fxp64")
+    for step in gen.generate(prompt_ids, max_new_tokens=16):
+        print(step.token, step.cost.send_bytes, step.cost.rounds, step.seconds)
+
+The model is an unmodified Hugging Face Flax causal LM (GPT-2, the LLaMA family) with its own
+cache (`init_cache`, `past_key_values`, written with dynamic_update_slice at the cache index).
+The prefill program runs the prompt and writes the cache; the decode program runs one token at a
+public position against it. Between steps the cache stays secret-shared in the parties: it is an
+output they keep (`Held`, runtime/party.py) and the next step's input, never revealed. Each
+step's one revealed output is the next token, a greedy argmax computed under MPC, revealed to
+the client alone, who shares it back as the next step's (one-hot) input. What is public: the
+lengths and positions, as in any fixed-shape secure program. The weights are shared once and
+held by the parties for every decode step.
+
+`recompute_program(length)` is the baseline SPU's GPT-2 example uses: the whole model over the
+sequence so far, one program per length, for the next token.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .diagnostics import DittoError
+from .program import Program
+from .program import compile as compile_program
+from .runtime.cost import Cost
+
+CACHE_INDEX = "cache_index"
+"""The leaf of a Flax attention cache holding its position (public: it is the step number)."""
+
+
+def secure_argmax(logits: Any) -> Any:
+    """The index of the largest entry of a 1-D array, as a tournament of (value, index) pairs.
+
+    Each round compares the first ceil(n/2) entries with the last ceil(n/2) (for odd n the
+    middle entry meets itself) and keeps the larger of each pair with its index: log2(n)
+    rounds of secure comparisons and selects, no secret-dependent shape. A tie keeps the
+    earlier entry of its pair.
+    """
+    import jax.numpy as jnp
+
+    values, index = logits, jnp.arange(logits.shape[0], dtype=jnp.int32)
+    while values.shape[0] > 1:
+        n = values.shape[0]
+        half = (n + 1) // 2
+        later = values[n - half :] > values[:half]
+        values = jnp.where(later, values[n - half :], values[:half])
+        index = jnp.where(later, index[n - half :], index[:half])
+    return index[0]
+
+
+def _check_length(name: str, value: Any, low: int, high: int) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)) or not low <= value <= high:
+        raise DittoError(f"{name} must be an integer in [{low}, {high}], not {value!r}")
+    return int(value)
+
+
+@dataclass
+class Step:
+    """One generated token: where it went, what it cost."""
+
+    token: int
+    position: int
+    """Its position in the sequence (prompt length for the first)."""
+    cost: Cost
+    seconds: float
+    """Wall time of the secure step (sharing of the step's own input included)."""
+    program: str
+    """"prefill", "decode" or "recompute"."""
+
+
+@dataclass
+class Generator:
+    """Compiled prefill (one per prompt length, on first use) and decode programs for one model."""
+
+    model: Any
+    params: Any
+    max_len: int
+    options: dict[str, Any]
+    decode: Program
+    prefills: dict[int, Program] = field(default_factory=dict)
+    recomputes: dict[int, Program] = field(default_factory=dict)
+    _layout: Any = None
+    _held_weights: list[Any] | None = None
+
+    # -- the traced functions ----------------------------------------------------------------------------------
+    def _cache(self, kv: Sequence[Any], position: Any) -> Any:
+        """The model's cache dict with `kv` as its keys/values and `position` as every layer's index."""
+        import jax.numpy as jnp
+        from jax import tree_util
+
+        paths, tree = self._layout
+        leaves, it = [], iter(kv)
+        for path in paths:
+            leaves.append(jnp.asarray(position, jnp.int32) if CACHE_INDEX in path else next(it))
+        return tree_util.tree_unflatten(tree, leaves)
+
+    def _step(self, params: Any, kv: Sequence[Any], ids: Any, position: Any) -> tuple[Any, list[Any]]:
+        import jax.numpy as jnp
+        from jax import tree_util
+
+        length = ids.shape[1]
+        out = self.model(
+            ids,
+            attention_mask=jnp.ones((1, self.max_len), jnp.int32),
+            position_ids=(position + jnp.arange(length, dtype=jnp.int32))[None, :],
+            params=params,
+            past_key_values=self._cache(kv, position),
+        )
+        flat = tree_util.tree_flatten_with_path(out.past_key_values)[0]
+        new_kv = [leaf for path, leaf in flat if CACHE_INDEX not in tree_util.keystr(path)]
+        return secure_argmax(out.logits[0, -1]), new_kv
+
+    def _empty_kv(self) -> list[np.ndarray]:
+        from jax import tree_util
+
+        flat = tree_util.tree_flatten_with_path(self.model.init_cache(1, self.max_len))[0]
+        return [np.zeros(leaf.shape, np.float32) for path, leaf in flat if CACHE_INDEX not in tree_util.keystr(path)]
+
+    # -- programs ----------------------------------------------------------------------------------------------
+    def prefill_program(self, length: int) -> Program:
+        """The program for a prompt of `length` tokens (compiled on first use)."""
+        length = _check_length("prompt length", length, 1, self.max_len - 1)
+        if length not in self.prefills:
+            kv = self._empty_kv()
+
+            def prefill(params: Any, ids: Any) -> tuple[Any, list[Any]]:
+                return self._step(params, kv, ids, 0)
+
+            ids = np.zeros((1, length), np.int32)
+            self.prefills[length] = compile_program(prefill, self.params, ids, **self.options)
+        return self.prefills[length]
+
+    def recompute_program(self, length: int) -> Program:
+        """The baseline: the whole model over `length` tokens, for the next one (compiled on first use)."""
+        length = _check_length("sequence length", length, 1, self.max_len)
+        if length not in self.recomputes:
+
+            def recompute(params: Any, ids: Any) -> Any:
+                return secure_argmax(self.model(ids, params=params).logits[0, -1])
+
+            ids = np.zeros((1, length), np.int32)
+            self.recomputes[length] = compile_program(recompute, self.params, ids, **self.options)
+        return self.recomputes[length]
+
+    # -- secure execution --------------------------------------------------------------------------------------
+    def _run(self, program: Program, flat: list[Any], held: dict[int, Any], keep: Sequence[int]) -> tuple[Any, Cost]:
+        from .runtime.executor import execute
+
+        inputs = program.plan.check_inputs(flat)
+        inputs = [held.get(i, x) for i, x in enumerate(inputs)]
+        outputs, cost = execute(program.plan, inputs, "threads", keep=keep)
+        return outputs, cost
+
+    def _weights(self) -> tuple[list[np.ndarray], int]:
+        from jax.tree_util import tree_leaves
+
+        leaves = [np.asarray(x) for x in tree_leaves(self.params)]
+        return leaves, len(leaves)
+
+    def generate(
+        self, prompt: Sequence[int] | np.ndarray, max_new_tokens: int, stop: int | None = None
+    ) -> Iterator[Step]:
+        """Greedy generation under 3-party MPC, one `Step` per new token as it is revealed to the client.
+
+        `prompt`: token ids. Stops after `max_new_tokens`, at the end of the cache, or after token `stop`.
+        """
+        from .runtime.party import hold
+
+        ids = np.asarray(prompt)
+        if ids.ndim != 1 or ids.dtype.kind not in "iu" or not ids.size:
+            raise DittoError(f"the prompt must be a non-empty 1-D array of token ids, not {ids.dtype} {ids.shape}")
+        room = self.max_len - ids.size
+        max_new_tokens = _check_length("max_new_tokens", max_new_tokens, 1, max(room, 1))
+        if room < 1:
+            raise DittoError(f"a prompt of {ids.size} tokens leaves no room in a cache of {self.max_len}")
+        weights, count = self._weights()
+        prefill = self.prefill_program(ids.size)
+        start = time.perf_counter()
+        (token, kv), cost = self._unpack(
+            *self._run(prefill, [*weights, ids[None, :].astype(np.int32)], {}, self._kept(prefill, count))
+        )
+        position = ids.size
+        yield Step(token, position, cost, time.perf_counter() - start, "prefill")
+        decode_plan = self.decode.plan
+        if self._held_weights is None:
+            self._held_weights = [hold(decode_plan, i, w) for i, w in enumerate(weights)]
+        for _ in range(max_new_tokens - 1):
+            if token == stop or position + 1 >= self.max_len:
+                return
+            start = time.perf_counter()
+            zeros = [np.zeros(v.variable.shape, np.float32) for v in kv]
+            flat = [*weights, *zeros, np.asarray([[token]], np.int32), np.int32(position)]
+            held = dict(enumerate(self._held_weights)) | {count + i: v for i, v in enumerate(kv)}
+            (token, kv), cost = self._unpack(*self._run(self.decode, flat, held, self._kept(self.decode, count)))
+            position += 1
+            yield Step(token, position, cost, time.perf_counter() - start, "decode")
+
+    @staticmethod
+    def _kept(program: Program, weights: int) -> list[int]:
+        """The cache outputs (every output after the token), kept by the parties."""
+        return list(range(1, len(program.plan.outputs)))
+
+    @staticmethod
+    def _unpack(outputs: list[Any], cost: Cost) -> tuple[tuple[int, list[Any]], Cost]:
+        return (int(np.asarray(outputs[0])), list(outputs[1:])), cost
+
+    def recompute(self, sequence: Sequence[int] | np.ndarray) -> Step:
+        """The baseline's step: the next token after `sequence`, by the whole model over it."""
+        ids = np.asarray(sequence, np.int32)
+        program = self.recompute_program(ids.size)
+        weights, _ = self._weights()
+        start = time.perf_counter()
+        outputs, cost = self._run(program, [*weights, ids[None, :]], {}, ())
+        return Step(int(np.asarray(outputs[0])), ids.size, cost, time.perf_counter() - start, "recompute")
+
+    def plaintext(self, prompt: Sequence[int] | np.ndarray, max_new_tokens: int) -> list[int]:
+        """Greedy generation in float32 JAX by the same model without a cache: the tokens to match.
+
+        The sequence is padded to the cache's length at the end (a causal model's outputs at a position do
+        not depend on later ones), so one compiled forward serves every step."""
+        import jax
+        import jax.numpy as jnp
+
+        forward = jax.jit(lambda params, ids, last: jnp.argmax(self.model(ids, params=params).logits[0, last]))
+        ids = [int(t) for t in np.asarray(prompt)]
+        new = []
+        for _ in range(min(max_new_tokens, self.max_len - len(ids))):
+            padded = np.zeros((1, self.max_len), np.int32)
+            padded[0, : len(ids)] = ids
+            token = int(forward(self.params, padded, len(ids) - 1))
+            new.append(token)
+            ids.append(token)
+        return new
+
+
+def compile_generator(model: Any, params: Any, max_len: int, **options: Any) -> Generator:
+    """Compile `model` (a Hugging Face Flax causal LM with a cache) for private greedy generation of up to
+    `max_len` tokens (prompt included). `options` are `ditto_compiler.compile`'s (policy, gelu, softmax, ...)."""
+    from jax import tree_util
+
+    if not hasattr(model, "init_cache") or not callable(model):
+        raise DittoError(f"compile_generator needs a Hugging Face Flax causal LM, not {type(model).__name__}")
+    limit = getattr(getattr(model, "config", None), "max_position_embeddings", None) or getattr(
+        getattr(model, "config", None), "n_positions", None
+    )
+    max_len = _check_length("max_len", max_len, 2, limit or 1 << 16)
+    if "public" in options:
+        raise DittoError("compile_generator decides what is public (positions); do not pass public=")
+    flat, tree = tree_util.tree_flatten_with_path(model.init_cache(1, max_len))
+    layout = ([tree_util.keystr(path) for path, _ in flat], tree)
+    generator = Generator(model, params, max_len, options, decode=None, _layout=layout)  # type: ignore[arg-type]
+    kv = generator._empty_kv()
+
+    def decode(params: Any, kv: list[Any], token: Any, position: Any) -> tuple[Any, list[Any]]:
+        return generator._step(params, kv, token, position)
+
+    example = (params, kv, np.zeros((1, 1), np.int32), np.int32(0))
+    generator.decode = compile_program(decode, *example, public=3, **options)
+    return generator
