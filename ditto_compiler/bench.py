@@ -38,7 +38,7 @@ import numpy as np
 from jax.tree_util import tree_flatten, tree_leaves
 
 from .diagnostics import DittoError
-from .models.hf import ModelCase
+from .models.hf import CAUSAL_FAMILIES, ModelCase
 from .runtime.cost import Cost
 from .runtime.netem import NETWORKS
 
@@ -148,7 +148,7 @@ def accuracy(case: ModelCase, got: np.ndarray, want: np.ndarray) -> dict[str, fl
         "mean_abs_err": float(diff.mean()),
         "cosine": float(got64 @ want64 / norms) if norms else 0.0,
     }
-    if case.family == "gpt2":
+    if case.causal:
         real = case.mask[0].astype(bool)
         figures["next_token_agreement"] = float(np.mean((got[0].argmax(-1) == want[0].argmax(-1))[real]))
         figures["perplexity"] = perplexity(got, case.ids, case.mask)
@@ -257,7 +257,7 @@ def run_benchmark(
         "plaintext_seconds": plaintext_seconds,
         "runs": [],
     }
-    if case.family == "gpt2":
+    if case.causal:
         report["plaintext_perplexity"] = perplexity(want, case.ids, case.mask)
     named = {name: RUNS[name] for name in runs} | {policy_run(path): {"policy": path} for path in policies}
     for name, options in named.items():
@@ -334,7 +334,7 @@ def _by_class(cost: Cost) -> dict[str, int]:
 def format_table(report: dict[str, Any]) -> str:
     runs = [r for r in report["runs"] if "error" not in r]
     net = report["net"]
-    gpt2 = report["family"] == "gpt2"
+    gpt2 = report["family"] in CAUSAL_FAMILIES
     header = ["run", "send bytes", f"vs {BASELINE}", "rounds", f"vs {BASELINE}", "seconds"]
     header += [f"{net} s (model)", f"vs {BASELINE}"] if net else []
     emulated = report.get("emulated", False)

@@ -34,6 +34,8 @@ from .runtime.cost import Cost
 
 CACHE_INDEX = "cache_index"
 """The leaf of a Flax attention cache holding its position (public: it is the step number)."""
+_CACHE = slice(1, None)
+"""A step's outputs: the token, then the cache (kept by the parties)."""
 
 
 def secure_argmax(logits: Any) -> Any:
@@ -151,13 +153,12 @@ class Generator:
         return self.recomputes[length]
 
     # -- secure execution --------------------------------------------------------------------------------------
-    def _run(self, program: Program, flat: list[Any], held: dict[int, Any], keep: Sequence[int]) -> tuple[Any, Cost]:
+    def _run(self, program: Program, flat: list[Any], held: dict[int, Any], keep: slice) -> tuple[Any, Cost]:
         from .runtime.executor import execute
 
         inputs = program.plan.check_inputs(flat)
         inputs = [held.get(i, x) for i, x in enumerate(inputs)]
-        outputs, cost = execute(program.plan, inputs, "threads", keep=keep)
-        return outputs, cost
+        return execute(program.plan, inputs, "threads", keep=range(len(program.plan.outputs))[keep])
 
     def _weights(self) -> tuple[list[np.ndarray], int]:
         from jax.tree_util import tree_leaves
@@ -172,8 +173,6 @@ class Generator:
 
         `prompt`: token ids. Stops after `max_new_tokens`, at the end of the cache, or after token `stop`.
         """
-        from .runtime.party import hold
-
         ids = np.asarray(prompt)
         if ids.ndim != 1 or ids.dtype.kind not in "iu" or not ids.size:
             raise DittoError(f"the prompt must be a non-empty 1-D array of token ids, not {ids.dtype} {ids.shape}")
@@ -184,29 +183,35 @@ class Generator:
         weights, count = self._weights()
         prefill = self.prefill_program(ids.size)
         start = time.perf_counter()
-        (token, kv), cost = self._unpack(
-            *self._run(prefill, [*weights, ids[None, :].astype(np.int32)], {}, self._kept(prefill, count))
-        )
+        flat = [*weights, ids[None, :].astype(np.int32)]
+        (token, kv), cost = self._unpack(*self._run(prefill, flat, self._weights_held(prefill, weights), _CACHE))
         position = ids.size
         yield Step(token, position, cost, time.perf_counter() - start, "prefill")
-        decode_plan = self.decode.plan
-        if self._held_weights is None:
-            self._held_weights = [hold(decode_plan, i, w) for i, w in enumerate(weights)]
+        held_weights = self._weights_held(self.decode, weights)
         for _ in range(max_new_tokens - 1):
             if token == stop or position + 1 >= self.max_len:
                 return
             start = time.perf_counter()
             zeros = [np.zeros(v.variable.shape, np.float32) for v in kv]
             flat = [*weights, *zeros, np.asarray([[token]], np.int32), np.int32(position)]
-            held = dict(enumerate(self._held_weights)) | {count + i: v for i, v in enumerate(kv)}
-            (token, kv), cost = self._unpack(*self._run(self.decode, flat, held, self._kept(self.decode, count)))
+            held = held_weights | {count + i: v for i, v in enumerate(kv)}
+            (token, kv), cost = self._unpack(*self._run(self.decode, flat, held, _CACHE))
             position += 1
             yield Step(token, position, cost, time.perf_counter() - start, "decode")
 
-    @staticmethod
-    def _kept(program: Program, weights: int) -> list[int]:
-        """The cache outputs (every output after the token), kept by the parties."""
-        return list(range(1, len(program.plan.outputs)))
+    def _weights_held(self, program: Program, weights: list[np.ndarray]) -> dict[int, Any]:
+        """The weights as the parties hold them (shared once, in the decode program's rings), for the inputs of
+        `program` they fit; a weight `program` takes in another ring is shared for each run instead."""
+        from .runtime.party import hold
+
+        if self._held_weights is None:
+            self._held_weights = [hold(self.decode.plan, i, w) for i, w in enumerate(weights)]
+        plan = program.plan
+        return {
+            i: h
+            for i, h in enumerate(self._held_weights)
+            if h.fits(plan.inputs[i], plan.rings[plan.inputs[i].field_bits])
+        }
 
     @staticmethod
     def _unpack(outputs: list[Any], cost: Cost) -> tuple[tuple[int, list[Any]], Cost]:
@@ -218,7 +223,7 @@ class Generator:
         program = self.recompute_program(ids.size)
         weights, _ = self._weights()
         start = time.perf_counter()
-        outputs, cost = self._run(program, [*weights, ids[None, :]], {}, ())
+        outputs, cost = self._run(program, [*weights, ids[None, :]], self._weights_held(program, weights), slice(0))
         return Step(int(np.asarray(outputs[0])), ids.size, cost, time.perf_counter() - start, "recompute")
 
     def plaintext(self, prompt: Sequence[int] | np.ndarray, max_new_tokens: int) -> list[int]:

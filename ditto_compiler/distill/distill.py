@@ -205,6 +205,8 @@ class Distiller:
         settings.validate()
         if case.model is None:
             raise DittoError("distillation needs a model case with its Flax model")
+        if case.family not in ("bert", "gpt2"):
+            raise DittoError(f"distillation supports BERT and GPT-2 models, not {case.family} ({case.name})")
         self.case, self.corpus, self.settings, self.log = case, corpus, settings, log
         self.family = case.family
         tokenizer = case.tokenizer

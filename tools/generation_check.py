@@ -1,0 +1,131 @@
+"""Private generation, measured (docs/benchmarks.md, "Private generation").
+
+    python tools/generation_check.py exact [--prompts 5] [--tokens 16]
+        tiny random LLaMA and GPT-2: secure greedy tokens (fxp64, KV cache in the parties) against plaintext
+    python tools/generation_check.py cost --model llama --config smollm2 [--context 64] [--max-len 80] [--policy ...]
+        one decode step at a context of N tokens against recomputing the whole sequence (SPU's example), same
+        tokens, compiled by ditto-compiler and by SPU as PUMA configures it (`puma`, the anchor)
+
+Every figure comes from a secure run (threads mode: bytes and rounds exact, seconds on this machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import numpy as np
+
+from ditto_compiler.generate import compile_generator
+from ditto_compiler.models.hf import gpt2_case
+from ditto_compiler.models.llama import llama_case
+
+
+def exact(args: argparse.Namespace) -> dict:
+    rng = np.random.default_rng(args.seed)
+    results = {}
+    for family, case in (("llama", llama_case("tiny", 8)), ("gpt2", gpt2_case("tiny", 8))):
+        generator = compile_generator(case.model, case.params, max_len=args.prompt_len + args.tokens)
+        vocab = case.model.config.vocab_size
+        agree = []
+        for p in range(args.prompts):
+            prompt = rng.integers(0, vocab, args.prompt_len)
+            got = [s.token for s in generator.generate(prompt, args.tokens)]
+            want = generator.plaintext(prompt, args.tokens)
+            agree.append(got == want)
+            print(f"{family} prompt {p}: {'exact' if got == want else 'DIFFERENT'} {got}", flush=True)
+        results[family] = {"prompts": args.prompts, "tokens": args.tokens, "exact": sum(agree)}
+    return results
+
+
+def cost(args: argparse.Namespace) -> dict:
+    case = (llama_case if args.model == "llama" else gpt2_case)(args.config, args.context)
+    options = {"policy": args.policy} | ({"silu": args.silu} if args.silu else {})
+    start = time.perf_counter()
+    generator = compile_generator(case.model, case.params, max_len=args.max_len, **options)
+    prompt = case.ids[0, : args.context - 1]
+    steps = generator.generate(prompt, 2)
+    first = next(steps)
+    print(f"prefill of {prompt.size} tokens: {first.cost.send_bytes:,} B, {first.seconds:.1f} s", flush=True)
+    decode = next(steps)  # fed the context's last token: the step at a context of args.context tokens
+    print(f"decode at context {args.context}: {decode.cost.send_bytes:,} B, {decode.cost.rounds:.0f} rounds, "
+          f"{decode.seconds:.2f} s", flush=True)  # fmt: skip
+    sequence = [*prompt, first.token]
+    compiled = time.perf_counter()
+    baseline = generator.recompute(sequence)
+    print(f"recompute over {len(sequence)} tokens: {baseline.cost.send_bytes:,} B, {baseline.cost.rounds:.0f} rounds, "
+          f"{baseline.seconds:.2f} s; same token: {baseline.token == decode.token}", flush=True)  # fmt: skip
+    result = {
+        "model": case.name, "policy": options, "context": args.context, "max_len": args.max_len,
+        "decode": {"send_bytes": decode.cost.send_bytes, "rounds": decode.cost.rounds, "seconds": decode.seconds},
+        "recompute": {"send_bytes": baseline.cost.send_bytes, "rounds": baseline.cost.rounds,
+                      "seconds": baseline.seconds},
+        "bytes_ratio": decode.cost.send_bytes / baseline.cost.send_bytes,
+        "seconds_ratio": decode.seconds / baseline.seconds,
+        "same_token": baseline.token == decode.token,
+        "compile_seconds": compiled - start,
+    }  # fmt: skip
+    print(f"decode / recompute: bytes {result['bytes_ratio']:.4f}, seconds {result['seconds_ratio']:.3f}")
+    if args.puma:
+        result["puma"] = puma_recompute(case, sequence)
+        result["decode_vs_puma"] = {
+            "bytes": decode.cost.send_bytes / result["puma"]["send_bytes"],
+            "seconds": decode.seconds / result["puma"]["seconds"],
+        }
+        print(f"decode / puma: bytes {result['decode_vs_puma']['bytes']:.4f}, "
+              f"seconds {result['decode_vs_puma']['seconds']:.3f}", flush=True)  # fmt: skip
+    return result
+
+
+def puma_recompute(case, sequence: list[int]) -> dict:
+    """PUMA's token: SPU's compiler with PUMA's settings over the whole sequence, the same argmax."""
+    from jax.tree_util import tree_leaves
+
+    from ditto_compiler.generate import secure_argmax
+    from ditto_compiler.runtime.executor import execute
+    from ditto_compiler.runtime.puma import compile_puma
+
+    def next_token(params, ids):
+        return secure_argmax(case.model(ids, params=params).logits[0, -1])
+
+    ids = np.asarray([sequence], np.int32)
+    plan, _ = compile_puma(next_token, case.params, ids)
+    start = time.perf_counter()
+    outputs, spent = execute(plan, [*(np.asarray(x) for x in tree_leaves(case.params)), ids])
+    seconds = time.perf_counter() - start
+    token = int(np.asarray(outputs[0]))
+    print(f"puma over {len(sequence)} tokens: {spent.send_bytes:,} B, {spent.rounds:.0f} rounds, {seconds:.2f} s; "
+          f"token {token}", flush=True)  # fmt: skip
+    return {"send_bytes": spent.send_bytes, "rounds": spent.rounds, "seconds": seconds, "token": token}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="check", required=True)
+    p = sub.add_parser("exact")
+    p.add_argument("--prompts", type=int, default=5)
+    p.add_argument("--tokens", type=int, default=16)
+    p.add_argument("--prompt-len", type=int, default=6)
+    p.add_argument("--seed", type=int, default=0)
+    p = sub.add_parser("cost")
+    p.add_argument("--model", choices=("llama", "gpt2"), default="llama")
+    p.add_argument("--config", default="tiny")
+    p.add_argument("--context", type=int, default=64)
+    p.add_argument("--max-len", type=int, default=80)
+    p.add_argument("--policy", default="fxp64")
+    p.add_argument("--silu", choices=("exact", "relu-fit"))
+    p.add_argument("--puma", action="store_true", help="also PUMA's recompute of the same sequence")
+    for p in sub.choices.values():
+        p.add_argument("--json", metavar="FILE")
+    args = parser.parse_args()
+    result = exact(args) if args.check == "exact" else cost(args)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
