@@ -90,7 +90,9 @@ class Generator:
     prefills: dict[int, Program] = field(default_factory=dict)
     recomputes: dict[int, Program] = field(default_factory=dict)
     _layout: Any = None
-    _held_weights: list[Any] | None = None
+    _session: Any = None
+    """The parties (runtime/session.py): they keep the weights and the cache between runs."""
+    _weights_in_parties: list[Any] | None = None
 
     # -- the traced functions ----------------------------------------------------------------------------------
     def _cache(self, kv: Sequence[Any], position: Any) -> Any:
@@ -153,18 +155,54 @@ class Generator:
         return self.recomputes[length]
 
     # -- secure execution --------------------------------------------------------------------------------------
-    def _run(self, program: Program, flat: list[Any], held: dict[int, Any], keep: slice) -> tuple[Any, Cost]:
-        from .runtime.executor import execute
+    def _parties(self) -> Any:
+        from .runtime.session import Session
 
-        inputs = program.plan.check_inputs(flat)
-        inputs = [held.get(i, x) for i, x in enumerate(inputs)]
-        return execute(program.plan, inputs, "threads", keep=range(len(program.plan.outputs))[keep])
+        if self._session is None or self._session.failed is not None:
+            plan = self.decode.plan
+            self._session, self._weights_in_parties = Session(plan.rings, plan.spu_options), None
+        return self._session
 
-    def _weights(self) -> tuple[list[np.ndarray], int]:
+    def _resident_weights(self, program: Program) -> dict[int, Any]:
+        """The weights as the parties hold them (shared once, in the decode program's rings), for the inputs of
+        `program` they fit; a weight `program` takes in another ring is shared for its run instead."""
         from jax.tree_util import tree_leaves
 
-        leaves = [np.asarray(x) for x in tree_leaves(self.params)]
-        return leaves, len(leaves)
+        from .plan import check_value
+
+        session = self._parties()
+        if self._weights_in_parties is None:
+            plan = self.decode.plan
+            self._weights_in_parties = [
+                session.share(
+                    plan, i, check_value(f"weight {i}", plan.inputs[i], w, plan.rings[plan.inputs[i].field_bits])
+                )
+                for i, w in enumerate(tree_leaves(self.params))
+            ]
+        return {i: w for i, w in enumerate(self._weights_in_parties) if w.fits(program.plan.inputs[i])}
+
+    def _run(self, program: Program, given: dict[int, Any], keep: slice) -> tuple[list[Any], Cost]:
+        """`program` on the parties: the weights where they lie, `given` (input number: array or resident value),
+        any other weight shared for this run; the outputs in `keep` stay in the parties."""
+        from jax.tree_util import tree_leaves
+
+        from .plan import check_value
+        from .runtime.session import Resident
+
+        plan = program.plan
+        resident = self._resident_weights(program)
+        leaves = tree_leaves(self.params)
+        values = [resident.get(i, leaves[i] if i < len(leaves) else None) for i in range(plan.user_inputs)]
+        for i, value in given.items():
+            values[i] = value
+        checked = [
+            v
+            if isinstance(v, Resident)
+            else check_value(f"input {i}", plan.inputs[i], v, plan.rings[plan.inputs[i].field_bits])
+            for i, v in enumerate(values)
+        ]
+        inputs = plan.encode_inputs(checked)
+        return self._parties().run(plan, inputs, keep=range(len(plan.outputs))[keep])
 
     def generate(
         self, prompt: Sequence[int] | np.ndarray, max_new_tokens: int, stop: int | None = None
@@ -180,50 +218,43 @@ class Generator:
         max_new_tokens = _check_length("max_new_tokens", max_new_tokens, 1, max(room, 1))
         if room < 1:
             raise DittoError(f"a prompt of {ids.size} tokens leaves no room in a cache of {self.max_len}")
-        weights, count = self._weights()
+        weights = self.weight_count
         prefill = self.prefill_program(ids.size)
         start = time.perf_counter()
-        flat = [*weights, ids[None, :].astype(np.int32)]
-        (token, kv), cost = self._unpack(*self._run(prefill, flat, self._weights_held(prefill, weights), _CACHE))
+        outputs, cost = self._run(prefill, {weights: ids[None, :].astype(np.int32)}, _CACHE)
+        token, kv = int(np.asarray(outputs[0])), outputs[1:]
         position = ids.size
         yield Step(token, position, cost, time.perf_counter() - start, "prefill")
-        held_weights = self._weights_held(self.decode, weights)
-        for _ in range(max_new_tokens - 1):
-            if token == stop or position + 1 >= self.max_len:
-                return
-            start = time.perf_counter()
-            zeros = [np.zeros(v.variable.shape, np.float32) for v in kv]
-            flat = [*weights, *zeros, np.asarray([[token]], np.int32), np.int32(position)]
-            held = held_weights | {count + i: v for i, v in enumerate(kv)}
-            (token, kv), cost = self._unpack(*self._run(self.decode, flat, held, _CACHE))
-            position += 1
-            yield Step(token, position, cost, time.perf_counter() - start, "decode")
+        try:
+            for _ in range(max_new_tokens - 1):
+                if token == stop or position + 1 >= self.max_len:
+                    return
+                start = time.perf_counter()
+                given = dict(enumerate(kv, start=weights))
+                given |= {weights + len(kv): np.asarray([[token]], np.int32), weights + len(kv) + 1: np.int32(position)}
+                outputs, cost = self._run(self.decode, given, _CACHE)
+                for old in kv:  # the step wrote the cache anew
+                    self._session.drop(old)
+                token, kv = int(np.asarray(outputs[0])), outputs[1:]
+                position += 1
+                yield Step(token, position, cost, time.perf_counter() - start, "decode")
+        finally:
+            if self._session is not None and self._session.failed is None:
+                for old in kv:
+                    self._session.drop(old)
 
-    def _weights_held(self, program: Program, weights: list[np.ndarray]) -> dict[int, Any]:
-        """The weights as the parties hold them (shared once, in the decode program's rings), for the inputs of
-        `program` they fit; a weight `program` takes in another ring is shared for each run instead."""
-        from .runtime.party import hold
+    @property
+    def weight_count(self) -> int:
+        from jax.tree_util import tree_leaves
 
-        if self._held_weights is None:
-            self._held_weights = [hold(self.decode.plan, i, w) for i, w in enumerate(weights)]
-        plan = program.plan
-        return {
-            i: h
-            for i, h in enumerate(self._held_weights)
-            if h.fits(plan.inputs[i], plan.rings[plan.inputs[i].field_bits])
-        }
-
-    @staticmethod
-    def _unpack(outputs: list[Any], cost: Cost) -> tuple[tuple[int, list[Any]], Cost]:
-        return (int(np.asarray(outputs[0])), list(outputs[1:])), cost
+        return len(tree_leaves(self.params))
 
     def recompute(self, sequence: Sequence[int] | np.ndarray) -> Step:
         """The baseline's step: the next token after `sequence`, by the whole model over it."""
         ids = np.asarray(sequence, np.int32)
         program = self.recompute_program(ids.size)
-        weights, _ = self._weights()
         start = time.perf_counter()
-        outputs, cost = self._run(program, [*weights, ids[None, :]], self._weights_held(program, weights), slice(0))
+        outputs, cost = self._run(program, {self.weight_count: ids[None, :]}, slice(0))
         return Step(int(np.asarray(outputs[0])), ids.size, cost, time.perf_counter() - start, "recompute")
 
     def plaintext(self, prompt: Sequence[int] | np.ndarray, max_new_tokens: int) -> list[int]:

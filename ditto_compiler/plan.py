@@ -24,7 +24,7 @@ import math
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +131,35 @@ class Plan:
     def user_inputs(self) -> int:
         """How many inputs the user supplies (the rest are derived by `encodings`)."""
         return len(self.inputs) - len(self.encodings)
+
+    def renamed(self, names: dict[str, str]) -> Plan:
+        """The same plan with the variables named in `names` renamed (a runtime that keeps values between
+        runs gives them names of its own; the programs are positional, so only the plan's names change)."""
+
+        def name(n: str) -> str:
+            return names.get(n, n)
+
+        def variable(v: Variable) -> Variable:
+            return replace(v, name=name(v.name))
+
+        def step(s: Step) -> Step:
+            if isinstance(s, Segment):
+                return replace(s, inputs=tuple(map(name, s.inputs)), outputs=tuple(map(name, s.outputs)))
+            return replace(s, source=variable(s.source), target=variable(s.target))
+
+        return replace(
+            self,
+            inputs=[variable(v) for v in self.inputs],
+            outputs=[variable(v) for v in self.outputs],
+            steps=[step(s) for s in self.steps],
+        )
+
+    def variable_names(self) -> set[str]:
+        """Every name a run sets in a runtime: inputs, segment outputs, conversions' staged and target values."""
+        names = {v.name for v in self.inputs}
+        for s in self.steps:
+            names |= set(s.outputs) if isinstance(s, Segment) else {s.staged, s.target.name}
+        return names
 
     def encode_inputs(self, flat: Sequence[np.ndarray], first: int = 0) -> list[np.ndarray]:
         """The user's flat inputs from input `first` on, followed by the encoded ones the plan takes

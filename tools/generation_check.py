@@ -6,7 +6,11 @@
         one decode step at a context of N tokens against recomputing the whole sequence (SPU's example), same
         tokens, compiled by ditto-compiler and by SPU as PUMA configures it (`puma`, the anchor)
 
-Every figure comes from a secure run (threads mode: bytes and rounds exact, seconds on this machine).
+    python tools/generation_check.py heldout [--seq 128]
+        SmolLM2's plaintext perplexity on the held-out text (the eval split of the corpus `ditto distill` and
+        `ditto tune` use), in windows of --seq tokens; prints the first window's text (for `ditto bench --text`)
+
+Every figure except `heldout`'s comes from a secure run (threads mode: bytes and rounds exact, seconds on this machine).
 """
 
 from __future__ import annotations
@@ -101,6 +105,34 @@ def puma_recompute(case, sequence: list[int]) -> dict:
     return {"send_bytes": spent.send_bytes, "rounds": spent.rounds, "seconds": seconds, "token": token}
 
 
+def heldout(args: argparse.Namespace) -> dict:
+    import jax
+    import jax.numpy as jnp
+
+    from ditto_compiler.distill.data import load_corpus
+
+    case = llama_case("smollm2", args.seq)
+    text = " ".join(load_corpus().eval)
+    ids = np.asarray(case.tokenizer(text)["input_ids"], np.int32)
+    windows = ids[: ids.size // args.seq * args.seq].reshape(-1, args.seq)
+
+    @jax.jit
+    def nll(params, window):
+        logits = case.model(window[None, :], params=params).logits[0, :-1]
+        return -jnp.take_along_axis(jax.nn.log_softmax(logits), window[1:, None], axis=-1).mean()
+
+    losses = [float(nll(case.params, w)) for w in windows]
+    result = {
+        "model": case.name, "tokens": int(windows.size), "windows": len(windows), "seq": args.seq,
+        "perplexity": float(np.exp(np.mean(losses))), "first_window_perplexity": float(np.exp(losses[0])),
+        "first_window_text": case.tokenizer.decode(windows[0]),
+    }  # fmt: skip
+    print(f"{result['windows']} windows of {args.seq} tokens: perplexity {result['perplexity']:.2f} "
+          f"(first window {result['first_window_perplexity']:.2f})")  # fmt: skip
+    print(f"first window: {result['first_window_text']!r}")
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="check", required=True)
@@ -117,10 +149,12 @@ def main() -> int:
     p.add_argument("--policy", default="fxp64")
     p.add_argument("--silu", choices=("exact", "relu-fit"))
     p.add_argument("--puma", action="store_true", help="also PUMA's recompute of the same sequence")
+    p = sub.add_parser("heldout")
+    p.add_argument("--seq", type=int, default=128)
     for p in sub.choices.values():
         p.add_argument("--json", metavar="FILE")
     args = parser.parse_args()
-    result = exact(args) if args.check == "exact" else cost(args)
+    result = {"exact": exact, "cost": cost, "heldout": heldout}[args.check](args)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)

@@ -19,27 +19,24 @@ from ..diagnostics import DittoError
 from ..plan import Plan, check_sequence, check_value
 from .cost import Cost
 from .netem import NETWORKS
-from .party import UPCASTS, Held, check_upcast
+from .party import UPCASTS, check_upcast
 
 MODES = ("threads", "processes")
 
 
 def execute(
     plan: Plan,
-    inputs: Sequence[np.ndarray | Held],
+    inputs: Sequence[np.ndarray],
     mode: str = "threads",
     upcast: str = "ditto",
     timeout_s: float = 60.0,
     network: str | None = None,
-    keep: Sequence[int] = (),
-) -> tuple[list[np.ndarray | Held], Cost]:
+) -> tuple[list[np.ndarray], Cost]:
     """Outputs and cost of `plan` on `inputs` (the encoded inputs included: see `Plan.check_inputs`).
 
     `timeout_s` bounds every receive: a party that waits longer for a peer fails, and
     the others stop with it. `network` ("lan" or "wan", processes only) makes every message
-    between the parties cross that emulated network (runtime/netem.py). The outputs numbered
-    in `keep` are not revealed: they stay secret-shared in the parties as `Held` values, which
-    a later run takes as inputs (a KV cache between decoding steps; threads only, for now).
+    between the parties cross that emulated network (runtime/netem.py).
     """
     if not isinstance(plan, Plan):
         raise DittoError(f"execute needs a Plan, not {type(plan).__name__}")
@@ -56,19 +53,9 @@ def execute(
     check_sequence(inputs)
     if len(inputs) != len(plan.inputs):
         raise DittoError(f"the plan takes {len(plan.inputs)} inputs, got {len(inputs)}")
-    kept = frozenset(keep)
-    if not all(isinstance(i, int) and 0 <= i < len(plan.outputs) for i in kept):
-        raise DittoError(f"keep must name outputs of the plan (0 to {len(plan.outputs) - 1}), not {list(keep)!r}")
-    for i, (v, x) in enumerate(zip(plan.inputs, inputs)):
-        if isinstance(x, Held) and not x.fits(v, plan.rings[v.field_bits]):
-            raise DittoError(f"input {i} is a held value {x!r}, but the plan takes a different one there")
-    held = kept or any(isinstance(x, Held) for x in inputs)
-    if held and mode != "threads":
-        raise DittoError("held values (kept outputs, held inputs) need mode='threads' for now")
     # Every input (encoded ones included) fits its variable and its ring before any party starts.
     inputs = [
-        x if isinstance(x, Held) else check_value(f"input {i}", v, x, plan.rings[v.field_bits])
-        for i, (v, x) in enumerate(zip(plan.inputs, inputs))
+        check_value(f"input {i}", v, x, plan.rings[v.field_bits]) for i, (v, x) in enumerate(zip(plan.inputs, inputs))
     ]
     if mode == "processes":
         from .processes import run_in_processes
@@ -76,4 +63,4 @@ def execute(
         return run_in_processes(plan, inputs, upcast, timeout_s, network=NETWORKS[network] if network else None)
     from .threads import run_in_threads
 
-    return run_in_threads(plan, inputs, upcast, timeout_s, kept)
+    return run_in_threads(plan, inputs, upcast, timeout_s)

@@ -33,7 +33,7 @@ import spu.api as spu_api
 from spu import libspu
 
 from ..diagnostics import DittoError
-from ..plan import Conversion, Plan, Segment, Variable
+from ..plan import Conversion, Plan, Segment
 from ..ring import RingConfig
 from .cost import UPCAST_PROTOCOL, Cost, OpCost, PartyCost, merge_ops
 from .shares import lift_words, public_words, reduce_words, share_words, with_public_words, with_words
@@ -195,17 +195,19 @@ def execute_steps(
     plan: Plan,
     runtimes: dict[int, spu_api.Runtime],
     link: ProtocolLink,
-    input_shares: Sequence[libspu.Share],
+    input_shares: Sequence[libspu.Share | None],
     upcast: str,
     measure: Callable[[str], AbstractContextManager[None]],
 ) -> list[libspu.Share]:
     """One party's whole run: inputs in, every step in order, its output shares out.
 
+    An input share that is None is already in the runtime under the input's name (runtime/session.py).
     `measure(category)` wraps each step ("32-bit", "64-bit" or "conversions") to count its cost.
     """
     programs = _programs(plan)
     for variable, share in zip(plan.inputs, input_shares):
-        runtimes[variable.field_bits].set_var(variable.name, share)
+        if share is not None:
+            runtimes[variable.field_bits].set_var(variable.name, share)
     for index, (step, step_programs) in enumerate(zip(plan.steps, programs)):
         if isinstance(step, Segment):
             with measure(f"{step.field_bits}-bit"):
@@ -216,59 +218,11 @@ def execute_steps(
     return [runtimes[v.field_bits].get_var(v.name) for v in plan.outputs]
 
 
-@dataclass(frozen=True, eq=False)
-class Held:
-    """A secret value that stays in the parties between runs (a KV cache): party r keeps `shares[r]`.
-
-    A run returns it for an output it is asked to keep instead of revealing, and a later
-    run takes it for an input of the same variable type. Nothing reconstructs it: it is
-    never sent to anyone but the party whose share it is.
-    """
-
-    variable: Variable
-    field: RingConfig
-    shares: tuple[libspu.Share, ...]
-
-    def __repr__(self) -> str:  # never the shares
-        return f"Held({self.variable.kind} {list(self.variable.shape)} in the {self.field.field_bits}-bit ring)"
-
-    def fits(self, variable: Variable, ring: RingConfig) -> bool:
-        v = self.variable
-        return (v.field_bits, v.kind, v.shape, v.width, v.secret, self.field) == (
-            variable.field_bits,
-            variable.kind,
-            variable.shape,
-            variable.width,
-            variable.secret,
-            ring,
-        )
-
-
-def hold(plan: Plan, index: int, value: np.ndarray) -> Held:
-    """Input `index`'s (secret) value shared once and kept by the parties, for runs that reuse it (weights)."""
-    variable = plan.inputs[index]
-    if not variable.secret:
-        raise DittoError(f"input {index} is public: only secret values are held")
-    ring = plan.rings[variable.field_bits]
-    io = spu_api.Io(WORLD_SIZE, spu_runtime_config(ring))
-    try:
-        shares = io.make_shares(np.asarray(value), libspu.Visibility.VIS_SECRET)
-    except RuntimeError as e:
-        raise DittoError(f"cannot share input {index}: {first_line(e)}") from None
-    return Held(variable, ring, tuple(shares))
-
-
-def share_inputs(
-    plan: Plan, inputs: Sequence[np.ndarray | Held], first: int = 0
-) -> list[list[libspu.Share] | tuple[libspu.Share, ...]]:
-    """Per input (the plan's inputs from `first` on), the three parties' shares, in the ring each input enters
-    (a held value's own shares)."""
+def share_inputs(plan: Plan, inputs: Sequence[np.ndarray], first: int = 0) -> list[list[libspu.Share]]:
+    """Per input (the plan's inputs from `first` on), the three parties' shares, in the ring each input enters."""
     ios = {k: spu_api.Io(WORLD_SIZE, spu_runtime_config(ring)) for k, ring in plan.rings.items()}
-    shares: list[list[libspu.Share] | tuple[libspu.Share, ...]] = []
+    shares = []
     for index, (variable, value) in enumerate(zip(plan.inputs[first:], inputs), start=first):
-        if isinstance(value, Held):
-            shares.append(value.shares)
-            continue
         visibility = libspu.Visibility.VIS_SECRET if variable.secret else libspu.Visibility.VIS_PUBLIC
         try:
             shares.append(ios[variable.field_bits].make_shares(np.asarray(value), visibility))
@@ -277,17 +231,11 @@ def share_inputs(
     return shares
 
 
-def reconstruct(
-    plan: Plan, outputs: Sequence[Sequence[libspu.Share]], keep: frozenset[int] = frozenset()
-) -> list[np.ndarray | Held]:
-    """Plaintext outputs from the three parties' output shares; the outputs numbered in `keep` stay with the
-    parties (`Held`)."""
+def reconstruct(plan: Plan, outputs: Sequence[Sequence[libspu.Share]]) -> list[np.ndarray]:
+    """Plaintext outputs from the three parties' output shares."""
     ios = {k: spu_api.Io(WORLD_SIZE, spu_runtime_config(ring)) for k, ring in plan.rings.items()}
     return [
-        Held(v, plan.rings[v.field_bits], tuple(outputs[r][i] for r in range(WORLD_SIZE)))
-        if i in keep
-        else ios[v.field_bits].reconstruct([outputs[r][i] for r in range(WORLD_SIZE)])
-        for i, v in enumerate(plan.outputs)
+        ios[v.field_bits].reconstruct([outputs[r][i] for r in range(WORLD_SIZE)]) for i, v in enumerate(plan.outputs)
     ]
 
 

@@ -9,8 +9,7 @@ from jax.tree_util import tree_leaves
 import ditto_compiler
 from ditto_compiler import DittoError
 from ditto_compiler.generate import compile_generator, secure_argmax
-from ditto_compiler.runtime.executor import execute
-from ditto_compiler.runtime.party import Held
+from ditto_compiler.runtime.session import Resident, Session
 from ditto_compiler.runtime.shares import share_words
 
 transformers = pytest.importorskip("transformers")
@@ -102,24 +101,32 @@ def test_secure_greedy_generation_equals_plaintext(family, llama_generator, tiny
 
 
 def test_the_cache_stays_with_the_parties(tiny_llama, llama_generator):
-    """The KV cache is never revealed: a step's outputs are the token and `Held` shares, each party's
-    share freshly masked (two runs on the same prompt share the same cache differently)."""
+    """The KV cache is never revealed: a run returns the token and `Resident` handles, each party's share lies in
+    its own runtime, freshly masked (two runs on the same prompt share the same cache differently)."""
     program = llama_generator.prefill_program(3)
+    plan = program.plan
     weights = [np.asarray(x) for x in tree_leaves(tiny_llama.params)]
-    inputs = program.plan.check_inputs([*weights, np.array([[5, 17, 3]], np.int32)])
-    keep = list(range(1, len(program.plan.outputs)))
-    runs = [execute(program.plan, inputs, keep=keep)[0] for _ in range(2)]
+    inputs = plan.check_inputs([*weights, np.array([[5, 17, 3]], np.int32)])
+    keep = range(1, len(plan.outputs))
+    session = Session(plan.rings, plan.spu_options)
+    runs = [session.run(plan, inputs, keep=keep)[0] for _ in range(2)]
     for outputs in runs:
-        assert isinstance(outputs[0], np.ndarray) and all(isinstance(x, Held) for x in outputs[1:])
-        assert "shares" not in repr(outputs[1])
+        assert isinstance(outputs[0], np.ndarray) and all(isinstance(x, Resident) for x in outputs[1:])
     first, second = runs[0][1], runs[1][1]
+    ring = first.variable.field_bits
     for party in range(3):
-        assert not np.array_equal(share_words(first.shares[party]), share_words(second.shares[party]))
-    # Held values are taken only where they fit, and only by parties in this process.
-    with pytest.raises(DittoError, match="takes a different one there"):
-        execute(program.plan, [first, *inputs[1:]])
-    with pytest.raises(DittoError, match="need mode='threads'"):
-        execute(program.plan, inputs, mode="processes", keep=keep)
+        mine = [share_words(session.runtimes[party][ring].get_var(x.key)) for x in (first, second)]
+        assert not np.array_equal(*mine)
+    # A run's other values leave the parties' runtimes with it; dropped values leave too.
+    session.drop(first)
+    for party in range(3):
+        with pytest.raises(RuntimeError):
+            session.runtimes[party][ring].get_var(first.key)
+    # Resident values are taken only where they fit, and only by their own session.
+    with pytest.raises(DittoError, match="takes a different value there"):
+        session.run(plan, [second, *inputs[1:]])
+    with pytest.raises(DittoError, match="takes a different value there"):
+        Session(plan.rings, plan.spu_options).run(plan, [*inputs[:-2], second, inputs[-1]])
 
 
 def test_generator_errors(tiny_llama, llama_generator):
