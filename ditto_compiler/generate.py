@@ -8,7 +8,8 @@ The model is an unmodified Hugging Face Flax causal LM (GPT-2, the LLaMA family)
 cache (`init_cache`, `past_key_values`, written with dynamic_update_slice at the cache index).
 The prefill program runs the prompt and writes the cache; the decode program runs one token at a
 public position against it. Between steps the cache stays secret-shared in the parties: it is an
-output they keep (`Held`, runtime/party.py) and the next step's input, never revealed. Each
+output they keep in their SPU runtimes (`Resident`, runtime/session.py) and the next step's input,
+never revealed. Each
 step's one revealed output is the next token, a greedy argmax computed under MPC, revealed to
 the client alone, who shares it back as the next step's (one-hot) input. What is public: the
 lengths and positions, as in any fixed-shape secure program. The weights are shared once and
@@ -28,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from .diagnostics import DittoError
+from .models.hf import positions_bounded
 from .program import Program
 from .program import compile as compile_program
 from .runtime.cost import Cost
@@ -290,6 +292,7 @@ def compile_generator(model: Any, params: Any, max_len: int, **options: Any) -> 
     max_len = _check_length("max_len", max_len, 2, limit or 1 << 16)
     if "public" in options:
         raise DittoError("compile_generator decides what is public (positions); do not pass public=")
+    model = positions_bounded(model, params, max_len)
     flat, tree = tree_util.tree_flatten_with_path(model.init_cache(1, max_len))
     layout = ([tree_util.keystr(path) for path, _ in flat], tree)
     generator = Generator(model, params, max_len, options, decode=None, _layout=layout)  # type: ignore[arg-type]

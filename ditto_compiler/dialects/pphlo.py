@@ -844,6 +844,17 @@ class ReturnOp(IRDLOperation):
 
 
 @irdl_op_definition
+class FreeOp(IRDLOperation):
+    """Release `operand` in SPU's runtime: its executor keeps every value until freed."""
+
+    name = "pphlo.free"
+    operand = operand_def(TensorType)
+
+    def __init__(self, value: SSAValue):
+        super().__init__(operands=[value])
+
+
+@irdl_op_definition
 class ReduceOp(IRDLOperation):
     """Reduce `inputs` over `dimensions` with the body region, seeded by `init_values`."""
 
@@ -948,6 +959,7 @@ PPHLO = Dialect(
         DotOp,
         DotGeneralOp,
         ReturnOp,
+        FreeOp,
         ReduceOp,
         CustomCallOp,
     ],

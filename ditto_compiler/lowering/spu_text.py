@@ -5,7 +5,8 @@ dot truncate by themselves. A ring-typed module in a single ring is emitted by
 its real-value semantics: truncations and fraction-bit casts keep the real value
 and disappear (SPU holds every value at its runtime's fraction bits), a rescale
 becomes a multiplication by the public constant 2^-shift, and ring types become
-f32 / iN. The ring of the entry arguments configures the runtime. A module that
+f32 / iN; every value is freed after its last use (`insert-deallocation`).
+The ring of the entry arguments configures the runtime. A module that
 converts between rings needs the mixed-ring executor.
 """
 
@@ -15,6 +16,7 @@ import io
 from dataclasses import dataclass
 
 from spu import version as spu_version
+from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import (
     DenseIntOrFPElementsAttr,
@@ -33,6 +35,7 @@ from ..diagnostics import DittoError
 from ..dialects import fxp, pphlo
 from ..dialects.secret import is_secret, tensor_type
 from ..ring import RingConfig
+from .insert_deallocation import InsertDeallocationPass
 
 
 @dataclass(frozen=True)
@@ -131,5 +134,6 @@ def to_spu_program(module: ModuleOp, ring: RingConfig | None = None) -> SpuProgr
     found = _single_ring(module) if ring is None else _check_width(module, ring)
     if found is not None:
         _strip_ring_types(module)
+    InsertDeallocationPass().apply(Context(), module)
     # SPU refuses IR stamped for another runtime version, so a mismatch fails loudly.
     return SpuProgram(spu_module_text(module), found)

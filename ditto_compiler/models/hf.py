@@ -14,6 +14,7 @@ negative float32, as HF writes them) are always exercised.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -108,6 +109,28 @@ def _check_config(config: Any, known: list[str], family: str) -> None:
         raise DittoError(f"unknown {family} config {config!r}: use {', '.join(known)}")
 
 
+def positions_bounded(model: Any, params: Any, length: int) -> Any:
+    """`model` with the position tables it computes (causal mask, rotary sin/cos) built for `length` positions.
+
+    Flax LLaMA builds a max_position_embeddings^2 causal mask in every layer and then slices it; traced, that
+    is public work SPU redoes in full at every run (SmolLM2: 30 x 8192^2 comparisons per step). Below `length`
+    positions the outputs are the same. A model with parameters sized by its position limit (GPT-2's and
+    BERT's position embeddings) is returned as it is.
+    """
+    from jax.tree_util import tree_leaves
+
+    config = model.config
+    limit = getattr(config, "max_position_embeddings", None)
+    # transformers' Flax rotary table keeps only its first max_position_embeddings columns (of 2 * head_dim).
+    heads = getattr(config, "num_attention_heads", 0)
+    length = max(length, 2 * config.hidden_size // heads if heads and hasattr(config, "hidden_size") else 0)
+    if not limit or limit <= length or any(limit in np.shape(leaf) for leaf in tree_leaves(params)):
+        return model
+    config = copy.deepcopy(config)
+    config.max_position_embeddings = length
+    return type(model)(config, dtype=model.dtype, _do_init=False)
+
+
 def _case(
     model: Any,
     family: str,
@@ -118,11 +141,12 @@ def _case(
     params: Any = None,
 ) -> ModelCase:
     output = "logits" if family in CAUSAL_FAMILIES else "last_hidden_state"
+    params = model.params if params is None else params
+    bounded = positions_bounded(model, params, ids.shape[1])
 
     def forward(params: Any, ids: Any, mask: Any) -> Any:
-        return getattr(model(ids, attention_mask=mask, params=params), output)
+        return getattr(bounded(ids, attention_mask=mask, params=params), output)
 
-    params = model.params if params is None else params
     return ModelCase(name, family, forward, params, ids, mask, model, tokenizer)
 
 

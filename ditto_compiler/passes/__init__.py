@@ -68,6 +68,11 @@ def all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return EliminateRedundantCastsPass
 
+    def insert_deallocation() -> type[ModulePass]:
+        from ..lowering.insert_deallocation import InsertDeallocationPass
+
+        return InsertDeallocationPass
+
     def ditto_pipeline() -> type[ModulePass]:
         from ..pipeline import DittoPipelinePass
 
@@ -85,6 +90,7 @@ def all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "annotate-rings": annotate_rings,
         "fuse-scales": fuse_scales,
         "eliminate-redundant-casts": eliminate_redundant_casts,
+        "insert-deallocation": insert_deallocation,
         "ditto-pipeline": ditto_pipeline,
     }
 
