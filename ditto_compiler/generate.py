@@ -213,13 +213,8 @@ class Generator:
 
         `prompt`: token ids. Stops after `max_new_tokens`, at the end of the cache, or after token `stop`.
         """
-        ids = np.asarray(prompt)
-        if ids.ndim != 1 or ids.dtype.kind not in "iu" or not ids.size:
-            raise DittoError(f"the prompt must be a non-empty 1-D array of token ids, not {ids.dtype} {ids.shape}")
-        room = self.max_len - ids.size
-        max_new_tokens = _check_length("max_new_tokens", max_new_tokens, 1, max(room, 1))
-        if room < 1:
-            raise DittoError(f"a prompt of {ids.size} tokens leaves no room in a cache of {self.max_len}")
+        ids = self._prompt(prompt)
+        max_new_tokens = _check_length("max_new_tokens", max_new_tokens, 1, self.max_len - ids.size)
         weights = self.weight_count
         prefill = self.prefill_program(ids.size)
         start = time.perf_counter()
@@ -244,6 +239,29 @@ class Generator:
             if self._session is not None and self._session.failed is None:
                 for old in kv:
                     self._session.drop(old)
+
+    def check(self, prompt: Sequence[int] | np.ndarray) -> None:
+        """Emulate the prefill of `prompt` (bit-exact ring arithmetic, in plaintext): a value that would overflow
+        its ring under MPC, and so make every later token wrong without a sign, raises a DittoError naming the op.
+
+        SmolLM2's first token carries a 24,926 that RMSNorm squares: past 18 fraction bits' range (generation.md).
+        """
+        ids = self._prompt(prompt)
+        try:
+            self.prefill_program(ids.size).emulate(self.params, ids[None, :].astype(np.int32))
+        except DittoError as e:
+            raise DittoError(
+                f"{e}; found by emulating the prefill: under MPC the tokens would be wrong. Give the ring more "
+                "integer bits (fewer fraction bits, e.g. a policy file with rings [64, 16])"
+            ) from None
+
+    def _prompt(self, prompt: Sequence[int] | np.ndarray) -> np.ndarray:
+        ids = np.asarray(prompt)
+        if ids.ndim != 1 or ids.dtype.kind not in "iu" or not ids.size:
+            raise DittoError(f"the prompt must be a non-empty 1-D array of token ids, not {ids.dtype} {ids.shape}")
+        if ids.size >= self.max_len:
+            raise DittoError(f"a prompt of {ids.size} tokens leaves no room in a cache of {self.max_len}")
+        return ids
 
     @property
     def weight_count(self) -> int:

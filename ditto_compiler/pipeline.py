@@ -38,21 +38,23 @@ from .passes.fold_identity_products import FoldIdentityProductsPass
 from .passes.fuse_scales import FuseScalesPass
 from .passes.inline_private_functions import InlinePrivateFunctionsPass
 from .passes.one_hot_inputs import OneHotInputsPass
-from .passes.ring_policy import RingPolicy
+from .passes.ring_policy import LARGE, RingPolicy
 from .passes.row_reciprocals import RowReciprocalsPass
+from .ring import RingConfig
 
 
 def frontend_passes(
-    gelu: str = "exact", softmax: str = "exact", policy: str = "", silu: str = "exact"
+    gelu: str = "exact", softmax: str = "exact", policy: str = "", silu: str = "exact", large: RingConfig = LARGE
 ) -> list[ModulePass]:
-    """StableHLO as JAX exports it, to legalized PPHLO (`policy`: a policy file choosing approximations)."""
+    """StableHLO as JAX exports it, to legalized PPHLO (`policy`: a policy file choosing approximations;
+    `large`: the ring SPU's nonlinear kernels will run in, whose range legalization guards)."""
     return [
         InlinePrivateFunctionsPass(),
         OneHotInputsPass(),
         ExpandDynamicUpdateSlicePass(),
         ApproximateNonlinearPass(gelu=gelu, softmax=softmax, silu=silu, policy=policy),
         RowReciprocalsPass(),
-        LegalizeToPPHLOPass(),
+        LegalizeToPPHLOPass(field_bits=large.field_bits, fraction_bits=large.fraction_bits),
         BoundedExpPass(),
         FoldIdentityProductsPass(),
     ]

@@ -2,6 +2,8 @@
 
     python tools/generation_check.py exact [--prompts 5] [--tokens 16]
         tiny random LLaMA and GPT-2: secure greedy tokens (fxp64, KV cache in the parties) against plaintext
+    python tools/generation_check.py smollm2 [--prompts 5] [--tokens 16] [--policy FILE]
+        the real SmolLM2-135M-Instruct on instruction prompts (chat template): the same, with per-step cost
     python tools/generation_check.py cost --model llama --config smollm2 [--context 64] [--max-len 80] [--policy ...]
         one decode step at a context of N tokens against recomputing the whole sequence (SPU's example), same
         tokens, compiled by ditto-compiler and by SPU as PUMA configures it (`puma`, the anchor)
@@ -23,7 +25,7 @@ import time
 import numpy as np
 
 from ditto_compiler.generate import compile_generator
-from ditto_compiler.models.hf import gpt2_case
+from ditto_compiler.models.hf import gpt2_case, positions_bounded
 from ditto_compiler.models.llama import llama_case
 
 
@@ -42,6 +44,47 @@ def exact(args: argparse.Namespace) -> dict:
             print(f"{family} prompt {p}: {'exact' if got == want else 'DIFFERENT'} {got}", flush=True)
         results[family] = {"prompts": args.prompts, "tokens": args.tokens, "exact": sum(agree)}
     return results
+
+
+PROMPTS = (
+    "What is the capital of France? Answer in one sentence.",
+    "Name three primary colors.",
+    "Write a haiku about the sea.",
+    "What is 12 times 7?",
+    "Give one tip for staying focused while studying.",
+)
+
+
+def smollm2(args: argparse.Namespace) -> dict:
+    case = llama_case("smollm2", 1)
+    prompts = [
+        case.tokenizer.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True)
+        for p in PROMPTS[: args.prompts]
+    ]
+    generator = compile_generator(
+        case.model, case.params, max_len=max(map(len, prompts)) + args.tokens, policy=args.policy
+    )
+    results = []
+    for text, prompt in zip(PROMPTS, prompts):
+        want = generator.plaintext(np.asarray(prompt), args.tokens)
+        steps = list(generator.generate(np.asarray(prompt), args.tokens))
+        got = [s.token for s in steps]
+        exact_prefix = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+        result = {
+            "prompt": text, "prompt_tokens": len(prompt), "secure": case.tokenizer.decode(got),
+            "plaintext": case.tokenizer.decode(want), "exact": got == want[: len(got)], "agreeing_prefix": exact_prefix,
+            "steps": [{"program": s.program, "send_bytes": s.cost.send_bytes, "rounds": s.cost.rounds,
+                       "seconds": s.seconds} for s in steps],
+        }  # fmt: skip
+        results.append(result)
+        decode = [s for s in result["steps"] if s["program"] == "decode"]
+        print(f"{text!r} ({len(prompt)} tokens): {'exact' if result['exact'] else 'DIFFERENT'}\n"
+              f"  secure:    {result['secure']!r}\n  plaintext: {result['plaintext']!r}\n"
+              f"  prefill {result['steps'][0]['send_bytes']:,} B {result['steps'][0]['seconds']:.1f} s; decode median "
+              f"{np.median([d['send_bytes'] for d in decode]):,.0f} B "
+              f"{np.median([d['seconds'] for d in decode]):.2f} s", flush=True)  # fmt: skip
+    return {"model": case.name, "policy": args.policy, "tokens": args.tokens, "prompts": results,
+            "exact": sum(r["exact"] for r in results)}  # fmt: skip
 
 
 def cost(args: argparse.Namespace) -> dict:
@@ -91,8 +134,10 @@ def puma_recompute(case, sequence: list[int]) -> dict:
     from ditto_compiler.runtime.executor import execute
     from ditto_compiler.runtime.puma import compile_puma
 
+    model = positions_bounded(case.model, case.params, len(sequence))  # as ours: no 8192^2 public mask
+
     def next_token(params, ids):
-        return secure_argmax(case.model(ids, params=params).logits[0, -1])
+        return secure_argmax(model(ids, params=params).logits[0, -1])
 
     ids = np.asarray([sequence], np.int32)
     plan, _ = compile_puma(next_token, case.params, ids)
@@ -141,6 +186,10 @@ def main() -> int:
     p.add_argument("--tokens", type=int, default=16)
     p.add_argument("--prompt-len", type=int, default=6)
     p.add_argument("--seed", type=int, default=0)
+    p = sub.add_parser("smollm2")
+    p.add_argument("--prompts", type=int, default=5, choices=range(1, len(PROMPTS) + 1))
+    p.add_argument("--tokens", type=int, default=16)
+    p.add_argument("--policy", default="fxp64")
     p = sub.add_parser("cost")
     p.add_argument("--model", choices=("llama", "gpt2"), default="llama")
     p.add_argument("--config", default="tiny")
@@ -154,7 +203,7 @@ def main() -> int:
     for p in sub.choices.values():
         p.add_argument("--json", metavar="FILE")
     args = parser.parse_args()
-    result = {"exact": exact, "cost": cost, "heldout": heldout}[args.check](args)
+    result = {"exact": exact, "smollm2": smollm2, "cost": cost, "heldout": heldout}[args.check](args)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)

@@ -457,6 +457,8 @@ def generate(args: argparse.Namespace) -> int:
     options = {"policy": args.policy} | {f: getattr(args, f) for f in ("gelu", "softmax", "silu") if getattr(args, f)}
     print(f"{case.name}: prompt {len(ids)} tokens, cache {max_len}, policy {args.policy}", flush=True)
     generator = compile_generator(case.model, case.params, max_len, **options)
+    if not args.no_check:
+        generator.check(np.asarray(ids))
     want = generator.plaintext(np.asarray(ids), min(args.max_new_tokens, max_len - len(ids)))
     steps, baseline, sequence = [], [], list(ids)
     for step in generator.generate(np.asarray(ids), min(args.max_new_tokens, max_len - len(ids)), stop=stop):
@@ -623,6 +625,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--softmax", choices=SOFTMAX_MODES, help="Softmax approximation (default exact)")
     p.add_argument("--silu", choices=SILU_MODES, help="SiLU approximation (default exact)")
     p.add_argument("--baseline", action="store_true", help="also recompute the whole sequence for each token")
+    p.add_argument("--no-check", action="store_true", help="skip emulating the prefill for ring overflow first")
     p.add_argument("--json", metavar="FILE", help="also write every step's figures as JSON")
     p.set_defaults(handler=generate)
     p = sub.add_parser("certs", help="make a cluster's CA, party/owner/client certificates and cluster.json")

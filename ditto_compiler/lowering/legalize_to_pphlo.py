@@ -26,6 +26,7 @@ from xdsl.dialects.builtin import (
     ModuleOp,
     StringAttr,
     TensorType,
+    UnitAttr,
     i64,
 )
 from xdsl.ir import BlockArgument, Operation, OpResult, SSAValue
@@ -40,7 +41,7 @@ from ..dialects import pphlo
 from ..dialects.secret import base_element_type, is_secret, tensor_type, with_visibility
 from ..dialects.stablehlo import CompareOp, int_list, is_row_lookup
 from ..rewriting import rewrite_walker
-from ..ring import RingConfig
+from ..ring import PRECISE_ATTR, RingConfig
 from .chlo_expansion import ExpandErf, ExpandErfc
 
 VISIBILITY_ATTR = "ditto.visibility"
@@ -193,6 +194,70 @@ class ExponentialToPPHLO(RewritePattern):
         floor = pphlo.public_splat(self.floor, result_type)
         clamped = pphlo.MaxOp(x, floor[-1].results[0], result_type)
         rewriter.replace(op, [*floor, clamped, pphlo.ExpOp(clamped.result, result_type)])
+
+
+@dataclass(frozen=True)
+class RsqrtToPPHLO(RewritePattern):
+    """Secret 1/sqrt(x) over the ring's whole range.
+
+    SPU's rsqrt normalises x by its highest bit within 2f bits, so it is only right
+    for x < 2^f: measured, it returns 0 for 1e5 at f = 16 and for 1.09e6 at f = 18.
+    RMSNorm's mean square of a row with a massive activation (SmolLM2's first
+    token carries 24,926) is 1.1e6. So x is first brought below 2^(f-1): tier j
+    (x >= 2^(f-1+j*step), step = the even number below f) multiplies it by the
+    public 2^-step once more, and the result by 2^-(step/2), since
+    rsqrt(x 2^-2m) 2^-m = rsqrt(x). A scaled input stays >= 2^(f-1-step) >= 1, so
+    no precision is lost. The tiers' comparisons are one op (one comparison's
+    rounds); each tier adds two selects. Norms take rsqrt per row, so this costs
+    little beside the row's matmuls.
+    """
+
+    ring: RingConfig
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: shlo.RsqrtOp, rewriter: PatternRewriter) -> None:
+        if not _ready(op):
+            return
+        x, result_type = op.operand, _result_type(op)
+        f, step = self.ring.fraction_bits, 2 * ((self.ring.fraction_bits - 1) // 2)
+        thresholds = [
+            f - 1 + j * step for j in range(self.ring.integer_bits) if f - 1 + j * step < self.ring.integer_bits
+        ]
+        if not is_secret(x.type) or step < 2 or not thresholds:
+            rewriter.replace(op, pphlo.RsqrtOp(x, result_type))
+            return
+        shape, element = result_type.get_shape(), base_element_type(result_type)
+        tiers = [len(thresholds), *shape]
+        ops: list[Operation] = []
+
+        def emit(new: Operation) -> SSAValue:
+            new.attributes[PRECISE_ATTR] = UnitAttr()  # SPU's 64-bit kernels: keep them in the large ring
+            ops.append(new)
+            return new.results[0]
+
+        def public(value: float) -> SSAValue:
+            ops.extend(pphlo.public_splat(value, result_type))
+            return ops[-1].results[0]
+
+        bounds = emit(pphlo.ConstantOp(DenseIntOrFPElementsAttr.from_list(
+            TensorType(element, [len(thresholds)]), [2.0**t for t in thresholds])))  # fmt: skip
+        spread = emit(pphlo.BroadcastOp(bounds, [0], TensorType(element, tiers)))
+        copies = emit(pphlo.BroadcastOp(x, list(range(1, len(tiers))), tensor_type(tiers, element, True)))
+        above = emit(pphlo.GreaterEqualOp(copies, spread, tensor_type(tiers, IntegerType(1), True)))
+        flags = []
+        for j in range(len(thresholds)):
+            row = emit(pphlo.SliceOp(above, [j] + [0] * len(shape), [j + 1, *shape], [1] * len(tiers),
+                                     tensor_type([1, *shape], IntegerType(1), True)))  # fmt: skip
+            flags.append(emit(pphlo.ReshapeOp(row, tensor_type(shape, IntegerType(1), True))))
+        scaled = x
+        for flag in flags:
+            smaller = emit(pphlo.MulOp(scaled, public(2.0**-step), result_type))
+            scaled = emit(pphlo.SelectOp(flag, smaller, scaled, result_type))
+        root = emit(pphlo.RsqrtOp(scaled, result_type))
+        for flag in flags:
+            smaller = emit(pphlo.MulOp(root, public(2.0 ** -(step // 2)), result_type))
+            root = emit(pphlo.SelectOp(flag, smaller, root, result_type))
+        rewriter.replace(op, ops, [root])
 
 
 @dataclass(frozen=True)
@@ -458,6 +523,7 @@ class LegalizeToPPHLOPass(ModulePass):
         ring = RingConfig(self.field_bits, self.fraction_bits)
         constants = ConstantToPPHLO(ring)
         exponential = ExponentialToPPHLO(floor=ring.exp_floor)
+        rsqrt = RsqrtToPPHLO(ring)
         functions = [f for f in op.ops if isinstance(f, func.FuncOp)]
         if not functions:
             raise DittoError("module has no func.func to legalize")
@@ -470,6 +536,7 @@ class LegalizeToPPHLOPass(ModulePass):
             ExpandErfc(),
             constants,
             exponential,
+            rsqrt,
             IotaToPPHLO(),
             DivideByConstantToPPHLO(),
             ReciprocalToPPHLO(),

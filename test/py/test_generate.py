@@ -1,5 +1,8 @@
 """LLaMA-family models and private generation: secure results against JAX plaintext."""
 
+import json
+
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -142,6 +145,20 @@ def test_generator_errors(tiny_llama, llama_generator):
         compile_generator(tiny_llama, tiny_llama.params, max_len=8, public=0)
 
 
+def test_check_finds_an_overflow_mpc_would_hide(tiny_llama, tmp_path):
+    """A massive activation (as SmolLM2 puts on its first token) squared by RMSNorm overflows the ring: the
+    prefill's emulation names the op before any secure run; with fewer fraction bits it passes."""
+    params = jax.tree_util.tree_map(np.array, tiny_llama.params)
+    params["model"]["embed_tokens"]["embedding"][5, 3] = 30_000.0
+    loud = compile_generator(tiny_llama, params, max_len=8)
+    with pytest.raises(DittoError, match=r"'pphlo.multiply' overflows the 64-bit ring.*emulating the prefill"):
+        loud.check([5, 1, 2])
+    loud.check([1, 2, 3])  # the token is not in the prompt
+    policy = tmp_path / "fxp64-f14.json"
+    policy.write_text(json.dumps({"base": "fxp64", "rings": {"small": [64, 14], "large": [64, 14]}}))
+    compile_generator(tiny_llama, params, max_len=8, policy=str(policy)).check([5, 1, 2])
+
+
 def test_ditto_generate_streams_tokens(ditto, tmp_path):
     report = tmp_path / "generate.json"
     result = ditto("generate", "--model", "llama", "--config", "tiny", "--prompt", "hi", "--max-new-tokens", 2,
@@ -150,7 +167,7 @@ def test_ditto_generate_streams_tokens(ditto, tmp_path):
     lines = result.stdout.splitlines()
     assert lines[1].startswith("prefill  position     2") and lines[2].startswith("decode   position     3")
     assert "recompute:" in lines[2] and "agreement 1.00" in result.stdout
-    data = __import__("json").loads(report.read_text())
+    data = json.loads(report.read_text())
     assert [s["program"] for s in data["steps"]] == ["prefill", "decode"] and data["agreement"] == 1.0
     assert data["steps"][1]["send_bytes"] < data["baseline"][1]["send_bytes"]
 
