@@ -69,7 +69,7 @@ INDEXED = frozenset({"pphlo.dynamic_slice", "pphlo.custom_call"})
 """Data movement only while their indices (every operand after the first) are public."""
 SHARE_WISE = frozenset({"pphlo.add", "pphlo.subtract", "pphlo.negate"})
 """Local on arithmetic shares (a boolean-shared operand must be converted first, which the calibration measures)."""
-ALWAYS_FREE = frozenset({"pphlo.constant", "pphlo.iota", "pphlo.return"})
+ALWAYS_FREE = frozenset({"pphlo.constant", "pphlo.iota", "pphlo.return", "pphlo.free"})
 COMMUTATIVE = frozenset(
     {
         "pphlo.add", "pphlo.multiply", "pphlo.maximum", "pphlo.minimum", "pphlo.and", "pphlo.or", "pphlo.xor",
