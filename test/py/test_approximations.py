@@ -1,6 +1,7 @@
 """approximate-nonlinear and row-reciprocals: what they recognise, and that they change results
 by exactly the approximation (emulated bit-exactly; one secure run per softmax mode)."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -200,3 +201,16 @@ def test_row_reciprocals_make_the_softmax_cheaper_and_no_less_accurate():
     assert "pphlo.reciprocal" in ditto_compiler.compile(row_softmax, x).ir
     assert costs["per-row"] < 0.7 * costs["per-element"]
     assert errors["per-row"] <= errors["per-element"] + 1e-3 < 5e-3
+
+
+@pytest.mark.parametrize("fraction_bits", [18, 16])
+def test_secure_rsqrt_holds_over_the_rings_range(tmp_path, fraction_bits):
+    """SPU's rsqrt returns 0 from 2^f on (1e5 at f=16, 1.09e6 at f=18: RMSNorm's mean square of a row with a
+    massive activation); legalization's tiers keep it within 0.1% and a few steps of the ring up to 4e6."""
+    policy = tmp_path / "policy.json"
+    ring = [64, fraction_bits]
+    policy.write_text(json.dumps({"base": "fxp64", "rings": {"small": ring, "large": ring}}))
+    x = np.asarray([0.01, 1.0, 30.0, 1e3, 1e4, 1e5, 1.09e6, 4e6], np.float32)
+    prog = ditto_compiler.compile(jax.lax.rsqrt, x, policy=str(policy))
+    got, want = np.asarray(prog.run(x)), 1 / np.sqrt(x.astype(np.float64))
+    assert np.all(np.abs(got - want) <= 1e-3 * want + 4 * 2.0**-fraction_bits), got / want - 1
