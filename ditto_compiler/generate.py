@@ -9,9 +9,8 @@ cache (`init_cache`, `past_key_values`, written with dynamic_update_slice at the
 The prefill program runs the prompt and writes the cache; the decode program runs one token at a
 public position against it. Between steps the cache stays secret-shared in the parties: it is an
 output they keep in their SPU runtimes (`Resident`, runtime/session.py) and the next step's input,
-never revealed. Each
-step's one revealed output is the next token, a greedy argmax computed under MPC, revealed to
-the client alone, who shares it back as the next step's (one-hot) input. What is public: the
+never revealed. Each step's one revealed output is the next token, a greedy argmax computed under
+MPC, revealed to the client alone, who shares it back as the next step's (one-hot) input. What is public: the
 lengths and positions, as in any fixed-shape secure program. The weights are shared once and
 held by the parties for every decode step.
 
@@ -250,6 +249,8 @@ class Generator:
         try:
             self.prefill_program(ids.size).emulate(self.params, ids[None, :].astype(np.int32))
         except DittoError as e:
+            if "overflows" not in str(e):
+                raise
             raise DittoError(
                 f"{e}; found by emulating the prefill: under MPC the tokens would be wrong. Give the ring more "
                 "integer bits (fewer fraction bits, e.g. a policy file with rings [64, 16])"
@@ -262,6 +263,12 @@ class Generator:
         if ids.size >= self.max_len:
             raise DittoError(f"a prompt of {ids.size} tokens leaves no room in a cache of {self.max_len}")
         return ids
+
+    def close(self) -> None:
+        """Release the parties and what they hold (weights, cache); a later `generate` starts new ones."""
+        if self._session is not None:
+            self._session.close()
+        self._session, self._weights_in_parties = None, None
 
     @property
     def weight_count(self) -> int:

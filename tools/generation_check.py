@@ -116,6 +116,7 @@ def cost(args: argparse.Namespace) -> dict:
     }  # fmt: skip
     print(f"decode / recompute: bytes {result['bytes_ratio']:.4f}, seconds {result['seconds_ratio']:.3f}")
     if args.puma:
+        generator.close()  # PUMA's run holds its own shares of the weights
         result["puma"] = puma_recompute(case, sequence)
         result["decode_vs_puma"] = {
             "bytes": decode.cost.send_bytes / result["puma"]["send_bytes"],

@@ -118,6 +118,11 @@ class Session:
             self.failed = f"party {failed.failed_rank}: {failed.failed}"
             raise DittoError(f"secure execution failed in party {failed.failed_rank}: {failed.failed}")
 
+    def close(self) -> None:
+        """Release the parties' runtimes and every value they hold; the session runs nothing more."""
+        self.runtimes = [{} for _ in range(WORLD_SIZE)]
+        self.failed = self.failed or "the session was closed"
+
     @property
     def links(self) -> tuple[MemoryHub, ...]:
         return (*self.hubs.values(), self.protocol_hub)

@@ -157,6 +157,15 @@ def test_check_finds_an_overflow_mpc_would_hide(llama_generator):
     loud.check(PROMPTS[1])  # token 5 is not in this prompt
 
 
+def test_a_closed_generator_starts_new_parties(llama_generator):
+    first = [s.token for s in llama_generator.generate(PROMPTS[0], 2)]
+    session = llama_generator._session
+    llama_generator.close()
+    with pytest.raises(DittoError, match="the session was closed"):
+        session.share(llama_generator.decode.plan, 0, np.zeros(1, np.float32))
+    assert [s.token for s in llama_generator.generate(PROMPTS[0], 2)] == first
+
+
 def test_ditto_generate_streams_tokens(ditto, tmp_path):
     report = tmp_path / "generate.json"
     result = ditto("generate", "--model", "llama", "--config", "tiny", "--prompt", "hi", "--max-new-tokens", 2,
