@@ -38,6 +38,7 @@ from .passes.fold_identity_products import FoldIdentityProductsPass
 from .passes.fuse_scales import FuseScalesPass
 from .passes.inline_private_functions import InlinePrivateFunctionsPass
 from .passes.one_hot_inputs import OneHotInputsPass
+from .passes.policy_file import PolicyFile, is_policy_file, load_policy_file
 from .passes.ring_policy import LARGE, RingPolicy
 from .passes.row_reciprocals import RowReciprocalsPass
 from .ring import RingConfig
@@ -60,6 +61,15 @@ def frontend_passes(
     ]
 
 
+def large_ring(policy: str | RingPolicy | PolicyFile) -> RingConfig:
+    """The ring SPU's nonlinear kernels run in under `policy`: legalization guards their input ranges for it."""
+    if isinstance(policy, PolicyFile):
+        return policy.large
+    if isinstance(policy, RingPolicy):
+        return policy.nonlinear
+    return load_policy_file(policy).large if is_policy_file(policy) else LARGE
+
+
 def ring_passes(policy: str | RingPolicy = "fxp64") -> list[ModulePass]:
     """Legalized PPHLO to ring-typed PPHLO under `policy` (a name, a JSON policy file or a policy object)."""
     annotate = AnnotateRingsPass(ring_policy=policy) if isinstance(policy, RingPolicy) else AnnotateRingsPass(policy)
@@ -70,7 +80,7 @@ def default_passes(
     policy: str | RingPolicy = "fxp64", gelu: str = "exact", softmax: str = "exact", silu: str = "exact"
 ) -> list[ModulePass]:
     """The pipeline of `ditto_compiler.compile` (and of `ditto-opt -p ditto-pipeline`)."""
-    return [*frontend_passes(gelu, softmax, silu=silu), *ring_passes(policy)]
+    return [*frontend_passes(gelu, softmax, silu=silu, large=large_ring(policy)), *ring_passes(policy)]
 
 
 def apply_passes(module: ModuleOp, passes: Sequence[ModulePass]) -> None:

@@ -25,8 +25,8 @@ from .passes.auto_policy import calibrate
 from .passes.auto_policy import check_options as check_auto_options
 from .passes.optimal_rings import OBJECTIVES, solve
 from .passes.policy_file import MODES, PolicyFile, is_policy_file, load_policy, load_policy_file
-from .passes.ring_policy import LARGE, RingPolicy
-from .pipeline import apply_passes, frontend_passes, ring_passes
+from .passes.ring_policy import RingPolicy
+from .pipeline import apply_passes, frontend_passes, large_ring, ring_passes
 from .plan import OneHotInput, Plan, Variable, check_value
 from .ring import RingConfig
 from .runtime.cost import Cost
@@ -311,7 +311,7 @@ def _compile(
         apply_passes(module, passes)
     else:
         if isinstance(policy, PolicyFile):
-            apply_passes(module, frontend_passes(policy=policy.path, large=policy.large))
+            apply_passes(module, frontend_passes(policy=policy.path, large=large_ring(policy)))
             if policy.calibrated:
                 inputs = _calibration_inputs(calibration, example_args, signature)
                 solution = solve(
@@ -322,8 +322,7 @@ def _compile(
             else:
                 policy = policy.ring_policy()
         else:
-            large = policy.nonlinear if isinstance(policy, RingPolicy) else LARGE
-            apply_passes(module, frontend_passes(gelu, softmax, silu=silu, large=large))
+            apply_passes(module, frontend_passes(gelu, softmax, silu=silu, large=large_ring(policy)))
         if policy == "auto":
             inputs = _calibration_inputs(calibration, example_args, signature)
             policy, choices = calibrate(module, inputs, margin, precision)

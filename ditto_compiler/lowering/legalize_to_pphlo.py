@@ -220,10 +220,8 @@ class RsqrtToPPHLO(RewritePattern):
             return
         x, result_type = op.operand, _result_type(op)
         f, step = self.ring.fraction_bits, 2 * ((self.ring.fraction_bits - 1) // 2)
-        thresholds = [
-            f - 1 + j * step for j in range(self.ring.integer_bits) if f - 1 + j * step < self.ring.integer_bits
-        ]
-        if not is_secret(x.type) or step < 2 or not thresholds:
+        thresholds = list(range(f - 1, self.ring.integer_bits, step)) if step >= 2 else []
+        if not is_secret(x.type) or not thresholds:
             rewriter.replace(op, pphlo.RsqrtOp(x, result_type))
             return
         shape, element = result_type.get_shape(), base_element_type(result_type)
