@@ -56,3 +56,19 @@ func.func @region_use(%x: tensor<4x!pphlo.secret<f32>>) -> tensor<!pphlo.secret<
   }) : (tensor<4x!pphlo.secret<f32>>, tensor<f32>) -> tensor<!pphlo.secret<f32>>
   func.return %r : tensor<!pphlo.secret<f32>>
 }
+
+// -----
+
+// A value the input already frees is not freed again.
+// CHECK-LABEL: func.func @already_freed
+// CHECK-NEXT:    %a = "pphlo.negate"(%x)
+// CHECK-NEXT:    %b = "pphlo.negate"(%a)
+// CHECK-NEXT:    "pphlo.free"(%a)
+// CHECK-NOT:     "pphlo.free"(%a)
+// CHECK:         func.return %b
+func.func @already_freed(%x: tensor<4x!pphlo.secret<f32>>) -> tensor<4x!pphlo.secret<f32>> {
+  %a = "pphlo.negate"(%x) : (tensor<4x!pphlo.secret<f32>>) -> tensor<4x!pphlo.secret<f32>>
+  %b = "pphlo.negate"(%a) : (tensor<4x!pphlo.secret<f32>>) -> tensor<4x!pphlo.secret<f32>>
+  "pphlo.free"(%a) : (tensor<4x!pphlo.secret<f32>>) -> ()
+  func.return %b : tensor<4x!pphlo.secret<f32>>
+}
