@@ -39,8 +39,8 @@ from jax.tree_util import tree_flatten, tree_leaves
 
 from .diagnostics import DittoError
 from .models.hf import CAUSAL_FAMILIES, ModelCase
+from .network import NETWORKS
 from .runtime.cost import Cost
-from .runtime.netem import NETWORKS
 
 RUNS: dict[str, dict[str, str] | None] = {
     "puma": None,
@@ -81,9 +81,8 @@ def op_class(op: str) -> str:
 
 def modelled_seconds(cost: Cost, net: str) -> float:
     """Measured seconds + rounds x RTT + the busiest party's bytes / bandwidth."""
-    network = NETWORKS[net]
     busiest = max((p.send_bytes for p in cost.parties), default=0)
-    return cost.seconds + cost.rounds * network.rtt_s + busiest * 8 / network.bits_per_s
+    return NETWORKS[net].modelled_seconds(cost.seconds, cost.rounds, busiest)
 
 
 @dataclass

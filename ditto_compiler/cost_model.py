@@ -48,7 +48,7 @@ from .diagnostics import DittoError, describe_location
 from .dialects import make_context
 from .dialects.fxp import FixedType, IntType
 from .dialects.secret import base_element_type, is_secret
-from .plan import Conversion, Plan, Segment
+from .plan import Conversion, Plan, Segment, spu_version
 from .ring import RingConfig
 
 MODEL_FORMAT = "ditto-cost-model/1"
@@ -357,15 +357,12 @@ class CostModel:
     @classmethod
     def from_json(cls, data: Any, where: str = "cost model") -> CostModel:
         """A model from its JSON form, refused if it was calibrated for another SPU version."""
-        from spu import version as spu_version
-
         if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
             raise DittoError(f"{where} is not a ditto-compiler cost model (format {MODEL_FORMAT})")
         spu = data.get("spu")
-        if spu != spu_version.__version__:
+        if spu != spu_version():
             raise DittoError(
-                f"{where} was calibrated for SPU {spu}, this runtime is {spu_version.__version__}: "
-                "rerun tools/calibrate_costs.py"
+                f"{where} was calibrated for SPU {spu}, this runtime is {spu_version()}: rerun tools/calibrate_costs.py"
             )
         rings = data.get("rings")
         if not isinstance(rings, dict) or not rings:

@@ -25,6 +25,8 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import cache
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,13 @@ import numpy as np
 from .diagnostics import DittoError
 from .jsonfile import read_json
 from .ring import RingConfig
+
+
+@cache
+def spu_version() -> str:
+    """The installed SPU's version, read without importing SPU (which imports JAX: a second per tool run)."""
+    return metadata.version("spu")
+
 
 PLAN_FORMAT = "ditto-plan/1"
 KINDS = ("fixed", "int", "bool")
@@ -216,11 +225,9 @@ class Plan:
 
     # -- JSON --------------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
-        from spu import version as spu_version
-
         return {
             "format": PLAN_FORMAT,
-            "spu": spu_version.__version__,
+            "spu": spu_version(),
             "rings": [{"field_bits": r.field_bits, "fraction_bits": r.fraction_bits} for r in self.rings.values()],
             "inputs": [_variable_json(v) for v in self.inputs],
             "outputs": [_variable_json(v) for v in self.outputs],
@@ -357,16 +364,14 @@ class _PlanReader:
             raise self.fail(path, f"unknown keys {sorted(unknown)}")
 
     def read(self, data: Any) -> Plan:
-        from spu import version as spu_version
-
         if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
             raise DittoError(f"{self.where} is not a ditto-compiler program file (format {PLAN_FORMAT})")
         self.known_keys(
             data, "plan", {"format", "spu", "rings", "inputs", "outputs", "steps", "encodings", "spu_options"}
         )
         spu = self.field(data, "plan", "spu", str)
-        if spu != spu_version.__version__:
-            raise DittoError(f"{self.where} was compiled for SPU {spu}, this runtime is {spu_version.__version__}")
+        if spu != spu_version():
+            raise DittoError(f"{self.where} was compiled for SPU {spu}, this runtime is {spu_version()}")
         rings: dict[int, RingConfig] = {}
         for index, ring in enumerate(self.field(data, "plan", "rings", list)):
             path = f"rings[{index}]"

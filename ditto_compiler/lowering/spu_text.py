@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-from spu import version as spu_version
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import (
@@ -34,6 +33,7 @@ from xdsl.rewriter import Rewriter
 from ..diagnostics import DittoError
 from ..dialects import fxp, pphlo
 from ..dialects.secret import is_secret, tensor_type
+from ..plan import spu_version
 from ..ring import RingConfig
 from .insert_deallocation import InsertDeallocationPass
 
@@ -105,7 +105,7 @@ def _strip_ring_types(module: ModuleOp) -> None:
 
 def spu_module_text(module: ModuleOp) -> str:
     """`module` as SPU's runtime reads it: generic form, stamped with the SPU version it is for."""
-    module.attributes["pphlo.version"] = StringAttr(spu_version.__version__)
+    module.attributes["pphlo.version"] = StringAttr(spu_version())
     stream = io.StringIO()
     Printer(stream=stream, print_generic_format=True).print_op(module)
     return stream.getvalue()

@@ -40,8 +40,8 @@ from xdsl.ir import Block, Operation, SSAValue
 
 from ..diagnostics import DittoError, describe_location
 from ..dialects.secret import base_element_type, is_secret
+from ..network import NETWORKS
 from ..ring import RingConfig
-from ..runtime.netem import NETWORKS
 from .auto_policy import check_options, fits_small_ring, observed_stats
 from .ring_policy import LARGE, SMALL, RingPolicy
 
@@ -89,9 +89,8 @@ def scalar(estimate: Estimate, objective: str) -> float:
     """`estimate` in the objective's unit: bytes, or seconds on the paper's LAN / WAN."""
     if objective == "bytes":
         return estimate.send_bytes
-    network = NETWORKS[objective]
     busiest = estimate.send_bytes / 3  # every party sends about a third under ABY3
-    return estimate.rounds * network.rtt_s + busiest * 8 / network.bits_per_s + estimate.seconds
+    return NETWORKS[objective].modelled_seconds(estimate.seconds, estimate.rounds, busiest)
 
 
 def _elements(value: SSAValue) -> int:

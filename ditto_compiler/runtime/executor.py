@@ -16,9 +16,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..diagnostics import DittoError
+from ..network import NETWORKS
 from ..plan import Plan, check_sequence, check_value
 from .cost import Cost
-from .netem import NETWORKS
 from .party import UPCASTS, check_upcast
 
 MODES = ("threads", "processes")

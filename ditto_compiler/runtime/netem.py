@@ -21,28 +21,16 @@ import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from spu import libspu
 
 from ..diagnostics import DittoError
+from ..network import NETWORKS, Network
+
+__all__ = ["NETWORKS", "Network", "emulated_link"]
 
 _FRAME = struct.Struct("<dII")
 """arrival time (s, CLOCK_MONOTONIC), key length, data length"""
-
-
-@dataclass(frozen=True)
-class Network:
-    name: str
-    rtt_s: float
-    bits_per_s: float
-
-    def as_json(self) -> dict[str, object]:
-        return {"emulated": True, "name": self.name, "rtt_ms": self.rtt_s * 1e3, "mbps": self.bits_per_s / 1e6}
-
-
-NETWORKS = {"lan": Network("lan", 0.4e-3, 5e9), "wan": Network("wan", 40e-3, 400e6)}
-"""The Ditto paper's settings: LAN 5 Gbps, 0.4 ms RTT; WAN 400 Mbps, 40 ms RTT."""
 
 
 def _wait_until(moment: float) -> None:

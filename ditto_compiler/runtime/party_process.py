@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..diagnostics import DittoError
+from ..network import NETWORKS
 from ..plan import Plan
-from .netem import NETWORKS
 from .party import WORLD_SIZE, first_line
 from .processes import PartyLinks, party_failure, party_result, run_job
 from .profile import configure_spu_log
