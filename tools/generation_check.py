@@ -8,11 +8,16 @@
         one decode step at a context of N tokens against recomputing the whole sequence (SPU's example), same
         tokens, compiled by ditto-compiler and by SPU as PUMA configures it (`puma`, the anchor)
 
+    python tools/generation_check.py policies [--seq 64] [--windows 4] [--settings a,b,...]
+        SmolLM2 under ring policies and approximations, emulated (bit-exact ring arithmetic, which secure execution
+        equals within a few LSB): next-token agreement with plaintext and perplexity on held-out windows, and the
+        modelled bytes and rounds of the whole forward pass; a setting that overflows its ring is named
     python tools/generation_check.py heldout [--seq 128]
         SmolLM2's plaintext perplexity on the held-out text (the eval split of the corpus `ditto distill` and
         `ditto tune` use), in windows of --seq tokens; prints the first window's text (for `ditto bench --text`)
 
-Every figure except `heldout`'s comes from a secure run (threads mode: bytes and rounds exact, seconds on this machine).
+Every figure except `heldout`'s and `policies`' comes from a secure run (threads mode: bytes and rounds exact,
+seconds on this machine).
 """
 
 from __future__ import annotations
@@ -151,6 +156,82 @@ def puma_recompute(case, sequence: list[int]) -> dict:
     return {"send_bytes": spent.send_bytes, "rounds": spent.rounds, "seconds": seconds, "token": token}
 
 
+def _policy_file(base: str, small: tuple[int, int]) -> str:
+    import tempfile
+
+    path = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+    json.dump({"version": 2, "base": base, "rings": {"small": list(small), "large": [64, 16]}}, path)
+    path.close()
+    return path.name
+
+
+POLICY_SETTINGS = {
+    # name: (policy base, small ring, approximations); the large ring is (64, 16) throughout: SmolLM2's squared
+    # massive activation overflows 18 fraction bits (docs/generation.md)
+    "fxp64-f16": ("fxp64", (64, 16), {}),
+    "ditto-f16": ("ditto", (32, 10), {}),
+    "optimal-f16": ("optimal", (32, 10), {}),
+    "optimal-f16-silu-fit": ("optimal", (32, 10), {"silu": "relu-fit"}),
+    "optimal-f16-fit": ("optimal", (32, 10), {"silu": "relu-fit", "softmax": "exp-fit"}),
+}
+
+
+def policies(args: argparse.Namespace) -> dict:
+    import jax
+
+    from ditto_compiler import compile as ditto_compile
+    from ditto_compiler.cost_model import CostModel
+    from ditto_compiler.diagnostics import DittoError
+    from ditto_compiler.distill.data import load_corpus
+
+    case = llama_case("smollm2", args.seq)
+    corpus = load_corpus()
+
+    def windows(texts: list[str], count: int) -> np.ndarray:
+        ids = np.asarray(case.tokenizer(" ".join(texts))["input_ids"], np.int32)
+        return ids[: count * args.seq].reshape(count, 1, args.seq)
+
+    evaluation, (calibration,) = windows(corpus.eval, args.windows), windows(corpus.train, 1)
+    mask = np.ones((1, args.seq), np.int32)
+    plain = jax.jit(case.forward)
+    model = CostModel.load()
+
+    def scores(logits: np.ndarray, ids: np.ndarray, want: np.ndarray) -> tuple[float, float]:
+        logits = np.asarray(logits, np.float64)[0, :-1]
+        log_probs = logits - logits.max(-1, keepdims=True)
+        log_probs -= np.log(np.exp(log_probs).sum(-1, keepdims=True))
+        nll = -np.take_along_axis(log_probs, ids[0, 1:, None], -1).mean()
+        return float(nll), float(np.mean(logits.argmax(-1) == np.asarray(want)[0, :-1].argmax(-1)))
+
+    reference = [scores(plain(case.params, w, mask), w, plain(case.params, w, mask)) for w in evaluation]
+    perplexity = float(np.exp(np.mean([nll for nll, _ in reference])))
+    results = {"model": case.name, "seq": args.seq, "windows": args.windows, "plaintext_perplexity": perplexity}
+    results["settings"] = {}
+    print(f"plaintext: perplexity {perplexity:.2f} on {args.windows} x {args.seq} tokens", flush=True)
+    for name in args.settings.split(","):
+        base, small, approximations = POLICY_SETTINGS[name]
+        began = time.perf_counter()
+        prog = ditto_compile(case.forward, case.params, evaluation[0], mask, policy=_policy_file(base, small),
+                             calibration=(case.params, calibration, mask) if base == "optimal" else None,
+                             **approximations)  # fmt: skip
+        estimate = model.plan(prog.plan)
+        entry: dict = {"send_bytes": estimate.send_bytes, "rounds": estimate.rounds,
+                       "compile_s": round(time.perf_counter() - began, 1)}  # fmt: skip
+        try:
+            got = [scores(prog.emulate(case.params, w, mask), w, plain(case.params, w, mask)) for w in evaluation]
+        except DittoError as e:
+            entry["overflow"] = str(e)
+            print(f"{name}: {estimate.send_bytes:,.0f} B, {estimate.rounds:,.0f} rounds; OVERFLOWS: {e}", flush=True)
+        else:
+            entry["perplexity"] = float(np.exp(np.mean([nll for nll, _ in got])))
+            entry["next_token_agreement"] = float(np.mean([agree for _, agree in got]))
+            print(f"{name}: {estimate.send_bytes:,.0f} B, {estimate.rounds:,.0f} rounds (modelled); perplexity "
+                  f"{entry['perplexity']:.2f}, next-token agreement {entry['next_token_agreement']:.4f}",
+                  flush=True)  # fmt: skip
+        results["settings"][name] = entry
+    return results
+
+
 def heldout(args: argparse.Namespace) -> dict:
     import jax
     import jax.numpy as jnp
@@ -199,12 +280,17 @@ def main() -> int:
     p.add_argument("--policy", default="fxp64")
     p.add_argument("--silu", choices=("exact", "relu-fit"))
     p.add_argument("--puma", action="store_true", help="also PUMA's recompute of the same sequence")
+    p = sub.add_parser("policies")
+    p.add_argument("--seq", type=int, default=64)
+    p.add_argument("--windows", type=int, default=4)
+    p.add_argument("--settings", default=",".join(POLICY_SETTINGS))
     p = sub.add_parser("heldout")
     p.add_argument("--seq", type=int, default=128)
     for p in sub.choices.values():
         p.add_argument("--json", metavar="FILE")
     args = parser.parse_args()
-    result = {"exact": exact, "smollm2": smollm2, "cost": cost, "heldout": heldout}[args.check](args)
+    checks = {"exact": exact, "smollm2": smollm2, "cost": cost, "policies": policies, "heldout": heldout}
+    result = checks[args.check](args)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)
