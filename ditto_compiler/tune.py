@@ -149,14 +149,16 @@ def find_sites(fn: Callable[..., Any], example_args: tuple[Any, ...]) -> list[Si
     return list(found.values())
 
 
-def policy_for(sites: Sequence[Site], config: Config, rings: str, objective: str, tuned: Any = None) -> PolicyFile:
+def policy_for(
+    sites: Sequence[Site], config: Config, rings: str, objective: str, tuned: Any = None, large: RingConfig = LARGE
+) -> PolicyFile:
     """The policy file of one configuration: its approximations by location, its rings."""
     rules = tuple(
         ApproximationRule(s.pattern, **{s.function: mode}) for s, mode in zip(sites, config.modes) if mode != "exact"
     )
-    small = RingConfig(32, config.small_fraction_bits) if rings == "optimal" else LARGE
+    small = RingConfig(32, config.small_fraction_bits) if rings == "optimal" else large
     return PolicyFile(
-        base=rings, small=small, large=LARGE, objective=objective, approximations=Approximations(rules=rules),
+        base=rings, small=small, large=large, objective=objective, approximations=Approximations(rules=rules),
         tuned=tuned or {},
     )  # fmt: skip
 
@@ -186,13 +188,13 @@ def _check(
 
 
 class _Search:
-    def __init__(self, fn, example_args, calibration, score, objective, workdir, bar):  # noqa: ANN001
+    def __init__(self, fn, example_args, calibration, score, objective, workdir, bar, large):  # noqa: ANN001
         import jax
 
         from .cost_model import CostModel
 
         self.fn, self.example_args, self.calibration = fn, example_args, [tuple(c) for c in calibration]
-        self.score, self.objective, self.workdir, self.bar = score, objective, workdir, bar
+        self.score, self.objective, self.workdir, self.bar, self.large = score, objective, workdir, bar, large
         self.model = CostModel.load()
         reference = jax.jit(fn)
         self.wants = [self._flat(reference(*inputs)) for inputs in self.calibration]
@@ -216,7 +218,7 @@ class _Search:
             return self.cache[key]
         start = time.perf_counter()
         path = self.workdir / f"candidate-{len(self.cache)}.json"
-        policy_for(sites, config, rings, self.objective).save(path)
+        policy_for(sites, config, rings, self.objective, large=self.large).save(path)
         calibration = self.calibration[0] if rings == "optimal" else None
         prog = ditto_compile(self.fn, *self.example_args, policy=str(path), calibration=calibration)
         estimate = self.model.plan(prog.plan)
@@ -240,7 +242,7 @@ class _Search:
         import jax
 
         path = self.workdir / "chosen.json"
-        policy_for(sites, config, "optimal", self.objective).save(path)
+        policy_for(sites, config, "optimal", self.objective, large=self.large).save(path)
         from .program import compile as ditto_compile
 
         prog = ditto_compile(self.fn, *self.example_args, policy=str(path), calibration=self.calibration[0])
@@ -289,6 +291,7 @@ def tune(
     metric: str | Callable[[np.ndarray, np.ndarray, Sequence[Any]], float] = "cosine",
     objective: str = "bytes",
     small_fraction_bits: Sequence[int] = SMALL_FRACTION_BITS,
+    large_fraction_bits: int = LARGE.fraction_bits,
     max_verifications: int = 6,
     safety: float = 0.25,
     front: int = 0,
@@ -303,8 +306,10 @@ def tune(
     `safety` keeps that share of the error budget in reserve on the calibration inputs (with 0.25, target 0.99
     asks 0.9925 of them), since unseen inputs score a little differently. `held_out` inputs (not searched on)
     are scored with the chosen program at the end, for the report; `front` more hull points, spread over its
-    cost range, are verified for the report's Pareto front."""
+    cost range, are verified for the report's Pareto front. `large_fraction_bits` fixes the 64-bit ring's (fewer
+    for models with large activations: SmolLM2 needs 16, docs/generation.md)."""
     fraction_bits = tuple(small_fraction_bits)
+    large = RingConfig(64, large_fraction_bits)
     _check(target, metric, objective, calibration, fraction_bits, max_verifications, safety, front)
     score = metric if callable(metric) else SCORES[metric]
     start = time.perf_counter()
@@ -319,7 +324,7 @@ def tune(
     if workdir is not None:
         Path(workdir).mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() if workdir is None else contextlib.nullcontext(workdir) as folder:
-        search = _Search(fn, example_args, calibration, score, objective, Path(folder), bar)
+        search = _Search(fn, example_args, calibration, score, objective, Path(folder), bar, large)
         try:
             tuned = _tune(search, sites, target, safety, fraction_bits, max_verifications, front, metric, start)
             if held_out:
@@ -428,7 +433,7 @@ def _tune(
         "predicted": {"cost": chosen.cost, "send_bytes": chosen.send_bytes, "rounds": chosen.rounds,
                       "score": chosen.score},
     }  # fmt: skip
-    policy = policy_for(sites, chosen.config, "optimal", search.objective, tuned_note)
+    policy = policy_for(sites, chosen.config, "optimal", search.objective, tuned_note, search.large)
     return Tuned(policy, target_met, chosen, report)
 
 

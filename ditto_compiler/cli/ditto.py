@@ -299,7 +299,8 @@ def tune(args: argparse.Namespace) -> int:
     calibration, held_out = _tuning_inputs(case, args)
     result = run_tune(
         case.forward, case.args, calibration, target=args.target, metric=args.metric, objective=args.objective,
-        small_fraction_bits=bits, max_verifications=args.max_verifications, safety=args.safety, front=args.front,
+        small_fraction_bits=bits, large_fraction_bits=args.large_fraction_bits,
+        max_verifications=args.max_verifications, safety=args.safety, front=args.front,
         held_out=held_out, progress=not args.quiet,
     )  # fmt: skip
     result.policy.save(args.out)
@@ -582,6 +583,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--safety", type=float, default=0.25, help="share of the error budget kept in reserve on calibration (0.25)"
     )
     p.add_argument("--fraction-bits", default="8,10,12", help="the small ring's fraction bits to try (default 8,10,12)")
+    p.add_argument("--large-fraction-bits", type=int, default=18,
+                   help="the 64-bit ring's fraction bits (default 18; fewer for large activations)")  # fmt: skip
     p.add_argument("--max-verifications", type=int, default=6, help="emulated checks of predicted points (6)")
     p.add_argument("--front", type=int, default=0, help="verify this many more hull points for the Pareto front")
     p.add_argument("--out", required=True, metavar="FILE", help="the policy file to write")

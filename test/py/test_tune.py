@@ -10,7 +10,8 @@ import ditto_compiler
 from ditto_compiler import DittoError
 from ditto_compiler.cost_model import CostModel
 from ditto_compiler.passes.policy_file import load_policy_file
-from ditto_compiler.tune import cosine, find_sites, hull_configs, pareto, tune
+from ditto_compiler.ring import RingConfig
+from ditto_compiler.tune import Config, cosine, find_sites, hull_configs, pareto, policy_for, tune
 
 
 def two_layers(params, x):
@@ -136,6 +137,7 @@ def test_an_unreachable_target_is_reported_not_met():
         (dict(metric="bleu"), "metric must be one of cosine, next-token, perplexity"),
         (dict(objective="energy"), "objective must be one of bytes, lan, wan"),
         (dict(small_fraction_bits=(40,)), "fraction bits must be integers in"),
+        (dict(large_fraction_bits=61), "cannot hold 61 fraction bits"),
     ],
 )
 def test_bad_options_are_diagnosed(options, message):
@@ -143,6 +145,14 @@ def test_bad_options_are_diagnosed(options, message):
         tune(two_layers, EXAMPLE, CALIBRATION, progress=False, **options)
     with pytest.raises(DittoError, match="at least one calibration input"):
         tune(two_layers, EXAMPLE, [], progress=False)
+
+
+def test_the_large_ring_is_the_callers(tmp_path):
+    # SmolLM2's activations need a 64-bit ring with 16 fraction bits: tune keeps it in every candidate's file.
+    policy = policy_for(find_sites(two_layers, EXAMPLE), Config(("exact",) * 4), "optimal", "bytes",
+                        large=RingConfig(64, 16))  # fmt: skip
+    policy.save(tmp_path / "p.json")
+    assert json.loads((tmp_path / "p.json").read_text())["rings"]["large"] == [64, 16]
 
 
 def test_the_cli_diagnoses_before_building_a_model(tmp_path, capsys):
