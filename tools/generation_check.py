@@ -156,11 +156,11 @@ def puma_recompute(case, sequence: list[int]) -> dict:
     return {"send_bytes": spent.send_bytes, "rounds": spent.rounds, "seconds": seconds, "token": token}
 
 
-def _policy_file(base: str, small: tuple[int, int]) -> str:
+def _policy_file(base: str, small: tuple[int, int], approximations: dict[str, str]) -> str:
     import tempfile
 
     path = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
-    json.dump({"version": 2, "base": base, "rings": {"small": list(small), "large": [64, 16]}}, path)
+    json.dump({"version": 2, "base": base, "rings": {"small": list(small), "large": [64, 16]}, **approximations}, path)
     path.close()
     return path.name
 
@@ -171,7 +171,9 @@ POLICY_SETTINGS = {
     "fxp64-f16": ("fxp64", (64, 16), {}),
     "ditto-f16": ("ditto", (32, 10), {}),
     "optimal-f16": ("optimal", (32, 10), {}),
+    "optimal-f16-s12": ("optimal", (32, 12), {}),
     "optimal-f16-silu-fit": ("optimal", (32, 10), {"silu": "relu-fit"}),
+    "optimal-f16-s12-silu-fit": ("optimal", (32, 12), {"silu": "relu-fit"}),
     "optimal-f16-fit": ("optimal", (32, 10), {"silu": "relu-fit", "softmax": "exp-fit"}),
 }
 
@@ -211,9 +213,9 @@ def policies(args: argparse.Namespace) -> dict:
     for name in args.settings.split(","):
         base, small, approximations = POLICY_SETTINGS[name]
         began = time.perf_counter()
-        prog = ditto_compile(case.forward, case.params, evaluation[0], mask, policy=_policy_file(base, small),
-                             calibration=(case.params, calibration, mask) if base == "optimal" else None,
-                             **approximations)  # fmt: skip
+        prog = ditto_compile(case.forward, case.params, evaluation[0], mask,
+                             policy=_policy_file(base, small, approximations),
+                             calibration=(case.params, calibration, mask) if base == "optimal" else None)  # fmt: skip
         estimate = model.plan(prog.plan)
         entry: dict = {"send_bytes": estimate.send_bytes, "rounds": estimate.rounds,
                        "compile_s": round(time.perf_counter() - began, 1)}  # fmt: skip
