@@ -20,7 +20,8 @@ import statistics
 import sys
 import time
 
-from ditto_compiler.runtime.netem import NETWORKS, Network, emulated_link
+from ditto_compiler.network import NETWORKS, Network
+from ditto_compiler.runtime.netem import emulated_link
 from ditto_compiler.runtime.processes import free_ports
 
 

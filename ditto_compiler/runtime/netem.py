@@ -25,9 +25,7 @@ from collections.abc import Sequence
 from spu import libspu
 
 from ..diagnostics import DittoError
-from ..network import NETWORKS, Network
-
-__all__ = ["NETWORKS", "Network", "emulated_link"]
+from ..network import Network
 
 _FRAME = struct.Struct("<dII")
 """arrival time (s, CLOCK_MONOTONIC), key length, data length"""

@@ -35,9 +35,10 @@ import spu.api as spu_api
 from spu import libspu
 
 from ..diagnostics import DittoError
+from ..network import Network
 from ..plan import Plan
 from .cost import Cost, PartyCost
-from .netem import Network, emulated_link
+from .netem import emulated_link
 from .party import (
     SEED_PAIRS,
     WORLD_SIZE,

@@ -9,7 +9,7 @@ import pytest
 
 import ditto_compiler
 from ditto_compiler import DittoError
-from ditto_compiler.runtime.netem import NETWORKS
+from ditto_compiler.network import NETWORKS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 from netem_check import measure  # noqa: E402
