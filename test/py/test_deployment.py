@@ -4,6 +4,7 @@ import dataclasses
 import json
 import math
 import os
+import random
 import shutil
 import signal
 import socket
@@ -22,7 +23,6 @@ import ditto_compiler.runtime.client as client_module
 from ditto_compiler import DittoError
 from ditto_compiler.runtime.client import ClusterClient, run_once
 from ditto_compiler.runtime.deployment import PORTS_PER_PARTY, load_cluster, write_cluster
-from ditto_compiler.runtime.processes import free_ports
 from ditto_compiler.runtime.server import PartyServer
 from ditto_compiler.runtime.tls import identity, make_certificates
 
@@ -48,14 +48,19 @@ w_heavy = (np.random.default_rng(5).normal(size=(16, 16)) * 0.3).astype(np.float
 
 
 def port_base(count=1):
-    """`count` free blocks of PORTS_PER_PARTY consecutive ports each (bases)."""
+    """`count` free blocks of PORTS_PER_PARTY consecutive ports each (bases). They are drawn below the kernel's
+    ephemeral range (from 32768), where no connection's source port lands, each pytest-xdist worker from its own
+    region: a block probed free stays free until the parties bind it."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    span = (32768 - 10000) // workers
+    size = PORTS_PER_PARTY * count
+    draw = random.Random()
     while True:
-        base = free_ports(1)[0]
-        if base + PORTS_PER_PARTY * count >= 65000:
-            continue
+        base = draw.randrange(10000 + worker * span, 10000 + (worker + 1) * span - size)
         probes = []
         try:
-            for port in range(base, base + PORTS_PER_PARTY * count):
+            for port in range(base, base + size):
                 s = socket.socket()
                 probes.append(s)
                 s.bind(("127.0.0.1", port))
