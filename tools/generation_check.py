@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -156,13 +158,16 @@ def puma_recompute(case, sequence: list[int]) -> dict:
     return {"send_bytes": spent.send_bytes, "rounds": spent.rounds, "seconds": seconds, "token": token}
 
 
-def _policy_file(base: str, small: tuple[int, int], approximations: dict[str, str]) -> str:
-    import tempfile
+def _policy_file(folder: str, name: str) -> str:
+    """The policy file of setting `name` (POLICY_SETTINGS), written into `folder`."""
+    from ditto_compiler.passes.policy_file import Approximations, PolicyFile
+    from ditto_compiler.ring import RingConfig
 
-    path = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
-    json.dump({"version": 2, "base": base, "rings": {"small": list(small), "large": [64, 16]}, **approximations}, path)
-    path.close()
-    return path.name
+    base, small, approximations = POLICY_SETTINGS[name]
+    path = f"{folder}/{name}.json"
+    PolicyFile(base=base, small=RingConfig(*small), large=RingConfig(64, 16),
+               approximations=Approximations(**approximations)).save(path)  # fmt: skip
+    return path
 
 
 POLICY_SETTINGS = {
@@ -205,22 +210,23 @@ def policies(args: argparse.Namespace) -> dict:
         nll = -np.take_along_axis(log_probs, ids[0, 1:, None], -1).mean()
         return float(nll), float(np.mean(logits.argmax(-1) == np.asarray(want)[0, :-1].argmax(-1)))
 
-    reference = [scores(plain(case.params, w, mask), w, plain(case.params, w, mask)) for w in evaluation]
+    wants = [np.asarray(plain(case.params, w, mask)) for w in evaluation]
+    reference = [scores(want, w, want) for w, want in zip(evaluation, wants)]
     perplexity = float(np.exp(np.mean([nll for nll, _ in reference])))
     results = {"model": case.name, "seq": args.seq, "windows": args.windows, "plaintext_perplexity": perplexity}
     results["settings"] = {}
     print(f"plaintext: perplexity {perplexity:.2f} on {args.windows} x {args.seq} tokens", flush=True)
+    folder = tempfile.mkdtemp()
     for name in args.settings.split(","):
-        base, small, approximations = POLICY_SETTINGS[name]
         began = time.perf_counter()
-        prog = ditto_compile(case.forward, case.params, evaluation[0], mask,
-                             policy=_policy_file(base, small, approximations),
-                             calibration=(case.params, calibration, mask) if base == "optimal" else None)  # fmt: skip
+        prog = ditto_compile(case.forward, case.params, evaluation[0], mask, policy=_policy_file(folder, name),
+                             calibration=(case.params, calibration, mask) if POLICY_SETTINGS[name][0] == "optimal"
+                             else None)  # fmt: skip
         estimate = model.plan(prog.plan)
         entry: dict = {"send_bytes": estimate.send_bytes, "rounds": estimate.rounds,
                        "compile_s": round(time.perf_counter() - began, 1)}  # fmt: skip
         try:
-            got = [scores(prog.emulate(case.params, w, mask), w, plain(case.params, w, mask)) for w in evaluation]
+            got = [scores(prog.emulate(case.params, w, mask), w, want) for w, want in zip(evaluation, wants)]
         except DittoError as e:
             entry["overflow"] = str(e)
             print(f"{name}: {estimate.send_bytes:,.0f} B, {estimate.rounds:,.0f} rounds; OVERFLOWS: {e}", flush=True)
@@ -231,6 +237,7 @@ def policies(args: argparse.Namespace) -> dict:
                   f"{entry['perplexity']:.2f}, next-token agreement {entry['next_token_agreement']:.4f}",
                   flush=True)  # fmt: skip
         results["settings"][name] = entry
+    shutil.rmtree(folder)
     return results
 
 
