@@ -19,6 +19,7 @@ from ..diagnostics import DittoError
 from ..jsonfile import write_json
 from ..models.hf import DEFAULT_TEXT
 from ..passes.policy_file import GELU_MODES, SILU_MODES, SOFTMAX_MODES
+from ..ring import RingConfig
 
 
 def _row(name: str, err: float, cost: Any, compile_s: float) -> dict[str, Any]:
@@ -290,6 +291,10 @@ def tune(args: argparse.Namespace) -> int:
         bits = [int(b) for b in args.fraction_bits.split(",")]
     except ValueError:
         raise DittoError(f"--fraction-bits must be comma-separated integers, not {args.fraction_bits!r}") from None
+    try:
+        RingConfig(64, args.large_fraction_bits)
+    except DittoError as e:
+        raise DittoError(f"--large-fraction-bits: {e}") from None
     for name, value in (("--out", args.out), ("--json", args.json), ("--plot", args.plot)):
         _check_output_file(value, name)
     if args.plot and importlib.util.find_spec("matplotlib") is None:

@@ -162,6 +162,7 @@ def test_the_cli_diagnoses_before_building_a_model(tmp_path, capsys):
         (["--target", "2"], "--target must be in (0, 1]"),
         (["--samples", "0"], "--samples must be at least 1"),
         (["--fraction-bits", "8,ten"], "--fraction-bits must be comma-separated integers"),
+        (["--large-fraction-bits", "61"], "--large-fraction-bits: a 64-bit ring cannot hold 61 fraction bits"),
         (["--config", "huge"], "unknown BERT config 'huge'"),
     ):
         assert main(["tune", "--out", str(tmp_path / "p.json"), *extra]) == 1
