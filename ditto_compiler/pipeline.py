@@ -8,6 +8,7 @@
     legalize-to-pphlo                  StableHLO -> PPHLO, visibility decided
     bounded-exp                        e^x on a proved range [lo, 0] as a fitted p(x)^(2^k)
     fold-identity-products             products by public ones are data movement (no truncation)
+    drop-range-guards{calibration}     (calibrated policies) guards the calibration never trips removed
     annotate-rings{policy}             ring types, explicit casts and truncations
     fuse-scales                        fewer truncations
     eliminate-redundant-casts          fewer, smaller ring conversions

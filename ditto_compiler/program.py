@@ -21,8 +21,9 @@ from .frontend.jax_export import FlatSignature, export_stablehlo
 from .lowering.legalize_to_pphlo import VISIBILITY_ATTR
 from .lowering.split_rings import plan_rings
 from .passes import parse_pipeline
-from .passes.auto_policy import calibrate
+from .passes.auto_policy import calibrate, observed_stats
 from .passes.auto_policy import check_options as check_auto_options
+from .passes.drop_range_guards import drop_range_guards
 from .passes.optimal_rings import OBJECTIVES, solve
 from .passes.policy_file import MODES, PolicyFile, is_policy_file, load_policy, load_policy_file
 from .passes.ring_policy import RingPolicy
@@ -271,6 +272,8 @@ def compile(  # noqa: A001 (the library's verb)
     and `silu` (`exact`, `relu-fit`) pick MPC-friendly approximations (passes/approximate_nonlinear.py).
     A policy file (what `ditto tune` writes; passes/policy_file.py) gives rings and per-location approximations
     at once; with base `optimal` its ring cut is made on `calibration` as above.
+    Calibrated policies also drop the range guards (rsqrt's input tiers) that the calibration
+    inputs stay `margin` times below (passes/drop_range_guards.py).
     `pipeline` (xdsl-opt syntax, or pass objects) replaces the whole default pipeline.
     Every problem with the function or the options is a `DittoError`.
     """
@@ -312,26 +315,24 @@ def _compile(
     else:
         if isinstance(policy, PolicyFile):
             apply_passes(module, frontend_passes(policy=policy.path, large=large_ring(policy)))
-            if policy.calibrated:
-                inputs = _calibration_inputs(calibration, example_args, signature)
-                solution = solve(
-                    module, inputs, policy.objective, margin, precision, small=policy.small, large=policy.large
-                )
-                ring_choices = [p.as_dict() for p in solution.placements]
-                policy = solution.policy
-            else:
-                policy = policy.ring_policy()
         else:
             apply_passes(module, frontend_passes(gelu, softmax, silu=silu, large=large_ring(policy)))
-        if policy == "auto":
-            inputs = _calibration_inputs(calibration, example_args, signature)
-            policy, choices = calibrate(module, inputs, margin, precision)
-            ring_choices = [c.as_dict() for c in choices]
-        elif policy == "optimal":
-            inputs = _calibration_inputs(calibration, example_args, signature)
-            solution = solve(module, inputs, objective, margin, precision)
-            policy = solution.policy
-            ring_choices = [p.as_dict() for p in solution.placements]
+        if policy in CALIBRATED or isinstance(policy, PolicyFile) and policy.calibrated:
+            # One emulation on the calibration inputs decides both the guards and the rings.
+            seen = observed_stats(module, _calibration_inputs(calibration, example_args, signature))
+            drop_range_guards(module, seen, margin)
+            if policy == "auto":
+                policy, choices = calibrate(module, seen, margin, precision)
+                ring_choices = [c.as_dict() for c in choices]
+            else:
+                file = policy if isinstance(policy, PolicyFile) else None
+                goal, rings = (
+                    (objective, {}) if file is None else (file.objective, {"small": file.small, "large": file.large})
+                )
+                solution = solve(module, seen, goal, margin, precision, **rings)
+                policy, ring_choices = solution.policy, [p.as_dict() for p in solution.placements]
+        elif isinstance(policy, PolicyFile):
+            policy = policy.ring_policy()
         apply_passes(module, ring_passes(policy))
     return Program(
         stablehlo=stablehlo,

@@ -15,6 +15,11 @@ PRECISE_ATTR = "ditto.precise"
 """Marks an op whose precision ring policies must not trade away (an exact function's
 expansion): it computes in the policy's large ring."""
 
+RANGE_GUARD_ATTR = "ditto.range_guard"
+"""Marks a comparison `x >= bounds` (public bounds) that legalization added to keep a
+kernel's input in its range; `drop-range-guards` removes it where calibration shows
+it never fires."""
+
 
 @dataclass(frozen=True)
 class RingConfig:

@@ -41,7 +41,7 @@ from ..dialects import pphlo
 from ..dialects.secret import base_element_type, is_secret, tensor_type, with_visibility
 from ..dialects.stablehlo import CompareOp, int_list, is_row_lookup
 from ..rewriting import rewrite_walker
-from ..ring import PRECISE_ATTR, RingConfig
+from ..ring import PRECISE_ATTR, RANGE_GUARD_ATTR, RingConfig
 from .chlo_expansion import ExpandErf, ExpandErfc
 
 VISIBILITY_ATTR = "ditto.visibility"
@@ -209,7 +209,9 @@ class RsqrtToPPHLO(RewritePattern):
     rsqrt(x 2^-2m) 2^-m = rsqrt(x). A scaled input stays >= 2^(f-1-step) >= 1, so
     no precision is lost. The tiers' comparisons are one op (one comparison's
     rounds); each tier adds two selects. Norms take rsqrt per row, so this costs
-    little beside the row's matmuls.
+    little beside the row's matmuls, but its comparison's rounds add up over a
+    model's norms: the comparison is a range guard (RANGE_GUARD_ATTR), which
+    `drop-range-guards` removes where calibration shows no tier is ever taken.
     """
 
     ring: RingConfig
@@ -242,6 +244,7 @@ class RsqrtToPPHLO(RewritePattern):
         spread = emit(pphlo.BroadcastOp(bounds, [0], TensorType(element, tiers)))
         copies = emit(pphlo.BroadcastOp(x, list(range(1, len(tiers))), tensor_type(tiers, element, True)))
         above = emit(pphlo.GreaterEqualOp(copies, spread, tensor_type(tiers, IntegerType(1), True)))
+        above.owner.attributes[RANGE_GUARD_ATTR] = UnitAttr()  # type: ignore[union-attr]
         flags = []
         for j in range(len(thresholds)):
             row = emit(pphlo.SliceOp(above, [j] + [0] * len(shape), [j + 1, *shape], [1] * len(tiers),

@@ -48,6 +48,11 @@ def all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return BoundedExpPass
 
+    def drop_range_guards() -> type[ModulePass]:
+        from .drop_range_guards import DropRangeGuardsPass
+
+        return DropRangeGuardsPass
+
     def fold_identity_products() -> type[ModulePass]:
         from .fold_identity_products import FoldIdentityProductsPass
 
@@ -87,6 +92,7 @@ def all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "legalize-to-pphlo": legalize_to_pphlo,
         "bounded-exp": bounded_exp,
         "fold-identity-products": fold_identity_products,
+        "drop-range-guards": drop_range_guards,
         "annotate-rings": annotate_rings,
         "fuse-scales": fuse_scales,
         "eliminate-redundant-casts": eliminate_redundant_casts,

@@ -13,7 +13,6 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
@@ -21,20 +20,11 @@ from xdsl.passes import ModulePass
 
 from ..diagnostics import DittoError, op_error
 from ..dialects import fxp
-from .auto_policy import calibrate
+from .auto_policy import calibrate, load_calibration, observed_stats
 from .optimal_rings import solve
 from .policy_file import is_policy_file, load_policy, load_policy_file
 from .ring_annotation import annotate
 from .ring_policy import RingPolicy
-
-
-def _load_calibration(path: str) -> list[np.ndarray]:
-    """Inputs saved with `numpy.savez(path, *flat_inputs)` (entry-argument order)."""
-    try:
-        with np.load(path) as data:
-            return [data[f"arr_{i}"] for i in range(len(data.files))]
-    except (OSError, ValueError, KeyError, EOFError) as e:
-        raise DittoError(f"cannot read calibration inputs from {path}: {e}") from None
 
 
 @dataclass(frozen=True)
@@ -84,15 +74,15 @@ class AnnotateRingsPass(ModulePass):
                 f"policy {self.policy} needs calibration inputs "
                 f"(annotate-rings{{policy={self.policy} calibration=FILE}})"
             )
-        inputs = _load_calibration(self.calibration)
+        seen = observed_stats(module, load_calibration(self.calibration))
         if self.policy == "auto":
-            policy, choices = calibrate(module, inputs, self.margin, self.precision)
+            policy, choices = calibrate(module, seen, self.margin, self.precision)
             report = [c.as_dict() for c in choices]
         else:
             objective, rings = (
                 (self.objective, {}) if file is None else (file.objective, {"small": file.small, "large": file.large})
             )
-            solution = solve(module, inputs, objective, self.margin, self.precision, **rings)
+            solution = solve(module, seen, objective, self.margin, self.precision, **rings)
             policy, report = solution.policy, [p.as_dict() for p in solution.placements]
         if self.report:
             try:

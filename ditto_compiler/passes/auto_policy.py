@@ -97,6 +97,15 @@ def check_options(margin: object, precision: object) -> None:
         raise DittoError(f"precision must be an integer from 0 to {MAX_PRECISION} (bits), not {precision!r}")
 
 
+def load_calibration(path: str) -> list[np.ndarray]:
+    """Calibration inputs saved with `numpy.savez(path, *flat_inputs)` (entry-argument order)."""
+    try:
+        with np.load(path) as data:
+            return [data[f"arr_{i}"] for i in range(len(data.files))]
+    except (OSError, ValueError, KeyError, EOFError) as e:
+        raise DittoError(f"cannot read calibration inputs from {path}: {e}") from None
+
+
 def observed_stats(module: ModuleOp, calibration: Sequence[np.ndarray]) -> dict[object, Stats]:
     """Each op's (first result's) and each entry argument's value statistics when the legalized
     `module` runs in the 64-bit ring on `calibration` (emulated)."""
@@ -152,12 +161,11 @@ def fits_small_ring(
 
 
 def calibrate(
-    module: ModuleOp, calibration: Sequence[np.ndarray], margin: float = 4.0, precision: int = 6
+    module: ModuleOp, seen: dict[object, Stats], margin: float = 4.0, precision: int = 6
 ) -> tuple[RingPolicy, list[Choice]]:
-    """An `auto` policy for the legalized `module`, and what it chose for each op."""
+    """An `auto` policy for the legalized `module`, from its `observed_stats`, and what it chose for each op."""
     large = BUILTIN["fxp64"]
     check_options(margin, precision)
-    seen = observed_stats(module, calibration)
     entry = next(op for op in module.ops if isinstance(op, func.FuncOp))
     decided: dict[Operation | SSAValue, RingConfig] = {}
     choices: list[Choice] = []

@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import networkx as nx
-import numpy as np
 from xdsl.dialects import func
 from xdsl.dialects.builtin import IntegerType, ModuleOp
 from xdsl.ir import Block, Operation, SSAValue
@@ -42,7 +41,7 @@ from ..diagnostics import DittoError, describe_location
 from ..dialects.secret import base_element_type, is_secret
 from ..network import NETWORKS
 from ..ring import RingConfig
-from .auto_policy import check_options, fits_small_ring, observed_stats
+from .auto_policy import Stats, check_options, fits_small_ring
 from .ring_policy import LARGE, SMALL, RingPolicy
 
 if TYPE_CHECKING:
@@ -107,7 +106,7 @@ def _fits_width(values: Sequence[SSAValue], ring: RingConfig) -> bool:
 
 def solve(
     module: ModuleOp,
-    calibration: Sequence[np.ndarray],
+    seen: dict[object, Stats],
     objective: str = "bytes",
     margin: float = 4.0,
     precision: int = 0,
@@ -115,8 +114,8 @@ def solve(
     small: RingConfig = SMALL,
     large: RingConfig = LARGE,
 ) -> Solution:
-    """The cost-optimal labelling of the legalized `module` with rings `small` and `large` (see the module's
-    docstring)."""
+    """The cost-optimal labelling of the legalized `module` with rings `small` and `large`, under the value
+    ranges `seen` (its `observed_stats`; see the module's docstring)."""
     if objective not in OBJECTIVES:
         raise DittoError(f"objective must be one of {', '.join(OBJECTIVES)}, not {objective!r}")
     check_options(margin, precision)
@@ -128,7 +127,6 @@ def solve(
     if len(entries) != 1:
         raise DittoError("policy optimal needs a module with exactly one function")
     entry = entries[0]
-    seen = observed_stats(module, calibration)
 
     nodes: list[Operation | SSAValue] = [a for a in entry.args if is_secret(a.type)]
     nodes += [op for op in entry.body.block.ops if any(is_secret(r.type) for r in op.results)]

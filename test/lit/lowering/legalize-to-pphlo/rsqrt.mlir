@@ -2,10 +2,11 @@
 // RUN: ditto-opt %s -p 'legalize-to-pphlo{fraction_bits=16}' --split-input-file | filecheck %s --check-prefix=F16
 
 // SPU's rsqrt is right only below 2^f: a secret input is first scaled below 2^(f-1) by tiers
-// (one batched comparison, a select per tier), and the result scaled back.
+// (one batched comparison, a select per tier), and the result scaled back. The comparison
+// is marked a range guard, for drop-range-guards.
 // CHECK-LABEL: func.func @secret_rsqrt
 // CHECK:         %[[BOUNDS:.*]] = "pphlo.constant"() <{value = dense<[1.310720e+05, 8.58993459e+09]> : tensor<2xf32>}>
-// CHECK:         %[[ABOVE:.*]] = "pphlo.greater_equal"(%{{.*}}, %{{.*}}) {ditto.precise} : (tensor<2x4x!pphlo.secret<f32>>, tensor<2x4xf32>) -> tensor<2x4x!pphlo.secret<i1>>
+// CHECK:         %[[ABOVE:.*]] = "pphlo.greater_equal"(%{{.*}}, %{{.*}}) {ditto.precise, ditto.range_guard} : (tensor<2x4x!pphlo.secret<f32>>, tensor<2x4xf32>) -> tensor<2x4x!pphlo.secret<i1>>
 // CHECK-COUNT-2: "pphlo.select"
 // CHECK:         "pphlo.rsqrt"(%{{.*}}) {ditto.precise} : (tensor<4x!pphlo.secret<f32>>) -> tensor<4x!pphlo.secret<f32>>
 // CHECK-COUNT-2: "pphlo.select"
