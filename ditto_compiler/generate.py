@@ -16,22 +16,31 @@ held by the parties for every decode step.
 
 `recompute_program(length)` is the baseline SPU's GPT-2 example uses: the whole model over the
 sequence so far, one program per length, for the next token.
+
+A calibrated policy (`auto`, `optimal`, a policy file with base `optimal`) needs `calibration=`, a
+calibration prompt: the decode program calibrates on the cache a plaintext prefill of it writes,
+each prefill program on its tokens. The min-cut may then put the cache in different rings at the
+prefill's outputs and the decode program's inputs and outputs; the parties convert it between
+rings where it lies (`Session.convert`), never revealing it.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from .diagnostics import DittoError
 from .models.hf import positions_bounded
-from .program import Program
+from .passes.policy_file import PolicyFile, is_policy_file, load_policy_file
+from .passes.ring_policy import BUILTIN, LARGE, SMALL, RingPolicy
+from .program import CALIBRATED, Program
 from .program import compile as compile_program
-from .runtime.cost import Cost
+from .ring import RingConfig
+from .runtime.cost import Cost, PartyCost, merge_ops
 
 CACHE_INDEX = "cache_index"
 """The leaf of a Flax attention cache holding its position (public: it is the step number)."""
@@ -57,6 +66,40 @@ def secure_argmax(logits: Any) -> Any:
         values = jnp.where(later, values[n - half :], values[:half])
         index = jnp.where(later, index[n - half :], index[:half])
     return index[0]
+
+
+def _policy(policy: Any) -> tuple[Any, bool, dict[int, RingConfig]]:
+    """`policy` as `compile` takes it (a PolicyFile by its path), whether it is calibrated, and the rings its
+    programs may use (the parties need a runtime for each before the first run)."""
+    if isinstance(policy, str) and is_policy_file(policy):
+        policy = load_policy_file(policy)
+    if isinstance(policy, PolicyFile):
+        rings = (policy.large, policy.small, *(rule.ring for rule in policy.rules))
+        return policy.path, policy.calibrated, {r.field_bits: r for r in rings}
+    if isinstance(policy, RingPolicy):
+        rings = (policy.nonlinear, policy.linear, *(rule.ring for rule in policy.rules))
+        return policy, False, {r.field_bits: r for r in rings}
+    if isinstance(policy, str) and policy in BUILTIN:
+        return policy, False, {r.field_bits: r for r in (BUILTIN[policy].nonlinear, BUILTIN[policy].linear)}
+    if isinstance(policy, str) and policy in CALIBRATED:
+        return policy, True, {LARGE.field_bits: LARGE, SMALL.field_bits: SMALL}
+    return policy, False, {}  # compile names what is wrong with it
+
+
+def calibrated_policy(policy: Any) -> bool:
+    """Whether `policy` chooses rings from value ranges, so that `compile_generator` needs a calibration prompt."""
+    return _policy(policy)[1]
+
+
+def _add_costs(*costs: Cost) -> Cost:
+    """The cost of runs one after another (a step's ring conversions, then its program)."""
+    parties = [PartyCost() for _ in range(max(len(c.parties) for c in costs))]
+    for cost in costs:
+        for total, party in zip(parties, cost.parties):
+            total.add(party)
+    names = dict.fromkeys(name for cost in costs for name in cost.by_ring)
+    by_ring = {name: _add_costs(*(c.by_ring[name] for c in costs if name in c.by_ring)) for name in names}
+    return Cost(parties, by_ring, merge_ops(*(c.by_op for c in costs)))
 
 
 def _check_length(name: str, value: Any, low: int, high: int) -> int:
@@ -94,6 +137,10 @@ class Generator:
     _session: Any = None
     """The parties (runtime/session.py): they keep the weights and the cache between runs."""
     _weights_in_parties: list[Any] | None = None
+    calibration: np.ndarray | None = None
+    """The calibration prompt of a calibrated policy: each prefill program calibrates on its first tokens."""
+    rings: dict[int, RingConfig] = field(default_factory=dict)
+    """The rings the policy's programs may use, beyond the decode program's (the parties run one runtime each)."""
 
     # -- the traced functions ----------------------------------------------------------------------------------
     def _cache(self, kv: Sequence[Any], position: Any) -> Any:
@@ -129,7 +176,26 @@ class Generator:
         flat = tree_util.tree_flatten_with_path(self.model.init_cache(1, self.max_len))[0]
         return [np.zeros(leaf.shape, np.float32) for path, leaf in flat if CACHE_INDEX not in tree_util.keystr(path)]
 
+    def _decode_calibration(self, prompt: np.ndarray) -> tuple[Any, ...]:
+        """The decode program's calibration arguments: the cache and next token a plaintext (float32) prefill of
+        `prompt` gives, at the position after it (an all-zeros cache says nothing of the values it will hold)."""
+        import jax
+
+        token, kv = jax.jit(lambda params, kv, ids: self._step(params, kv, ids, 0))(
+            self.params, self._empty_kv(), prompt[None, :]
+        )
+        kv = [np.asarray(x, np.float32) for x in kv]
+        return (self.params, kv, np.asarray([[token]], np.int32), np.int32(prompt.size))
+
     # -- programs ----------------------------------------------------------------------------------------------
+    def _options(self, length: int) -> dict[str, Any]:
+        """`compile`'s options for a program on `length` token ids after the weights: with a calibrated policy, the
+        calibration prompt's first `length` tokens (repeated where it is shorter) as the ids to calibrate on."""
+        if self.calibration is None:
+            return self.options
+        ids = np.resize(self.calibration, length)[None, :].astype(np.int32)
+        return self.options | {"calibration": (self.params, ids)}
+
     def prefill_program(self, length: int) -> Program:
         """The program for a prompt of `length` tokens (compiled on first use)."""
         length = _check_length("prompt length", length, 1, self.max_len - 1)
@@ -140,7 +206,7 @@ class Generator:
                 return self._step(params, kv, ids, 0)
 
             ids = np.zeros((1, length), np.int32)
-            self.prefills[length] = compile_program(prefill, self.params, ids, **self.options)
+            self.prefills[length] = compile_program(prefill, self.params, ids, **self._options(length))
         return self.prefills[length]
 
     def recompute_program(self, length: int) -> Program:
@@ -152,7 +218,7 @@ class Generator:
                 return secure_argmax(self.model(ids, params=params).logits[0, -1])
 
             ids = np.zeros((1, length), np.int32)
-            self.recomputes[length] = compile_program(recompute, self.params, ids, **self.options)
+            self.recomputes[length] = compile_program(recompute, self.params, ids, **self._options(length))
         return self.recomputes[length]
 
     # -- secure execution --------------------------------------------------------------------------------------
@@ -161,7 +227,9 @@ class Generator:
 
         if self._session is None or self._session.failed is not None:
             plan = self.decode.plan
-            self._session, self._weights_in_parties = Session(plan.rings, plan.spu_options), None
+            # Every ring the policy may use: a prefill (compiled later) may use one the decode program does not.
+            rings = self.rings | plan.rings
+            self._session, self._weights_in_parties = Session(rings, plan.spu_options), None
         return self._session
 
     def _resident_weights(self, program: Program) -> dict[int, Any]:
@@ -184,7 +252,11 @@ class Generator:
 
     def _run(self, program: Program, given: dict[int, Any], keep: slice) -> tuple[list[Any], Cost]:
         """`program` on the parties: the weights where they lie, `given` (input number: array or resident value),
-        any other weight shared for this run; the outputs in `keep` stay in the parties."""
+        any other weight shared for this run; the outputs in `keep` stay in the parties.
+
+        The resident values in `given` are used up: dropped once read. One in another ring than the program takes
+        (a calibrated policy's min-cut chose the cache's rings per program) is converted in the parties first,
+        and the conversion's cost is part of the step's."""
         from jax.tree_util import tree_leaves
 
         from .plan import check_value
@@ -192,6 +264,21 @@ class Generator:
 
         plan = program.plan
         resident = self._resident_weights(program)
+        session = self._parties()
+        moving = {
+            i: v
+            for i, v in given.items()
+            if isinstance(v, Resident)
+            and not v.fits(plan.inputs[i])
+            and v.fits(replace(plan.inputs[i], field_bits=v.variable.field_bits))
+        }
+        costs = []
+        if moving:
+            converted, cost = session.convert(list(moving.values()), [plan.inputs[i] for i in moving])
+            costs.append(cost)
+            for old in moving.values():  # the cache in its old ring is not needed again
+                session.drop(old)
+            given = given | dict(zip(moving, converted))
         leaves = tree_leaves(self.params)
         values = [resident.get(i, leaves[i] if i < len(leaves) else None) for i in range(plan.user_inputs)]
         for i, value in given.items():
@@ -203,7 +290,11 @@ class Generator:
             for i, v in enumerate(values)
         ]
         inputs = plan.encode_inputs(checked)
-        return self._parties().run(plan, inputs, keep=range(len(plan.outputs))[keep])
+        outputs, cost = session.run(plan, inputs, keep=range(len(plan.outputs))[keep])
+        for value in given.values():
+            if isinstance(value, Resident):
+                session.drop(value)
+        return outputs, _add_costs(*costs, cost)
 
     def generate(
         self, prompt: Sequence[int] | np.ndarray, max_new_tokens: int, stop: int | None = None
@@ -228,9 +319,7 @@ class Generator:
                 start = time.perf_counter()
                 given = dict(enumerate(kv, start=weights))
                 given |= {weights + len(kv): np.asarray([[token]], np.int32), weights + len(kv) + 1: np.int32(position)}
-                outputs, cost = self._run(self.decode, given, _CACHE)
-                for old in kv:  # the step wrote the cache anew
-                    self._session.drop(old)
+                outputs, cost = self._run(self.decode, given, _CACHE)  # drops the old cache: the step wrote it anew
                 token, kv = int(np.asarray(outputs[0])), outputs[1:]
                 position += 1
                 yield Step(token, position, cost, time.perf_counter() - start, "decode")
@@ -304,28 +393,66 @@ class Generator:
         return new
 
 
-def compile_generator(model: Any, params: Any, max_len: int, **options: Any) -> Generator:
+def compile_generator(
+    model: Any, params: Any, max_len: int, calibration: Sequence[int] | np.ndarray | None = None, **options: Any
+) -> Generator:
     """Compile `model` (a Hugging Face Flax causal LM with a cache) for private greedy generation of up to
-    `max_len` tokens (prompt included). `options` are `ditto_compiler.compile`'s (policy, gelu, softmax, ...)."""
+    `max_len` tokens (prompt included). `options` are `ditto_compiler.compile`'s (policy, gelu, softmax, ...).
+
+    A calibrated policy (`auto`, `optimal`, a policy file with base `optimal`) needs `calibration`: a calibration
+    prompt (token ids, at least 2, fewer than `max_len`). Its plaintext prefill gives the decode program a real
+    cache and token to calibrate on; each prefill program calibrates on its first tokens."""
     from jax import tree_util
 
     if not hasattr(model, "init_cache") or not callable(model):
         raise DittoError(f"compile_generator needs a Hugging Face Flax causal LM, not {type(model).__name__}")
-    limit = getattr(getattr(model, "config", None), "max_position_embeddings", None) or getattr(
-        getattr(model, "config", None), "n_positions", None
-    )
+    config = getattr(model, "config", None)
+    limit = getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
     max_len = _check_length("max_len", max_len, 2, limit or 1 << 16)
     if "public" in options:
         raise DittoError("compile_generator decides what is public (positions); do not pass public=")
+    policy, calibrated, rings = _policy(options.get("policy", "fxp64"))
+    if "policy" in options:
+        options = options | {"policy": policy}
+    prompt = None
+    if calibrated:
+        if calibration is None:
+            raise DittoError(
+                f"policy {options['policy']!r} chooses rings from value ranges: give compile_generator "
+                "calibration=, a calibration prompt of token ids (the example cache is all zeros)"
+            )
+        prompt = _calibration_prompt(calibration, max_len, getattr(config, "vocab_size", None))
+    elif calibration is not None:
+        raise DittoError(
+            "calibration is only used by policies auto and optimal and by policy files with base optimal "
+            f"(policy is {options.get('policy', 'fxp64')!r})"
+        )
     model = positions_bounded(model, params, max_len)
     flat, tree = tree_util.tree_flatten_with_path(model.init_cache(1, max_len))
     layout = ([tree_util.keystr(path) for path, _ in flat], tree)
     generator = Generator(model, params, max_len, options, decode=None, _layout=layout)  # type: ignore[arg-type]
+    generator.calibration, generator.rings = prompt, rings
     kv = generator._empty_kv()
 
     def decode(params: Any, kv: list[Any], token: Any, position: Any) -> tuple[Any, list[Any]]:
         return generator._step(params, kv, token, position)
 
     example = (params, kv, np.zeros((1, 1), np.int32), np.int32(0))
-    generator.decode = compile_program(decode, *example, public=3, **options)
+    extra = {} if prompt is None else {"calibration": generator._decode_calibration(prompt)}
+    generator.decode = compile_program(decode, *example, public=3, **options, **extra)
     return generator
+
+
+def _calibration_prompt(calibration: Any, max_len: int, vocab: int | None) -> np.ndarray:
+    try:
+        ids = np.asarray(calibration)
+    except Exception as e:  # noqa: BLE001 (arbitrary user objects)
+        raise DittoError(f"calibration must be a 1-D array of token ids, not {type(e).__name__}: {e}") from None
+    if ids.ndim != 1 or ids.dtype.kind not in "iu":
+        raise DittoError(f"calibration must be a 1-D array of token ids, not {ids.dtype} {ids.shape}")
+    if not 2 <= ids.size < max_len:
+        raise DittoError(f"a calibration prompt needs 2 to {max_len - 1} tokens (max_len {max_len}), not {ids.size}")
+    if vocab is not None and (ids.min() < 0 or ids.max() >= vocab):
+        bad = int(ids.min() if ids.min() < 0 else ids.max())
+        raise DittoError(f"calibration token id {bad} is outside the vocabulary [0, {vocab})")
+    return ids.astype(np.int32)

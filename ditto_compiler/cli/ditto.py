@@ -441,7 +441,7 @@ def _prompt_ids(case: Any, prompt: str, raw: bool) -> list[int]:
 
 
 def generate(args: argparse.Namespace) -> int:
-    from ..generate import compile_generator
+    from ..generate import calibrated_policy, compile_generator
 
     if args.model == "bert" and not args.checkpoint:
         raise DittoError("generate needs a causal LM: --model gpt2 or --model llama")
@@ -461,8 +461,18 @@ def generate(args: argparse.Namespace) -> int:
     decode = case.tokenizer.decode if case.tokenizer is not None else str
     stop = getattr(case.tokenizer, "eos_token_id", None)
     options = {"policy": args.policy} | {f: getattr(args, f) for f in ("gelu", "softmax", "silu") if getattr(args, f)}
-    print(f"{case.name}: prompt {len(ids)} tokens, cache {max_len}, policy {args.policy}", flush=True)
-    generator = compile_generator(case.model, case.params, max_len, **options)
+    calibration = None
+    if calibrated_policy(args.policy):
+        # Its first max_len - 1 tokens: the decode program calibrates at the position after them, in the cache.
+        calibration = _prompt_ids(case, args.calibration_text, raw=True)[: max_len - 1]
+        if len(calibration) < 2:
+            raise DittoError(
+                f"--calibration-text gives {len(calibration)} token(s) in a cache of {max_len}; policy "
+                f"{args.policy} calibrates on at least 2 (a longer text, or a larger --max-len)"
+            )
+    calibrated = f", calibrated on {len(calibration)} tokens" if calibration is not None else ""
+    print(f"{case.name}: prompt {len(ids)} tokens, cache {max_len}, policy {args.policy}{calibrated}", flush=True)
+    generator = compile_generator(case.model, case.params, max_len, calibration=calibration, **options)
     if not args.no_check:
         generator.check(np.asarray(ids))
     want = generator.plaintext(np.asarray(ids), min(args.max_new_tokens, max_len - len(ids)))
@@ -485,7 +495,8 @@ def generate(args: argparse.Namespace) -> int:
     print(f"\nsecure:    {decode(got)!r}\nplaintext: {decode(want[: len(got)])!r}\nagreement {agree:.2f}")
     if args.json:
         report = {
-            "model": case.name, "policy": args.policy, "options": options, "prompt": args.prompt,
+            "model": case.name, "policy": args.policy, "options": options, "calibration_tokens": calibration,
+            "prompt": args.prompt,
             "prompt_tokens": ids, "max_len": max_len, "steps": steps, "baseline": baseline,
             "plaintext_tokens": want, "agreement": agree, "text": decode(got),
         }  # fmt: skip
@@ -629,6 +640,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-new-tokens", type=int, default=16, help="tokens to generate (default 16)")
     p.add_argument("--max-len", type=int, help="the cache's length (default: prompt + new tokens)")
     p.add_argument("--policy", default="fxp64", help="ring policy: fxp64 (default), ditto, auto, optimal or a file")
+    p.add_argument(
+        "--calibration-text",
+        default=DEFAULT_TEXT,
+        metavar="TEXT",
+        help="what auto, optimal and policy files with base optimal calibrate on (tokenized, at most the cache's "
+        "length less one token; default: a fixed English sentence)",
+    )
     p.add_argument("--gelu", choices=GELU_MODES, help="GeLU approximation (default exact)")
     p.add_argument("--softmax", choices=SOFTMAX_MODES, help="Softmax approximation (default exact)")
     p.add_argument("--silu", choices=SILU_MODES, help="SiLU approximation (default exact)")

@@ -8,6 +8,8 @@ between them (runtime/channels.py). `run` executes a plan like any transport
 * an input may be a `Resident` value: one that is already secret-shared in the
   parties' runtimes (weights shared once with `share`, or a KV cache an earlier run
   kept). Each party reads its own share where it lies; nothing is sent anywhere.
+  `convert` moves resident values into another ring inside the parties (a plan of
+  conversions only, run like any other), for a program that takes them there.
 * an output named in `keep` is not reconstructed: it stays in the parties' runtimes
   and the run returns a `Resident` handle to it. Nobody, the caller included, sees
   it until a later run uses it; `drop` deletes it in every party.
@@ -26,14 +28,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import cast
 
 import numpy as np
 import spu.api as spu_api
 from spu import libspu
 
 from ..diagnostics import DittoError
-from ..plan import Plan, Variable
+from ..plan import Conversion, Plan, Variable
 from ..ring import RingConfig
 from .channels import CountingChannel, MemoryHub
 from .cost import Cost, PartyCost
@@ -158,6 +161,34 @@ class Session:
             raise DittoError(f"{value!r} belongs to another session")
         for rank in range(WORLD_SIZE):
             self.runtimes[rank][value.variable.field_bits].del_var(value.key)
+
+    def convert(
+        self, values: Sequence[Resident], targets: Sequence[Variable], upcast: str = "ditto"
+    ) -> tuple[list[Resident], Cost]:
+        """Each resident value in `values` converted into the ring of the matching `targets` variable (which must
+        be the same value, kind, shape and width, in another ring) without leaving the parties: one run of a plan
+        of `Conversion` steps. The new values are resident too; the old ones stay until dropped."""
+        from ..lowering.conversions import conversion_programs
+
+        if len(values) != len(targets) or not values:
+            raise DittoError(f"convert needs one target per value, got {len(values)} values and {len(targets)} targets")
+        inputs, outputs, steps = [], [], []
+        for i, (value, target) in enumerate(zip(values, targets)):
+            if not isinstance(value, Resident) or value.session is not self:
+                raise DittoError(f"value {i} is {value!r}, not a resident value of this session")
+            source = replace(value.variable, name=f"convert{i}")
+            goal = replace(source, name=f"converted{i}", field_bits=target.field_bits)
+            if goal.field_bits not in self.rings or goal.field_bits == source.field_bits:
+                raise DittoError(f"{value!r} cannot be converted into the {target.field_bits}-bit ring")
+            if replace(goal, name=target.name) != target:
+                raise DittoError(f"{value!r} differs from the target {target} in more than its ring")
+            prepare, finish = conversion_programs(source, goal, self.rings)
+            inputs.append(source)
+            outputs.append(goal)
+            steps.append(Conversion(source, goal, prepare, finish, "resident value"))
+        plan = Plan(self.rings, inputs, outputs, steps, spu_options=self.spu_options)
+        converted, cost = self.run(plan, list(values), upcast, keep=range(len(outputs)))
+        return cast(list[Resident], converted), cost  # every output is kept
 
     def run(
         self,

@@ -20,6 +20,8 @@ transformers = pytest.importorskip("transformers")
 
 PROMPTS = [[5, 17, 3], [40, 2, 61], [33, 33, 0]]
 """Prompts of one length share a prefill program."""
+CALIBRATION = np.array([7, 21, 40, 3, 12, 55])
+"""A calibration prompt for calibrated policies."""
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +37,12 @@ def tiny_llama():
 @pytest.fixture(scope="module")
 def llama_generator(tiny_llama):
     return compile_generator(tiny_llama, tiny_llama.params, max_len=24)
+
+
+@pytest.fixture(scope="module")
+def optimal_generator(tiny_llama):
+    """The cost-optimal ring cut, calibrated on a prompt (max_len 12 keeps the programs small)."""
+    return compile_generator(tiny_llama, tiny_llama.params, max_len=12, policy="optimal", calibration=CALIBRATION)
 
 
 @pytest.fixture(scope="module")
@@ -144,6 +152,98 @@ def test_generator_errors(tiny_llama, llama_generator):
         next(llama_generator.generate(np.zeros((1, 2), np.float32), 1))
     with pytest.raises(DittoError, match="public="):
         compile_generator(tiny_llama, tiny_llama.params, max_len=8, public=0)
+
+
+def test_calibrated_generation_equals_plaintext(optimal_generator):
+    """Under the calibrated `optimal` policy (the decode program calibrated on a plaintext prefill's cache), the
+    secure decoder still emits exactly the plaintext greedy tokens, and some of its work is in the 32-bit ring."""
+    prompt = np.asarray(PROMPTS[0])
+    steps = list(optimal_generator.generate(prompt, 5))
+    assert [s.token for s in steps] == optimal_generator.plaintext(prompt, 5)
+    assert 32 in optimal_generator.decode.plan.rings and 32 in optimal_generator.prefill_program(3).plan.rings
+    # The decode program calibrated on a real cache, not on the all-zeros example one.
+    _, kv, token, position = optimal_generator._decode_calibration(CALIBRATION)
+    assert all(np.abs(x).max() > 0 for x in kv) and position == CALIBRATION.size and token.shape == (1, 1)
+
+
+def test_a_cache_in_another_ring_is_converted_in_the_parties(optimal_generator):
+    """A resident cache in a ring the decode program does not take it in is converted where it lies (never
+    revealed) before the step, and the conversion's cost is the step's."""
+    gen, prompt = optimal_generator, np.asarray(PROMPTS[1])
+    steps = list(gen.generate(prompt, 2))  # the cache in the rings the programs chose: no conversion
+    assert [s.token for s in steps] == gen.plaintext(prompt, 2)
+    weights = gen.weight_count
+    outputs, _ = gen._run(gen.prefill_program(3), {weights: prompt[None, :].astype(np.int32)}, slice(1, None))
+    token, kv = int(np.asarray(outputs[0])), outputs[1:]
+    session = gen._session
+    # As if the min-cut had put the prefill's cache in the other ring.
+    others = [dataclasses.replace(v.variable, field_bits=96 - v.variable.field_bits) for v in kv]
+    moved, cost = session.convert(kv, others)
+    assert cost.by_ring["conversions"].send_bytes > 0
+    for old in kv:
+        session.drop(old)
+    assert not any(v.fits(gen.decode.plan.inputs[i]) for i, v in enumerate(moved, start=weights))
+    given = dict(enumerate(moved, start=weights))
+    given |= {weights + len(kv): np.asarray([[token]], np.int32), weights + len(kv) + 1: np.int32(prompt.size)}
+    outputs, step_cost = gen._run(gen.decode, given, slice(1, None))
+    assert [token, int(np.asarray(outputs[0]))] == [s.token for s in steps]
+    # The step's own conversions and the cache's upcast back to the 64-bit ring.
+    assert step_cost.by_ring["conversions"].send_bytes > steps[1].cost.by_ring["conversions"].send_bytes
+    for value in moved:  # the step used them up
+        with pytest.raises(RuntimeError):
+            session.runtimes[0][value.variable.field_bits].get_var(value.key)
+    for value in outputs[1:]:
+        session.drop(value)
+
+
+def test_resident_values_change_rings_in_the_parties():
+    """`Session.convert`: a value kept in the 64-bit ring, moved to the 32-bit one (and back) without being
+    revealed, is the same value within the small ring's precision (10 fraction bits)."""
+
+    def double(x):
+        return x * 2.0
+
+    x = np.linspace(-3.0, 3.0, 8, dtype=np.float32)
+    large, small = (ditto_compiler.compile(double, x, policy=p).plan for p in ("fxp64", "ditto"))
+    assert large.inputs[0].field_bits == 64 and small.inputs[0].field_bits == 32
+    session = Session(large.rings | small.rings)
+    kept = session.share(large, 0, x)
+    (down,), cost = session.convert([kept], small.inputs)
+    assert down.variable.field_bits == 32 and cost.send_bytes > 0
+    (got,), _ = session.run(small, [down])
+    np.testing.assert_allclose(got, 2 * x, atol=2 * 2.0**-10)
+    (up,), _ = session.convert([down], large.inputs)
+    (got,), _ = session.run(large, [up])
+    np.testing.assert_allclose(got, 2 * x, atol=2 * 2.0**-10)
+    with pytest.raises(DittoError, match="more than its ring"):
+        session.convert([kept], [dataclasses.replace(small.inputs[0], shape=(4, 2))])
+    with pytest.raises(DittoError, match="cannot be converted into the 64-bit ring"):
+        session.convert([kept], large.inputs)
+
+
+def test_calibrated_policies_need_a_calibration_prompt(tiny_llama, tmp_path):
+    params = tiny_llama.params
+    with pytest.raises(DittoError, match="chooses rings from value ranges: give compile_generator calibration="):
+        compile_generator(tiny_llama, params, max_len=8, policy="optimal")
+    with pytest.raises(DittoError, match="chooses rings from value ranges"):
+        compile_generator(tiny_llama, params, max_len=8, policy="auto")
+    file = tmp_path / "policy.json"
+    file.write_text(json.dumps({"version": 2, "base": "optimal"}))
+    with pytest.raises(DittoError, match="chooses rings from value ranges"):
+        compile_generator(tiny_llama, params, max_len=8, policy=str(file))
+    with pytest.raises(DittoError, match="calibration is only used by policies auto and optimal"):
+        compile_generator(tiny_llama, params, max_len=8, policy="fxp64", calibration=CALIBRATION)
+    with pytest.raises(DittoError, match="calibration is only used"):
+        compile_generator(tiny_llama, params, max_len=8, calibration=CALIBRATION)
+    for bad, message in [
+        ([3], "needs 2 to 7 tokens"),
+        (np.arange(8), "needs 2 to 7 tokens"),
+        ([[1, 2]], "1-D array of token ids"),
+        ([1.5, 2.0], "1-D array of token ids"),
+        ([1, 64], "token id 64 is outside the vocabulary"),
+    ]:
+        with pytest.raises(DittoError, match=message):
+            compile_generator(tiny_llama, params, max_len=8, policy="optimal", calibration=bad)
 
 
 def test_check_finds_an_overflow_mpc_would_hide(llama_generator):
