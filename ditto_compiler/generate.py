@@ -37,10 +37,10 @@ from .diagnostics import DittoError
 from .models.hf import positions_bounded
 from .passes.policy_file import PolicyFile, is_policy_file, load_policy_file
 from .passes.ring_policy import BUILTIN, LARGE, SMALL, RingPolicy
-from .program import CALIBRATED, Program
+from .program import Program, is_calibrated
 from .program import compile as compile_program
 from .ring import RingConfig
-from .runtime.cost import Cost, PartyCost, merge_ops
+from .runtime.cost import Cost, sum_costs
 
 CACHE_INDEX = "cache_index"
 """The leaf of a Flax attention cache holding its position (public: it is the step number)."""
@@ -75,13 +75,13 @@ def _policy(policy: Any) -> tuple[Any, bool, dict[int, RingConfig]]:
         policy = load_policy_file(policy)
     if isinstance(policy, PolicyFile):
         rings = (policy.large, policy.small, *(rule.ring for rule in policy.rules))
-        return policy.path, policy.calibrated, {r.field_bits: r for r in rings}
+        return policy.path, is_calibrated(policy), {r.field_bits: r for r in rings}
     if isinstance(policy, RingPolicy):
         rings = (policy.nonlinear, policy.linear, *(rule.ring for rule in policy.rules))
         return policy, False, {r.field_bits: r for r in rings}
     if isinstance(policy, str) and policy in BUILTIN:
         return policy, False, {r.field_bits: r for r in (BUILTIN[policy].nonlinear, BUILTIN[policy].linear)}
-    if isinstance(policy, str) and policy in CALIBRATED:
+    if is_calibrated(policy):
         return policy, True, {LARGE.field_bits: LARGE, SMALL.field_bits: SMALL}
     return policy, False, {}  # compile names what is wrong with it
 
@@ -89,17 +89,6 @@ def _policy(policy: Any) -> tuple[Any, bool, dict[int, RingConfig]]:
 def calibrated_policy(policy: Any) -> bool:
     """Whether `policy` chooses rings from value ranges, so that `compile_generator` needs a calibration prompt."""
     return _policy(policy)[1]
-
-
-def _add_costs(*costs: Cost) -> Cost:
-    """The cost of runs one after another (a step's ring conversions, then its program)."""
-    parties = [PartyCost() for _ in range(max(len(c.parties) for c in costs))]
-    for cost in costs:
-        for total, party in zip(parties, cost.parties):
-            total.add(party)
-    names = dict.fromkeys(name for cost in costs for name in cost.by_ring)
-    by_ring = {name: _add_costs(*(c.by_ring[name] for c in costs if name in c.by_ring)) for name in names}
-    return Cost(parties, by_ring, merge_ops(*(c.by_op for c in costs)))
 
 
 def _check_length(name: str, value: Any, low: int, high: int) -> int:
@@ -294,7 +283,7 @@ class Generator:
         for value in given.values():
             if isinstance(value, Resident):
                 session.drop(value)
-        return outputs, _add_costs(*costs, cost)
+        return outputs, sum_costs(*costs, cost)
 
     def generate(
         self, prompt: Sequence[int] | np.ndarray, max_new_tokens: int, stop: int | None = None

@@ -38,6 +38,11 @@ CALIBRATED = ("auto", "optimal")
 """Policies that choose rings from value ranges on calibration inputs (by default the example arguments)."""
 
 
+def is_calibrated(policy: object) -> bool:
+    """`policy` (a name, a loaded policy file, a policy object) chooses rings from calibration inputs."""
+    return isinstance(policy, str) and policy in CALIBRATED or isinstance(policy, PolicyFile) and policy.calibrated
+
+
 def _entry_function(module: ModuleOp) -> func.FuncOp:
     for op in module.ops:
         if isinstance(op, func.FuncOp) and op.sym_name.data == "main":
@@ -210,7 +215,7 @@ def _check_options(
             raise DittoError(
                 f"calibration must be a tuple of arguments like the example arguments, not {type(calibration).__name__}"
             )
-        if not (policy in CALIBRATED or isinstance(policy, PolicyFile) and policy.calibrated):
+        if not is_calibrated(policy):
             raise DittoError(
                 f"calibration is only used by policies auto and optimal and by policy files with base optimal "
                 f"(policy is {policy!r})"
@@ -317,7 +322,7 @@ def _compile(
             apply_passes(module, frontend_passes(policy=policy.path, large=large_ring(policy)))
         else:
             apply_passes(module, frontend_passes(gelu, softmax, silu=silu, large=large_ring(policy)))
-        if policy in CALIBRATED or isinstance(policy, PolicyFile) and policy.calibrated:
+        if is_calibrated(policy):
             # One emulation on the calibration inputs decides both the guards and the rings.
             seen = observed_stats(module, _calibration_inputs(calibration, example_args, signature))
             drop_range_guards(module, seen, margin)

@@ -44,20 +44,21 @@ from ..ring import RANGE_GUARD_ATTR
 from .auto_policy import UNKNOWN, Stats, check_options, load_calibration, observed_stats
 from .fold_identity_products import refuse_ring_types
 
-_FLAG_MOVES = (pphlo.SliceOp, pphlo.ReshapeOp, pphlo.BroadcastOp)
+_MOVES = (pphlo.SliceOp, pphlo.ReshapeOp, pphlo.BroadcastOp)
 
 
-def _public_constant(value: SSAValue) -> pphlo.ConstantOp | None:
+def _source(value: SSAValue) -> Operation | None:
+    """The op that made `value`, seen through slices, reshapes and broadcasts (None for a block argument)."""
     owner = value.owner
-    while isinstance(owner, _FLAG_MOVES):
+    while isinstance(owner, _MOVES):
         owner = owner.operands[0].owner
-    return owner if isinstance(owner, pphlo.ConstantOp) else None
+    return owner if isinstance(owner, Operation) else None
 
 
 def guard_bound(guard: Operation) -> float:
     """The smallest bound of a marked `x >= bounds` (a diagnostic if it is not one)."""
-    bounds = _public_constant(guard.operands[1]) if isinstance(guard, pphlo.GreaterEqualOp) else None
-    if bounds is None:
+    bounds = _source(guard.operands[1]) if isinstance(guard, pphlo.GreaterEqualOp) else None
+    if not isinstance(bounds, pphlo.ConstantOp):
         raise op_error(guard, f"is marked {RANGE_GUARD_ATTR} but is not a comparison x >= public constant bounds")
     return float(constant_values(bounds).min())
 
@@ -65,13 +66,6 @@ def guard_bound(guard: Operation) -> float:
 def never_trips(guard: Operation, seen: dict[object, Stats], margin: float) -> bool:
     """On the calibration inputs behind `seen`, `guard`'s input times `margin` stays below its smallest bound."""
     return seen.get(guard.operands[0].owner, UNKNOWN).max_abs * margin < guard_bound(guard)
-
-
-def _flag_source(value: SSAValue) -> Operation | None:
-    owner = value.owner
-    while isinstance(owner, _FLAG_MOVES):
-        owner = owner.operands[0].owner
-    return owner if isinstance(owner, Operation) else None
 
 
 @dataclass(frozen=True)
@@ -82,7 +76,7 @@ class SelectUnflagged(RewritePattern):
 
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: pphlo.SelectOp, rewriter: PatternRewriter) -> None:
-        if _flag_source(op.pred) in self.dropped:
+        if _source(op.pred) in self.dropped:
             rewriter.replace(op, [], [op.on_false])
 
 

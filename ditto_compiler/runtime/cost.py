@@ -96,3 +96,14 @@ class Cost:
             {name: cls.from_json(part) for name, part in data.get("by_ring", {}).items()},
             {name: OpCost(**op) for name, op in data.get("by_op", {}).items()},
         )
+
+
+def sum_costs(*costs: Cost) -> Cost:
+    """The cost of runs one after another (a step's ring conversions, then its program)."""
+    parties = [PartyCost() for _ in range(max(len(c.parties) for c in costs))]
+    for cost in costs:
+        for total, party in zip(parties, cost.parties):
+            total.add(party)
+    names = dict.fromkeys(name for cost in costs for name in cost.by_ring)
+    by_ring = {name: sum_costs(*(c.by_ring[name] for c in costs if name in c.by_ring)) for name in names}
+    return Cost(parties, by_ring, merge_ops(*(c.by_op for c in costs)))
