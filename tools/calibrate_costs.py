@@ -1,6 +1,6 @@
 """Calibrate ditto_compiler/data/cost_model.json: every PPHLO op kind measured alone under SPU's ABY3.
 
-    python tools/calibrate_costs.py [--output PATH] [--no-coverage] [--no-validate]
+    python tools/calibrate_costs.py [--output PATH] [--no-coverage] [--no-validate] [--conversions-only]
 
 Each op kind (name, operands' visibility and element class; see cost_model.signature)
 runs alone, in a one-segment plan on the project's own executor (threads), in the
@@ -13,6 +13,8 @@ must reproduce every measurement, and the tool says where it does not. Every kin
 also run once with other fraction bits, to check that they change nothing.
 
 Ring conversions are measured on two-ring plans (Ditto's upcast protocol included).
+`--conversions-only` re-measures just them (after a change to the upcast protocol) and
+keeps the shipped model's op tables.
 Then, unless told not to, the tool compiles tiny Flax BERT and GPT-2 under the
 fxp64 and ditto policies with every gelu and softmax approximation, checks that
 every op kind they contain was measured (coverage), and compares the model with
@@ -668,21 +670,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", default=str(default_path()), help="where to write the model (JSON)")
     parser.add_argument("--no-coverage", action="store_true", help="skip compiling the model programs")
     parser.add_argument("--no-validate", action="store_true", help="skip the measured model runs")
+    parser.add_argument(
+        "--conversions-only", action="store_true", help="re-measure the ring conversions, keep the op tables"
+    )
     args = parser.parse_args(argv)
 
     def log(line: str) -> None:
         print(line, flush=True)
 
     start = time.perf_counter()
-    log("ops:")
-    tables, checks = calibrate_ops(log)
+    if args.conversions_only:
+        shipped = json.loads(default_path().read_text())
+        tables, checks = shipped["rings"], shipped["checks"]
+    else:
+        log("ops:")
+        tables, checks = calibrate_ops(log)
     log("conversions:")
     conversions = calibrate_conversions(log)
+    command = " ".join(["python tools/calibrate_costs.py", *(argv if argv is not None else sys.argv[1:])])
+    if args.conversions_only:
+        command = f"{shipped['command']}; {command} (on {datetime.date.today().isoformat()})"
     data = {
         "format": MODEL_FORMAT,
         "spu": spu_version.__version__,
         "date": datetime.date.today().isoformat(),
-        "command": " ".join(["python tools/calibrate_costs.py", *(argv if argv is not None else sys.argv[1:])]),
+        "command": command,
         "model": (
             "per op kind and ring: bytes, actions, seconds = [once, per_call, per_element, per_converted] "
             "(ditto_compiler/cost_model.py); rounds = actions / 3; result: how SPU holds the result"

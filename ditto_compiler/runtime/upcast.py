@@ -4,26 +4,34 @@ Input: replicated shares (party i holds a_i, a_{i+1}) of y = x + 2^(k-2) in the 
 ring, so that 0 <= y < 2^(k-1) whenever |x| < 2^(k-2) (Ditto's bound): msb(y) = 0.
 Party 2 is the helper; parties 0 and 1 open a masked y.
 
-1. The helper draws r in Z_{2^k}. r = r0 + r1 mod 2^k with r0 from the seed parties 0
-   and 2 share and r1 from the seed of parties 1 and 2: no message.
-2. The helper deals parties 0 and 1 additive shares, in the large ring, of r and of
-   b = msb(r): the part for party 0 comes from their shared seed, the part for party 1
-   is sent (masked by the seed part party 1 does not know). This needs no input and
-   can run ahead (offline).
-3. Round 1: party 0 sends a_0 + r0 to party 1, party 1 sends a_2 + r1 to party 0; both
+1. r0 and r1 in Z_{2^k} come from the seeds party 2 shares with parties 0 and 1: party 0
+   knows r0, party 1 knows r1, the helper both. With r = r0 + r1 mod 2^k, over the
+   integers r0 + r1 = r + 2^k * w (w in {0, 1}); let b = msb(r).
+2. Round 1: party 0 sends a_0 + r0 to party 1, party 1 sends a_2 + r1 to party 0; both
    get c = y + r mod 2^k (uniform: r is uniform and unknown to them).
-4. Since msb(y) = 0, y + r wrapped mod 2^k exactly when msb(r) = 1 and msb(c) = 0, so
-   y = c - r + 2^k * b * (1 - msb(c)) over the integers: parties 0 and 1 hold additive
-   shares of it in the large ring (c is public to them, b and r are shared).
-5. Round 2: they re-share to replicated form: with t1 from their common seed and a mask
-   alpha they both derive, party 0 keeps t0 = z0 + alpha and party 1 t2 = z1 - alpha - t1,
-   and each sends its part to party 2, for which both look uniform.
+3. Since msb(y) = 0, y + r wrapped mod 2^k exactly when b = 1 and msb(c) = 0, so over
+   the integers
+       y = c - r0 - r1 + 2^k * H,   H = w + b - b * msb(c).
+   The low part c - r0 - r1 is already replicated: c is held by parties 0 and 1, r0 by
+   parties 0 and 2, r1 by parties 1 and 2, exactly the holders of shares s1, s0, s2.
+   Only H needs messages, and since it is multiplied by 2^k, only H mod 2^(K-k).
+4. The helper deals parties 0 and 1 additive shares of w + b and of b mod 2^(K-k): party
+   0's parts come from their seed, party 1's are sent, masked by the seed parts party 1
+   does not know. They depend on no input and can run ahead (offline).
+5. Each of them computes its additive share h_i of H locally (msb(c) is public to them).
+   Round 2: with rho, rho' from their common seed, party 0 sends q0 = h_0 + rho and
+   party 1 sends q2 = h_1 + rho' to the helper; both keep q1 = -rho - rho'. Then
+       s0 = -r0 + 2^k q0,   s1 = c + 2^k q1,   s2 = -r1 + 2^k q2
+   sum to y mod 2^K, and party i holds (s_i, s_i+1).
 
 Finally the bias is removed and the fraction bits raised by a public power of two
-(local). The helper sees only masked words; parties 0 and 1 see c, which is y plus a
-uniform mask. Randomness comes from 128-bit pairwise seeds agreed at setup, expanded by
-a cryptographic PRG (`PairSeeds.words`): without a pair's seed, its words cannot be told
-from uniform, so the masks hide the secrets computationally, not just statistically.
+(local). Cost per element: two k-bit words in round 1, and two (K-k)-bit words each for
+the deal and round 2 (24 bytes for 32 -> 64). The helper sees only q0 and q2, each masked
+by a word from the seed it lacks; parties 0 and 1 see c, which is y plus a uniform mask,
+and party 1 the deal, masked by party 0's seed parts. Randomness comes from 128-bit
+pairwise seeds agreed at setup, expanded by a cryptographic PRG (`PairSeeds.words`):
+without a pair's seed, its words cannot be told from uniform, so the masks hide the
+secrets computationally, not just statistically.
 """
 
 from __future__ import annotations
@@ -84,25 +92,32 @@ def ditto_upcast(
 
     `words` are the party's small-ring words (a_rank, a_rank+1) of y, shape (n, 2).
     """
-    k, big = small_bits, _DTYPE[large_bits]
+    k, high_bits = small_bits, large_bits - small_bits
+    if k not in _DTYPE or large_bits not in _DTYPE or high_bits not in _DTYPE:
+        raise DittoError(f"Ditto's upcast supports 32 -> 64 bits, not {small_bits} -> {large_bits}")
+    big, small, high = _DTYPE[large_bits], _DTYPE[k], _DTYPE[high_bits]
     n = words.shape[0]
-    small = _DTYPE[k]
-    mask_k = (1 << k) - 1
     key = f"upcast{counter}"
+
+    def lift(low: np.ndarray, upper: np.ndarray) -> np.ndarray:
+        """low + 2^k * upper in the large ring, then the fraction shift."""
+        return (low.astype(big) + (upper.astype(big) << big(k))) << big(fraction_shift)
+
+    def party0_deal() -> tuple[np.ndarray, np.ndarray]:
+        """Party 0's additive parts of w + b and of b (mod 2^(K-k)): from its seed with the helper."""
+        return seeds.words(0, 2, "wb", counter, n, high_bits), seeds.words(0, 2, "b", counter, n, high_bits)
+
     if rank == 2:
-        r0 = seeds.words(0, 2, "r", counter, n, k)
-        r1 = seeds.words(1, 2, "r", counter, n, k)
-        r = (r0.astype(np.uint64) + r1.astype(np.uint64)) & np.uint64(mask_k)
-        b = (r >> np.uint64(k - 1)) & np.uint64(1)
-        # Additive large-ring shares for parties 0 and 1: party 0's part is seeded.
-        r_part0 = seeds.words(0, 2, "r_large", counter, n, large_bits)
-        b_part0 = seeds.words(0, 2, "b_large", counter, n, large_bits)
-        r_part1 = r.astype(big) - r_part0
-        b_part1 = b.astype(big) - b_part0
-        send(1, key + "/dealt", np.concatenate([r_part1, b_part1]).tobytes())
-        t0 = np.frombuffer(recv(0, key + "/t0"), dtype=big)
-        t2 = np.frombuffer(recv(1, key + "/t2"), dtype=big)
-        return np.stack([t2, t0], axis=1)
+        r0 = seeds.words(0, 2, "r", counter, n, k).astype(np.uint64)
+        r1 = seeds.words(1, 2, "r", counter, n, k).astype(np.uint64)
+        wrap = (r0 + r1) >> np.uint64(k)
+        msb_r = ((r0 + r1) >> np.uint64(k - 1)) & np.uint64(1)
+        wb_part0, b_part0 = party0_deal()
+        dealt = [(wrap + msb_r).astype(high) - wb_part0, msb_r.astype(high) - b_part0]
+        send(1, key + "/dealt", np.concatenate(dealt).tobytes())
+        q0 = np.frombuffer(recv(0, key + "/q0"), dtype=high)
+        q2 = np.frombuffer(recv(1, key + "/q2"), dtype=high)
+        return np.stack([lift(big(0) - r1.astype(big), q2), lift(big(0) - r0.astype(big), q0)], axis=1)
 
     partner = 1 - rank
     mine, second = words[:, 0].astype(small), words[:, 1].astype(small)
@@ -112,25 +127,19 @@ def ditto_upcast(
     r_own = seeds.words(rank, 2, "r", counter, n, k)
     send(partner, key + "/masked", (lacking + r_own).tobytes())
     if rank == 0:
-        r_large = seeds.words(0, 2, "r_large", counter, n, large_bits)
-        b_large = seeds.words(0, 2, "b_large", counter, n, large_bits)
+        wb_part, b_part = party0_deal()
     else:
-        dealt = np.frombuffer(recv(2, key + "/dealt"), dtype=big)
-        r_large, b_large = dealt[:n], dealt[n:]
+        dealt = np.frombuffer(recv(2, key + "/dealt"), dtype=high)
+        wb_part, b_part = dealt[:n], dealt[n:]
     other = np.frombuffer(recv(partner, key + "/masked"), dtype=small)
     c = (lacking + r_own + shared + other).astype(small)  # y + r mod 2^k
-    no_wrap_flag = (1 - ((c.astype(np.uint64) >> np.uint64(k - 1)) & np.uint64(1))).astype(big)
-    z = big(0) - r_large + (big(1) << big(k)) * no_wrap_flag * b_large
-    if rank == 0:
-        z = z + c.astype(big) - (big(1) << big(k - 2))  # c counted once; remove the bias
-    z = z << big(fraction_shift)
-    # Re-share (z0 + z1) into replicated form; t1 and alpha come from the 0-1 seed.
-    t1 = seeds.words(0, 1, "t1", counter, n, large_bits)
-    alpha = seeds.words(0, 1, "alpha", counter, n, large_bits)
-    if rank == 0:
-        t0 = z + alpha
-        send(2, key + "/t0", t0.tobytes())
-        return np.stack([t0, t1], axis=1)
-    t2 = z - alpha - t1
-    send(2, key + "/t2", t2.tobytes())
-    return np.stack([t1, t2], axis=1)
+    msb_c = (c >> small(k - 1)).astype(high)
+    h = wb_part - b_part * msb_c  # this party's additive share of H
+    rho = seeds.words(0, 1, "rho", counter, n, high_bits)
+    rho_prime = seeds.words(0, 1, "rho'", counter, n, high_bits)
+    q1 = high(0) - rho - rho_prime
+    s1 = lift(c.astype(big) - big(1 << (k - 2)), q1)  # c counted once; remove the bias
+    q_own = h + (rho if rank == 0 else rho_prime)
+    send(2, key + ("/q0" if rank == 0 else "/q2"), q_own.tobytes())
+    s_own = lift(big(0) - r_own.astype(big), q_own)
+    return np.stack([s_own, s1], axis=1) if rank == 0 else np.stack([s1, s_own], axis=1)

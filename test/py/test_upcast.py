@@ -71,8 +71,9 @@ def test_upcast_cost_is_a_few_words_per_element():
     _, _, hub = run_protocol(np.full(n, BOUND, np.uint64), 10, seed=3)
     sent = [c.snapshot() for c in hub.counters]
     total_bytes = sum(b for b, _ in sent)
-    # P0<->P1: one 32-bit word each; P2->P1: two 64-bit words; P0,P1->P2: one 64-bit word each.
-    assert total_bytes == n * (4 + 4 + 16 + 8 + 8)
+    # P0<->P1: one 32-bit word each; P2->P1: two 32-bit words (the deal, mod 2^(64-32));
+    # P0,P1->P2: one 32-bit word each (only the high part of the result needs messages).
+    assert total_bytes == n * (4 + 4 + 8 + 4 + 4)
     assert max(a for _, a in sent) <= 2  # two online rounds (P2's deal can run ahead)
 
 
@@ -84,9 +85,9 @@ def test_messages_are_independent_of_the_secret():
     _, views_b, _ = run_protocol(large, 10, seed=6)
     for rank in range(3):
         for message_a, message_b in zip(views_a[rank], views_b[rank]):
-            dtype = np.uint32 if len(message_a) == 4 * n else np.uint64
-            a = np.frombuffer(message_a, dtype) / float(np.iinfo(dtype).max)
-            b = np.frombuffer(message_b, dtype) / float(np.iinfo(dtype).max)
+            # every message is 32-bit words: the small ring's, or the large ring's high half
+            a = np.frombuffer(message_a, np.uint32) / float(np.iinfo(np.uint32).max)
+            b = np.frombuffer(message_b, np.uint32) / float(np.iinfo(np.uint32).max)
             # Both look uniform on [0, 1): same mean, spread and histogram, whatever the secret.
             for words in (a, b):
                 assert abs(words.mean() - 0.5) < 0.03 and abs(words.std() - 12**-0.5) < 0.03
