@@ -8,6 +8,7 @@
     legalize-to-pphlo                  StableHLO -> PPHLO, visibility decided
     bounded-exp                        e^x on a proved range [lo, 0] as a fitted p(x)^(2^k)
     fold-identity-products             products by public ones are data movement (no truncation)
+    fold-bool-comparisons              a converted boolean compared with a constant is the boolean
     drop-range-guards{calibration}     (calibrated policies) guards the calibration never trips removed
     annotate-rings{policy}             ring types, explicit casts and truncations
     fuse-scales                        fewer truncations
@@ -35,6 +36,7 @@ from .passes.approximate_nonlinear import ApproximateNonlinearPass
 from .passes.bounded_exp import BoundedExpPass
 from .passes.eliminate_redundant_casts import EliminateRedundantCastsPass
 from .passes.expand_dynamic_update_slice import ExpandDynamicUpdateSlicePass
+from .passes.fold_bool_comparisons import FoldBoolComparisonsPass
 from .passes.fold_identity_products import FoldIdentityProductsPass
 from .passes.fuse_scales import FuseScalesPass
 from .passes.inline_private_functions import InlinePrivateFunctionsPass
@@ -59,6 +61,7 @@ def frontend_passes(
         LegalizeToPPHLOPass(field_bits=large.field_bits, fraction_bits=large.fraction_bits),
         BoundedExpPass(),
         FoldIdentityProductsPass(),
+        FoldBoolComparisonsPass(),
     ]
 
 

@@ -47,6 +47,7 @@ class KeepLocations(RewritePattern):
 
 
 def rewrite_walker(*patterns: RewritePattern, apply_recursively: bool = True) -> PatternRewriteWalker:
-    """A walker applying `patterns` greedily, keeping locations."""
-    pattern = patterns[0] if len(patterns) == 1 else GreedyRewritePatternApplier(list(patterns))
-    return PatternRewriteWalker(KeepLocations(pattern), apply_recursively=apply_recursively)
+    """A walker applying `patterns` greedily, keeping locations; ops a rewrite leaves dead are erased."""
+    return PatternRewriteWalker(
+        KeepLocations(GreedyRewritePatternApplier(list(patterns))), apply_recursively=apply_recursively
+    )

@@ -58,6 +58,11 @@ def all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
 
         return FoldIdentityProductsPass
 
+    def fold_bool_comparisons() -> type[ModulePass]:
+        from .fold_bool_comparisons import FoldBoolComparisonsPass
+
+        return FoldBoolComparisonsPass
+
     def annotate_rings() -> type[ModulePass]:
         from .annotate_rings import AnnotateRingsPass
 
@@ -92,6 +97,7 @@ def all_passes() -> dict[str, Callable[[], type[ModulePass]]]:
         "legalize-to-pphlo": legalize_to_pphlo,
         "bounded-exp": bounded_exp,
         "fold-identity-products": fold_identity_products,
+        "fold-bool-comparisons": fold_bool_comparisons,
         "drop-range-guards": drop_range_guards,
         "annotate-rings": annotate_rings,
         "fuse-scales": fuse_scales,
