@@ -71,7 +71,7 @@ OP_CLASSES: dict[str, tuple[str, ...]] = {
         "pphlo.not_equal", "pphlo.maximum", "pphlo.minimum", "pphlo.clamp", "pphlo.select", "pphlo.abs",
     ),
     "multiply": ("pphlo.multiply",),
-    "upcast protocol": ("ditto.upcast",),
+    "conversion protocols": ("ditto.conversion",),
 }  # fmt: skip
 
 

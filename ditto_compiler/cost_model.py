@@ -334,8 +334,10 @@ class CostModel:
     ops: dict[int, dict[str, Fit]]
     """Field bits -> op key (`signature`) -> fit."""
     conversions: dict[str, Fit]
-    """"32->64" (Ditto's upcast: programs and protocol), "64->32" (downcast), and "protocol 32->64" (the
-    upcast protocol's own messages, what a plan adds to its conversion programs)."""
+    """"32->64" (Ditto's upcast: programs and protocol), "64->32" (the downcast protocol), and "protocol
+    32->64", "protocol 64->32" (the protocols' own messages, what a plan adds to its conversion programs).
+    Measured dropping 8 fraction bits: a downcast dropping 9 to 16 sends 2 bytes more per element (a wider
+    word for the high bits), 9 to 32 up to 6."""
     meta: dict[str, Any] = field(default_factory=dict)
     """Date, command and checks of the calibration."""
     uniform_results: dict[int, dict[str, str]] = field(default_factory=dict)
@@ -487,7 +489,7 @@ class CostModel:
 
     def conversion(self, elements: int, src: RingConfig, dst: RingConfig) -> Estimate:
         """A secret fixed-point value of `elements` moved from `src`'s runtime to `dst`'s (Ditto's upcast,
-        or a downcast: a truncation in the large ring, then local); a same-width fraction cast too."""
+        or the downcast protocol); a same-width fraction cast too (SPU's truncation)."""
         if not isinstance(elements, int) or isinstance(elements, bool) or elements < 0:
             raise DittoError(f"elements must be a non-negative integer, not {elements!r}")
         self._table(src)
@@ -495,6 +497,9 @@ class CostModel:
         if dst.field_bits <= src.field_bits:
             if dst.fraction_bits >= src.fraction_bits:
                 return ZERO
+            key = f"{src.field_bits}->{dst.field_bits}"
+            if key in self.conversions:
+                return self._conversion_fit(key).estimate(Signature(key, elements))
             fit = self._fit(src.field_bits, "pphlo.multiply(sf,pf)", "pphlo.multiply")  # SPU's truncation
             if fit is None:
                 raise DittoError(f"the cost model has no truncation in the {src.field_bits}-bit ring")
@@ -508,6 +513,9 @@ class CostModel:
         source, target = step.source, step.target
         if not source.secret or source.kind == "bool":
             return ZERO  # public values are re-encoded, shared bits move unchanged
+        if upcast == "ditto" and not step.is_upcast and step.prepare:
+            key = f"protocol {source.field_bits}->{target.field_bits}"  # replaces the truncation
+            return self._conversion_fit(key).estimate(Signature(key, source.elements))
         total = ZERO
         if step.prepare:
             total = total + self.module(parse_program(step.prepare), rings[source.field_bits])

@@ -8,7 +8,8 @@ arithmetically (`truncation="floor"`, deterministic) or rounds stochastically
 (`truncation="stochastic"`): one step up with probability equal to the dropped
 fraction, which is what SPU's ABY3 truncation does (measured: P(+1) is 0.12,
 0.37, 0.63, 0.87 for dropped fractions in the four quarters of [0, 1)), and is
-unbiased where floor is not. Public values are truncated exactly (floor), as SPU
+unbiased where floor is not; a downcast's rounding is the downcast protocol's
+(runtime/downcast.py: -1 to +2 steps, unbiased). Public values are truncated exactly (floor), as SPU
 does locally. A secret times an integer-valued public constant truncates to one
 LSB more in either mode, as SPU's truncation does (interpreter.exact_truncations).
 Nonlinear kernels are correctly rounded (see interpreter.py).
@@ -140,6 +141,16 @@ class RingIntegers:
         dropped = (raw - (floor << bits)).astype(np.float64) / 2.0**bits
         return floor + (self.rng.random(np.shape(raw)) < dropped)
 
+    def downcast(self, op: Operation, raw: np.ndarray, bits: int) -> np.ndarray:
+        """The downcast protocol's rounding (runtime/downcast.py) where rounding is stochastic: the floor
+        plus kappa - 1, kappa from the dropped bits and two uniform masks' low bits."""
+        if not self.stochastic or not is_secret(op.results[0].type):
+            return self.truncate(op, raw, bits)
+        self.result.truncations += 1
+        floor = raw >> bits
+        masks = self.rng.integers(0, 2**bits, size=(2, *np.shape(raw)))
+        return floor + ((raw - (floor << bits) + masks[0] + masks[1] + (1 << (bits - 1))) >> bits) - 1
+
     def cast(self, op: fxp.CastOp, raw: np.ndarray) -> np.ndarray:
         src, dst = self.element(op.input), self.element(op.result)
         if dst.k > src.k:
@@ -147,7 +158,7 @@ class RingIntegers:
         if isinstance(src, fxp.FixedType) and isinstance(dst, fxp.FixedType):
             shift = dst.f - src.f
             if shift < 0:
-                raw = self.truncate(op, raw, -shift)
+                raw = self.downcast(op, raw, -shift) if dst.k < src.k else self.truncate(op, raw, -shift)
             else:
                 self.check(op, raw, dst.k, raw.astype(np.float64) * 2.0**shift)
                 raw = raw << shift

@@ -89,9 +89,10 @@ class Conversion:
     """Moves `source` from its ring's runtime to `target`'s (see runtime/party.py for the protocol).
 
     `prepare` runs on the source ring first (source.name -> `staged`): a downcast's
-    truncation of the surplus fraction bits, an upcast's bias. `finish` runs on the
-    target ring after the words are lifted (`staged` -> target.name), for the generic
-    upcast; Ditto's upcast protocol replaces it.
+    truncation of the surplus fraction bits (for `upcast="generic"`; the downcast
+    protocol replaces it), an upcast's bias. `finish` runs on the target ring after
+    the words are lifted (`staged` -> target.name), for the generic upcast; Ditto's
+    upcast protocol replaces it.
     """
 
     source: Variable

@@ -58,6 +58,7 @@ from ditto_compiler.lowering.conversions import conversion_programs  # noqa: E40
 from ditto_compiler.lowering.spu_text import spu_module_text  # noqa: E402
 from ditto_compiler.plan import Conversion, Plan, Segment, Variable  # noqa: E402
 from ditto_compiler.ring import RingConfig  # noqa: E402
+from ditto_compiler.runtime.cost import CONVERSION_PROTOCOL  # noqa: E402
 from ditto_compiler.runtime.executor import execute  # noqa: E402
 
 RINGS = (RingConfig(32, 10), RingConfig(64, 18))
@@ -558,7 +559,7 @@ def _key_of(variant: Variant) -> str:
 
 
 def calibrate_conversions(log: Callable[[str], None]) -> dict[str, dict]:
-    """Upcast (Ditto's protocol) and downcast of secret fixed-point values, 32 <-> 64 bits."""
+    """Upcast and downcast (the protocols) of secret fixed-point values, 32 <-> 64 bits."""
     rings = {r.field_bits: r for r in RINGS}
     out: dict[str, dict] = {}
     for src_bits, dst_bits in ((32, 64), (64, 32)):
@@ -572,7 +573,7 @@ def calibrate_conversions(log: Callable[[str], None]) -> dict[str, dict]:
             _, cost = execute(plan, [values], upcast="ditto")
             part = cost.by_ring["conversions"]
             totals.append(Sample(Signature("", n), part.send_bytes, part.send_actions, part.seconds))
-            op = cost.by_op.get("ditto.upcast")
+            op = cost.by_op.get(CONVERSION_PROTOCOL)
             if op is not None:
                 protocol.append(Sample(Signature("", n), op.send_bytes, op.send_actions, part.seconds))
         key = f"{src_bits}->{dst_bits}"
@@ -580,7 +581,7 @@ def calibrate_conversions(log: Callable[[str], None]) -> dict[str, dict]:
         log(f"  conversion {key}: {out[key]} (worst miss {worst:.2%})")
         if protocol:
             out[f"protocol {key}"], worst = fit(protocol)
-            log(f"  upcast protocol {key}: {out[f'protocol {key}']} (worst miss {worst:.2%})")
+            log(f"  protocol {key}: {out[f'protocol {key}']} (worst miss {worst:.2%})")
     return out
 
 
@@ -689,7 +690,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     conversions = calibrate_conversions(log)
     command = " ".join(["python tools/calibrate_costs.py", *(argv if argv is not None else sys.argv[1:])])
     if args.conversions_only:
-        command = f"{shipped['command']}; {command} (on {datetime.date.today().isoformat()})"
+        first = shipped["command"].split("; ")[0]  # the op tables' own calibration
+        command = f"{first}; {command} (on {datetime.date.today().isoformat()})"
     data = {
         "format": MODEL_FORMAT,
         "spu": spu_version.__version__,

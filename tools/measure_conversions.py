@@ -39,7 +39,8 @@ def main(argv=None):
         ("upcast, Ditto's protocol", lambda w, x: jnp.exp(-jnp.abs(x @ w)), "ditto"),
         ("upcast, generic (A2B/B2A)", lambda w, x: jnp.exp(-jnp.abs(x @ w)), "generic"),
         # exp in the large ring, matmul in the small one: one downcast of exp's result.
-        ("downcast (truncation + local)", lambda w, x: jnp.exp(-jnp.abs(x)) @ w, "ditto"),
+        ("downcast, the downcast protocol", lambda w, x: jnp.exp(-jnp.abs(x)) @ w, "ditto"),
+        ("downcast, generic (SPU's truncation + local)", lambda w, x: jnp.exp(-jnp.abs(x)) @ w, "generic"),
     ]
     print(f"{n} elements per conversion; (32, 8) <-> (64, 18); totals over the three parties\n")
     print("| conversion | bytes/element | rounds (send actions per party) |\n|---|---:|---:|")

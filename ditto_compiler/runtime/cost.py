@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-UPCAST_PROTOCOL = "ditto.upcast"
-"""The messages of Ditto's upcast protocol (runtime/upcast.py), counted as one pseudo-op."""
+CONVERSION_PROTOCOL = "ditto.conversion"
+"""The messages of the ring-conversion protocols (runtime/upcast.py, runtime/downcast.py), counted as one
+pseudo-op."""
 
 
 @dataclass
@@ -59,7 +60,7 @@ class Cost:
     """The same figures for each ring's runtime ("32-bit", "64-bit") and for "conversions"."""
     by_op: dict[str, OpCost] = field(default_factory=dict)
     """PPHLO op name -> SPU's profile of it, over all parties, rings and conversion programs,
-    plus `ditto.upcast` for the upcast protocol's own messages; most bytes first. The bytes
+    plus `ditto.conversion` for the conversion protocols' own messages; most bytes first. The bytes
     add up to `send_bytes`."""
 
     @property

@@ -4,9 +4,11 @@ Every party runs the plan's steps in the same order: a segment runs on the runti
 of its ring; a conversion moves a value between the runtimes (its PPHLO programs
 come with the plan, lowering/conversions.py):
 
-* Downcast (large -> small ring): the large runtime drops the surplus fraction bits
-  (`prepare`, one secure truncation), then each party reduces its share words mod
-  2^k locally.
+* Downcast (large -> small ring): the downcast protocol (runtime/downcast.py: one
+  round on the parties' own words) drops the surplus fraction bits and reduces mod
+  2^k; with `upcast="generic"` (SPU's protocols only) the large runtime truncates
+  instead (`prepare`) and each party reduces its words locally. Without surplus
+  bits, only the local reduction.
 * Upcast (small -> large ring): the small runtime adds the bias 2^(k-2) to the raw
   value (`prepare`; non-negative given Ditto's bound |x| < 2^(k-2)). Then either
   Ditto's protocol (runtime/upcast.py: two online rounds on the parties' own words),
@@ -17,7 +19,7 @@ come with the plan, lowering/conversions.py):
 * Public values are re-encoded locally.
 
 No step reveals anything: every message is one of SPU's own protocol messages or
-the upcast protocol's masked words, and the local steps only reinterpret a party's
+the conversion protocols' masked words, and the local steps only reinterpret a party's
 own words. The transports (threads, processes, hosts) all run `execute_steps`.
 """
 
@@ -35,7 +37,8 @@ from spu import libspu
 from ..diagnostics import DittoError
 from ..plan import Conversion, Plan, Segment
 from ..ring import RingConfig
-from .cost import UPCAST_PROTOCOL, Cost, OpCost, PartyCost, merge_ops
+from .cost import CONVERSION_PROTOCOL, Cost, OpCost, PartyCost, merge_ops
+from .downcast import ditto_downcast
 from .shares import lift_words, public_words, reduce_words, share_words, with_public_words, with_words
 from .upcast import PairSeeds, ditto_upcast
 
@@ -122,6 +125,14 @@ def _programs(plan: Plan) -> list[_Programs]:
     return programs
 
 
+def uses_protocol(step: Conversion, upcast: str) -> bool:
+    """The conversion runs one of this project's protocols: every secret upcast but a boolean's, and a
+    downcast that drops fraction bits, unless `upcast` is "generic" (SPU's protocols only)."""
+    if upcast != "ditto" or not step.source.secret or step.source.kind == "bool":
+        return False
+    return step.is_upcast or step.prepare is not None
+
+
 def spu_runs(plan: Plan, upcast: str) -> list[int]:
     """How many SPU program runs each step makes (to attribute a party's profiler log to steps)."""
     runs = []
@@ -131,7 +142,8 @@ def spu_runs(plan: Plan, upcast: str) -> list[int]:
         elif not step.source.secret or step.source.kind == "bool":
             runs.append(0)
         else:
-            runs.append(int(step.prepare is not None) + int(step.finish is not None and upcast == "generic"))
+            prepare = step.prepare is not None and (step.is_upcast or upcast == "generic")
+            runs.append(int(prepare) + int(step.finish is not None and upcast == "generic"))
     return runs
 
 
@@ -159,6 +171,21 @@ def _convert(
         target.set_var(dst.name, source.get_var(src.name))  # XOR-shared bits: ring-independent
         return
     data_type = libspu.DataType.DT_F32 if src.kind == "fixed" else _INT_TYPES[dst.width]
+    if not conversion.is_upcast and upcast == "ditto" and programs.prepare is not None:
+        share = source.get_var(src.name)  # fixed point losing -fraction_shift bits
+        words = ditto_downcast(
+            link.rank,
+            share_words(share),
+            src.field_bits,
+            dst.field_bits,
+            -fraction_shift,
+            link.seeds,
+            index,
+            link.send,
+            link.recv,
+        )
+        target.set_var(dst.name, with_words(share, words, data_type))
+        return
     if not conversion.is_upcast:
         staged = src.name
         if programs.prepare is not None:
@@ -249,14 +276,13 @@ def plan_cost(
     plan: Plan, spent: dict[str, list[PartyCost]], by_op: dict[str, OpCost], protocol: PartyCost, upcast: str
 ) -> Cost:
     """The cost of a run from each category's per-party figures, SPU's per-op profile and the
-    upcast protocol's own messages (added to `by_op` as a pseudo-op, so per-op bytes add up)."""
+    conversion protocols' own messages (added to `by_op` as a pseudo-op, so per-op bytes add up)."""
     by_ring = {name: Cost(parties) for name, parties in spent.items()}
     parties = [PartyCost() for _ in range(WORLD_SIZE)]
     for part in spent.values():
         for total, party in zip(parties, part):
             total.add(party)
     if protocol.send_bytes:
-        upcasts = sum(1 for s in plan.steps if isinstance(s, Conversion) and s.is_upcast and s.source.secret)
-        protocol_op = OpCost(upcasts if upcast == "ditto" else 0, protocol.send_bytes, protocol.send_actions)
-        by_op = merge_ops(by_op, {UPCAST_PROTOCOL: protocol_op})
+        calls = sum(1 for s in plan.steps if isinstance(s, Conversion) and uses_protocol(s, upcast))
+        by_op = merge_ops(by_op, {CONVERSION_PROTOCOL: OpCost(calls, protocol.send_bytes, protocol.send_actions)})
     return Cost(parties, by_ring, by_op)

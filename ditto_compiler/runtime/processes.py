@@ -105,7 +105,7 @@ class _BrpcChannel:
 
 @dataclass
 class PartyLinks:
-    """One party's links to the others: one SPU link per ring width and one for the upcast protocol
+    """One party's links to the others: one SPU link per ring width and one for the conversion protocols
     ("ring32", "ring64", "protocol"), each opened when a job first needs it and kept for the
     next jobs (a resident party) until `close`. Over `network` they are emulated (runtime/netem.py),
     with `identity` they are TLS (runtime/tls.py)."""

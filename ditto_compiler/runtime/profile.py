@@ -3,8 +3,8 @@
 SPU's profiler writes one line per op after each program run. In thread mode the
 three parties share one process-wide log without saying who wrote a line (and
 their blocks may interleave), so only sums over all parties and all programs are
-exact; that is what `per_op_costs` returns. Ditto's upcast protocol sends its
-messages outside SPU: executors add them as the pseudo-op `UPCAST_PROTOCOL`, so
+exact; that is what `per_op_costs` returns. The conversion protocols send their
+messages outside SPU: executors add them as the pseudo-op `CONVERSION_PROTOCOL`, so
 a cost's per-op bytes add up to its total.
 """
 

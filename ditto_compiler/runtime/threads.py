@@ -1,6 +1,6 @@
 """The three parties as threads of this process, on counting in-memory links: one run of one plan.
 
-Each party has one link per ring and one for Ditto's upcast protocol, all made of
+Each party has one link per ring and one for the conversion protocols, all made of
 `CountingChannel`s (runtime/channels.py): they count each party's bytes and send
 actions exactly, and bound every receive, so a failing party stops its peers at
 once and a missing message fails after `recv_timeout_s` instead of hanging. A run

@@ -23,6 +23,7 @@ def tiny_bert():
     def bert(params, ids):
         return model(ids, params=params).last_hidden_state
 
+    bert.model = model  # for tests that need more outputs
     return bert, model.params, ids
 
 

@@ -12,6 +12,7 @@ import pytest
 
 import ditto_compiler
 from ditto_compiler import DittoError
+from ditto_compiler.runtime.cost import CONVERSION_PROTOCOL
 from ditto_compiler.runtime.processes import run_in_processes
 
 RNG = np.random.default_rng(3)
@@ -44,7 +45,7 @@ def test_processes_match_threads(policy):
     assert per_op == {op: c.send_bytes for op, c in process_cost.by_op.items()}
     assert per_op["pphlo.exponential"] > 0 and "pphlo.dot" in per_op
     assert sum(per_op.values()) == thread_cost.send_bytes
-    assert ("ditto.upcast" in per_op) == (policy == "ditto")
+    assert (CONVERSION_PROTOCOL in per_op) == (policy == "ditto")
 
 
 def test_a_killed_party_fails_clearly_within_the_timeout():
