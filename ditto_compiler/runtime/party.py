@@ -171,20 +171,15 @@ def _convert(
         target.set_var(dst.name, source.get_var(src.name))  # XOR-shared bits: ring-independent
         return
     data_type = libspu.DataType.DT_F32 if src.kind == "fixed" else _INT_TYPES[dst.width]
-    if not conversion.is_upcast and upcast == "ditto" and programs.prepare is not None:
-        share = source.get_var(src.name)  # fixed point losing -fraction_shift bits
-        words = ditto_downcast(
-            link.rank,
-            share_words(share),
-            src.field_bits,
-            dst.field_bits,
-            -fraction_shift,
-            link.seeds,
-            index,
-            link.send,
-            link.recv,
-        )
+
+    def protocol(run: Callable[..., np.ndarray], share: libspu.Share, shift: int) -> None:
+        """One of the conversion protocols on this party's words of `share`; the result into `target`."""
+        words = share_words(share)
+        words = run(link.rank, words, src.field_bits, dst.field_bits, shift, link.seeds, index, link.send, link.recv)
         target.set_var(dst.name, with_words(share, words, data_type))
+
+    if not conversion.is_upcast and upcast == "ditto" and programs.prepare is not None:
+        protocol(ditto_downcast, source.get_var(src.name), -fraction_shift)  # fixed point losing bits
         return
     if not conversion.is_upcast:
         staged = src.name
@@ -199,19 +194,7 @@ def _convert(
     source.run(programs.prepare)  # y = raw x + 2^(k-2)
     share = source.get_var(conversion.staged)
     if upcast == "ditto":
-        shift = fraction_shift if src.kind == "fixed" else 0
-        words = ditto_upcast(
-            link.rank,
-            share_words(share),
-            src.field_bits,
-            dst.field_bits,
-            shift,
-            link.seeds,
-            index,
-            link.send,
-            link.recv,
-        )
-        target.set_var(dst.name, with_words(share, words, data_type))
+        protocol(ditto_upcast, share, fraction_shift if src.kind == "fixed" else 0)
         return
     lifted = with_words(share, lift_words(share_words(share), dst.field_bits), libspu.DataType.DT_I64)
     target.set_var(conversion.staged, lifted)

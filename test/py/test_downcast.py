@@ -1,47 +1,19 @@
 """The downcast protocol: within two LSB and unbiased, one round, ten bytes per element, private."""
 
-import threading
-
 import numpy as np
 import pytest
-from test_upcast import replicated
+from protocol_parties import run_parties
 
 from ditto_compiler.diagnostics import DittoError
-from ditto_compiler.runtime.channels import CountingChannel, MemoryHub
 from ditto_compiler.runtime.downcast import ditto_downcast
 from ditto_compiler.runtime.upcast import PairSeeds
 
 
 def run_protocol(x, dropped, seed, counter=0):
     """All three parties on 64-bit shares of the signed integers x; the small-ring result as signed ints."""
-    rng = np.random.default_rng(seed)
-    shares = replicated(x.astype(np.int64).astype(np.uint64), rng, 64)
-    seeds = PairSeeds({pair: rng.bytes(16) for pair in ((0, 1), (0, 2), (1, 2))})
-    hub = MemoryHub(3, recv_timeout_s=10.0)
-    results, views = [None] * 3, [[] for _ in range(3)]
-
-    def party(rank):
-        channels = {p: CountingChannel(hub, rank, p) for p in range(3) if p != rank}
-
-        def recv(peer, key):
-            data = channels[peer].Recv(key)
-            views[rank].append(data)
-            return data
-
-        def send(peer, key, data):
-            channels[peer].SendAsync(key, data)
-
-        results[rank] = ditto_downcast(rank, shares[rank], 64, 32, dropped, seeds, counter, send, recv)
-
-    threads = [threading.Thread(target=party, args=(r,)) for r in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    words = results
-    assert all((words[i][:, 1] == words[(i + 1) % 3][:, 0]).all() for i in range(3)), "not replicated"
-    value = (words[0][:, 0] + words[1][:, 0] + words[2][:, 0]).astype(np.int32).astype(np.int64)
-    return value, views, hub
+    x = x.astype(np.int64).astype(np.uint64)
+    total, views, hub = run_parties(ditto_downcast, x, 64, 32, dropped, seed, counter)
+    return total.astype(np.int32).astype(np.int64), views, hub
 
 
 @pytest.mark.parametrize("dropped", [1, 6, 8, 9, 16, 32])

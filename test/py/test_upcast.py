@@ -1,57 +1,20 @@
 """Ditto's upcast protocol: exact at the bounds, equal to the generic method, and private."""
 
-import threading
-
 import numpy as np
 import pytest
+from protocol_parties import run_parties
 
 import ditto_compiler
 from ditto_compiler.models.transformer_block import init_block, transformer_block
-from ditto_compiler.runtime.channels import CountingChannel, MemoryHub
 from ditto_compiler.runtime.upcast import PairSeeds, ditto_upcast
 
 K_SMALL, K_LARGE = 32, 64
 
 
-def replicated(values, rng, bits):
-    """Replicated shares (party i holds s_i, s_{i+1}) of `values` mod 2^bits."""
-    dtype = np.uint32 if bits == 32 else np.uint64
-    s0, s1 = (rng.integers(0, 2**bits, size=values.size, dtype=np.uint64).astype(dtype) for _ in range(2))
-    s2 = values.astype(dtype) - s0 - s1
-    s = [s0, s1, s2]
-    return [np.stack([s[i], s[(i + 1) % 3]], axis=1) for i in range(3)]
-
-
 def run_protocol(y, shift, seed, counter=0):
     """All three parties on shares of y (small ring); returns large words and each party's received messages."""
-    rng = np.random.default_rng(seed)
-    shares = replicated(y, rng, K_SMALL)
-    seeds = PairSeeds({pair: rng.bytes(16) for pair in ((0, 1), (0, 2), (1, 2))})
-    hub = MemoryHub(3, recv_timeout_s=10.0)
-    results, views = [None] * 3, [[] for _ in range(3)]
-
-    def party(rank):
-        channels = {p: CountingChannel(hub, rank, p) for p in range(3) if p != rank}
-
-        def recv(peer, key):
-            data = channels[peer].Recv(key)
-            views[rank].append(data)
-            return data
-
-        def send(peer, key, data):
-            channels[peer].SendAsync(key, data)
-
-        results[rank] = ditto_upcast(rank, shares[rank], K_SMALL, K_LARGE, shift, seeds, counter, send, recv)
-
-    threads = [threading.Thread(target=party, args=(r,)) for r in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    words = results
-    assert all((words[i][:, 1] == words[(i + 1) % 3][:, 0]).all() for i in range(3)), "not replicated"
-    value = (words[0][:, 0] + words[1][:, 0] + words[2][:, 0]).astype(np.int64)
-    return value, views, hub
+    total, views, hub = run_parties(ditto_upcast, y, K_SMALL, K_LARGE, shift, seed, counter)
+    return total.astype(np.int64), views, hub
 
 
 BOUND = 2 ** (K_SMALL - 2)
