@@ -142,7 +142,7 @@ def spu_runs(plan: Plan, upcast: str) -> list[int]:
         elif not step.source.secret or step.source.kind == "bool":
             runs.append(0)
         else:
-            prepare = step.prepare is not None and (step.is_upcast or upcast == "generic")
+            prepare = step.prepare is not None and (step.is_upcast or not uses_protocol(step, upcast))
             runs.append(int(prepare) + int(step.finish is not None and upcast == "generic"))
     return runs
 
@@ -178,7 +178,7 @@ def _convert(
         words = run(link.rank, words, src.field_bits, dst.field_bits, shift, link.seeds, index, link.send, link.recv)
         target.set_var(dst.name, with_words(share, words, data_type))
 
-    if not conversion.is_upcast and upcast == "ditto" and programs.prepare is not None:
+    if not conversion.is_upcast and uses_protocol(conversion, upcast):
         protocol(ditto_downcast, source.get_var(src.name), -fraction_shift)  # fixed point losing bits
         return
     if not conversion.is_upcast:
