@@ -104,6 +104,19 @@ def constant_values(op: pphlo.ConstantOp) -> np.ndarray:
 _SHAPE_OPS = (pphlo.BroadcastOp, pphlo.ReshapeOp, pphlo.TransposeOp, pphlo.SliceOp)
 
 
+def splat_constant(value: SSAValue, through_converts: bool = False) -> float | None:
+    """The one value every element of a public constant has, seen through shape ops (and converts, where
+    asked: the constant's own values, before conversion), or None for anything else."""
+    transparent = (*_SHAPE_OPS, pphlo.ConvertOp) if through_converts else _SHAPE_OPS
+    owner = value.owner
+    while isinstance(owner, transparent):
+        owner = owner.operands[0].owner
+    if not isinstance(owner, pphlo.ConstantOp):
+        return None
+    values = np.unique(constant_values(owner))
+    return float(values[0]) if values.size == 1 else None
+
+
 def _constant_encoding(factor: SSAValue) -> np.ndarray | None:
     """The ring elements of a public constant factor (seen through shape ops and converts) as
     SPU encodes them; None when `factor` is not such a constant. Shape ops keep the set of

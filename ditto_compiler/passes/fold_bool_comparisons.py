@@ -28,7 +28,7 @@ from xdsl.pattern_rewriter import PatternRewriter, RewritePattern
 from ..dialects import pphlo
 from ..dialects.pphlo import is_boolean
 from ..dialects.secret import base_element_type
-from ..interpreter import constant_values
+from ..interpreter import splat_constant
 from ..rewriting import rewrite_walker
 from .fold_identity_products import refuse_ring_types
 
@@ -40,18 +40,6 @@ _COMPARISONS = {
     pphlo.EqualOp: np.equal,
     pphlo.NotEqualOp: np.not_equal,
 }
-_SHAPE_OPS = (pphlo.BroadcastOp, pphlo.ReshapeOp)
-
-
-def splat_constant(value: SSAValue) -> float | None:
-    """The single value of a public constant seen through broadcasts and reshapes, or None."""
-    owner = value.owner
-    while isinstance(owner, _SHAPE_OPS):
-        owner = owner.operands[0].owner
-    if not isinstance(owner, pphlo.ConstantOp):
-        return None
-    values = np.unique(constant_values(owner))
-    return float(values[0]) if values.size == 1 else None
 
 
 def converted_bool(value: SSAValue) -> SSAValue | None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
@@ -32,21 +31,13 @@ from xdsl.pattern_rewriter import PatternRewriter, RewritePattern, op_type_rewri
 from ..diagnostics import op_error
 from ..dialects import fxp, pphlo
 from ..dialects.secret import base_element_type
-from ..interpreter import constant_values
+from ..interpreter import splat_constant
 from ..rewriting import rewrite_walker
-
-_TRANSPARENT = (pphlo.BroadcastOp, pphlo.ReshapeOp, pphlo.TransposeOp, pphlo.SliceOp, pphlo.ConvertOp)
 
 
 def is_all_ones(value: SSAValue) -> bool:
     """`value` is a public constant whose every element is exactly 1."""
-    owner = value.owner
-    while isinstance(owner, _TRANSPARENT):
-        owner = owner.operands[0].owner
-    if not isinstance(owner, pphlo.ConstantOp):
-        return False
-    values = constant_values(owner)
-    return values.size > 0 and bool(np.all(values == 1))
+    return splat_constant(value, through_converts=True) == 1.0
 
 
 def _same_element(a: SSAValue, b: SSAValue) -> bool:

@@ -2,8 +2,8 @@
 
 Input: replicated shares (party i holds a_i, a_{i+1}) of x in the large ring, read as an
 unsigned integer X in [0, 2^K); the signed value fits the small ring after dropping d bits
-(0 < d <= K - k). Output: replicated small-ring shares of floor(X / 2^d) mod 2^k up to one
-LSB, rounded without bias. Only bits d .. d + k - 1 of anything matter below, so all
+(0 < d <= K - k). Output: replicated small-ring shares of floor(X / 2^d) mod 2^k within -1 to
++2 LSB, rounded without bias. Only bits d .. d + k - 1 of anything matter below, so all
 arithmetic is mod 2^(k+d).
 
 1. r0 and r1 come from the seeds party 2 shares with parties 0 and 1 (no message).
