@@ -68,9 +68,12 @@ def puma_functions() -> Iterator[None]:
     `jax.nn.softmax`. Trace a fresh function object inside (a function already jitted keeps
     its cached trace).
     """
-    from transformers import modeling_flax_utils
+    try:  # the models extra; a plain JAX function needs only jax.nn's
+        from transformers import modeling_flax_utils
 
-    activations = modeling_flax_utils.ACT2FN
+        activations = modeling_flax_utils.ACT2FN
+    except ImportError:
+        activations = {}
     saved_gelus = {name: activations[name] for name in GELU_NAMES if name in activations}
     saved_softmax, saved_gelu = jax.nn.softmax, jax.nn.gelu
     try:

@@ -143,6 +143,21 @@ def test_puma_substitutes_its_functions_only_while_tracing():
     np.testing.assert_allclose(puma_softmax(scores), [[0.2689414, 0.7310586, 0.0]], rtol=1e-5)
 
 
+def test_puma_needs_no_transformers_for_a_plain_jax_function(monkeypatch):
+    """`ditto demo` runs PUMA on a plain JAX block after `pip install -e .` (no models extra)."""
+    import sys
+
+    import jax
+
+    from ditto_compiler.runtime.puma import puma_functions, puma_softmax
+
+    monkeypatch.setitem(sys.modules, "transformers", None)  # importing it now raises ImportError
+    softmax = jax.nn.softmax
+    with puma_functions():
+        assert jax.nn.softmax is puma_softmax
+    assert jax.nn.softmax is softmax
+
+
 def test_bench_measures_runs_across_the_emulated_network():
     from ditto_compiler.models.hf import bert_case
 
