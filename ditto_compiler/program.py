@@ -155,7 +155,8 @@ class Program:
         `mode="threads"` runs the parties in this process; `mode="processes"` runs one
         process per party over SPU's brpc links on loopback. A mixed-ring program
         converts between rings with Ditto's upcast protocol and the downcast protocol, or with
-        `upcast="generic"` through SPU's own protocols (an A2B/B2A round trip, a truncation). `timeout_s` bounds every wait for a peer.
+        `upcast="generic"` through SPU's own protocols (an A2B/B2A round trip, a truncation).
+        `timeout_s` bounds every wait for a peer.
         `network="lan"|"wan"` (with `mode="processes"`) sends every message across that emulated network.
         """
         outputs, self.cost = execute(self.plan, self._flat_inputs(args), mode, upcast, timeout_s, network)

@@ -1,4 +1,4 @@
-"""One party process: `python -m ditto_compiler.runtime.party_process`.
+"""One party process: `python -m ditto_compiler.runtime.party_process SCRATCH` (processes.spawn_party).
 
 Reads jobs (runtime/processes.py `job_message`) from stdin, each a length-prefixed frame,
 runs each over its links and writes each answer, length-prefixed, to stdout (SPU and
@@ -19,7 +19,6 @@ import faulthandler
 import os
 import shutil
 import sys
-import tempfile
 import threading
 from pathlib import Path
 from typing import IO, Any
@@ -101,7 +100,7 @@ def main() -> None:
     faulthandler.enable(sys.stderr)
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # only answers go to the driver's pipe
-    party = _Party(Path(tempfile.mkdtemp(prefix="ditto-party-")), answers)
+    party = _Party(Path(sys.argv[1]), answers)
 
     def run(frames: list[bytes]) -> None:
         ok, keep = party.job(frames)

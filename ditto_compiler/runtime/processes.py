@@ -19,15 +19,18 @@ from __future__ import annotations
 
 import io
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -280,13 +283,20 @@ def read_result(
     return [share_from_wire(o, blobs, f"party {rank}'s answer") for o in outputs], steps, log
 
 
+def spawn_party(**streams: Any) -> tuple[subprocess.Popen[bytes], Path]:
+    """A party process (runtime/party_process.py) and its scratch directory. The caller removes the directory once
+    the process has exited: a killed party cannot."""
+    scratch = Path(tempfile.mkdtemp(prefix="ditto-party-"))
+    command = [sys.executable, "-m", "ditto_compiler.runtime.party_process", str(scratch)]
+    return subprocess.Popen(command, **streams), scratch
+
+
 class _Party:
     """A party process and what it said."""
 
     def __init__(self, rank: int, job: bytes):
         self.rank = rank
-        command = [sys.executable, "-m", "ditto_compiler.runtime.party_process"]
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.process, self.scratch = spawn_party(stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.answer = b""
         self.errors = b""
         self._readers = [
@@ -316,6 +326,7 @@ class _Party:
             reader.join()
         if self.process.stdin is not None:
             self.process.stdin.close()
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
     def why_it_died(self) -> str:
         code = self.process.returncode

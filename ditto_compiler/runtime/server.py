@@ -35,10 +35,10 @@ import os
 import queue
 import re
 import select
+import shutil
 import socket
 import ssl
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -52,7 +52,7 @@ from ..diagnostics import DittoError
 from ..plan import Plan
 from .deployment import Cluster, connect
 from .party import WORLD_SIZE, check_upcast
-from .processes import job_message, party_failure
+from .processes import job_message, party_failure, spawn_party
 from .tls import peer_role
 from .wire import MAX_FRAME, decode_message, encode_message, read_frame, share_from_wire, write_frame
 
@@ -95,10 +95,9 @@ class _JobProcess:
     """The party's job process: jobs in on stdin, answers out on stdout, its log in `log`."""
 
     def __init__(self, log: Path):
-        command = [sys.executable, "-m", "ditto_compiler.runtime.party_process"]
         self.log = log
         with log.open("ab") as errors:
-            self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors)
+            self.process, self.scratch = spawn_party(stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors)
 
     def run(self, job: bytes) -> bytes | None:
         """The job's answer, or None if the process died first."""
@@ -120,6 +119,7 @@ class _JobProcess:
         for stream in (self.process.stdin, self.process.stdout):
             if stream is not None:
                 stream.close()
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 class PartyServer:
@@ -148,6 +148,7 @@ class PartyServer:
         self._listeners: list[threading.Thread] = []
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self._stopping = threading.Event()
+        self._own_scratch = scratch is None  # removed by stop(); a scratch the caller named keeps its job log
         self._scratch = Path(scratch or tempfile.mkdtemp(prefix=f"ditto-party{rank}-"))
         self.job_log = self._scratch / "jobs.log"
         host, port = cluster.address(rank)
@@ -184,6 +185,8 @@ class PartyServer:
             thread.join(timeout=5)
         self._abort_job()
         self._end_job_process()
+        if self._own_scratch:
+            shutil.rmtree(self._scratch, ignore_errors=True)
 
     def status(self) -> dict[str, Any]:
         """What a soak test watches: models, jobs, and this server's memory, descriptors and threads."""
@@ -392,6 +395,8 @@ class PartyServer:
         )
         with self._job_lock:
             if self._job_process is None or self._job_process.process.poll() is not None:
+                if self._job_process is not None:
+                    self._job_process.stop()
                 self._job_process = _JobProcess(self.job_log)
             process = self._job_process
             answer = process.run(job)

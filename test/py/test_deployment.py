@@ -294,6 +294,7 @@ def test_a_relay_on_the_wire_sees_no_share(tmp_path, model, monkeypatch, insecur
         for server in servers:
             server.stop()
         relay.close()
+    assert not any(server.job_log.parent.exists() for server in servers)  # scratch directories it made are removed
     captured = bytes(relay.captured)
     windows = share_windows(share[1] for shares in sent for share in shares)  # party 1's shares of w and x
     assert len(captured) > 10_000 and len(windows) > 20

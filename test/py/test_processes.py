@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -48,12 +49,15 @@ def test_processes_match_threads(policy):
     assert (CONVERSION_PROTOCOL in per_op) == (policy == "ditto")
 
 
-def test_a_killed_party_fails_clearly_within_the_timeout():
+def test_a_killed_party_fails_clearly_within_the_timeout(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # the parties' scratch directories land here
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     prog = ditto_compiler.compile(layer, W, X, policy="ditto")
     start = time.monotonic()
     with pytest.raises(DittoError, match=r"party 1 exited with code -9 \(killed\); the other parties were stopped"):
         run_in_processes(prog.plan, [W, X], recv_timeout_s=5.0, kill=(1, 0.5))
     assert time.monotonic() - start < 60
+    assert list(tmp_path.glob("ditto-party-*")) == []  # the driver removes what a killed party could not
 
 
 SCRIPT = """
