@@ -8,16 +8,17 @@
         one decode step at a context of N tokens against recomputing the whole sequence (SPU's example), same
         tokens, compiled by ditto-compiler and by SPU as PUMA configures it (`puma`, the anchor)
 
-    python tools/generation_check.py policies [--seq 64] [--windows 4] [--settings a,b,...]
+    python tools/generation_check.py policies [--seq 64] [--windows 4] [--settings a,b,...] [--secure N]
         SmolLM2 under ring policies and approximations, emulated (bit-exact ring arithmetic, which secure execution
         equals within a few LSB): next-token agreement with plaintext and perplexity on held-out windows, and the
-        modelled bytes and rounds of the whole forward pass; a setting that overflows its ring is named
+        modelled bytes and rounds of the whole forward pass; a setting that overflows its ring is named. `--secure N`
+        also runs the first N windows through MPC (threads) and prints both scores on them
     python tools/generation_check.py heldout [--seq 128]
         SmolLM2's plaintext perplexity on the held-out text (the eval split of the corpus `ditto distill` and
         `ditto tune` use), in windows of --seq tokens; prints the first window's text (for `ditto bench --text`)
 
-Every figure except `heldout`'s and `policies`' comes from a secure run (threads mode: bytes and rounds exact,
-seconds on this machine).
+Every figure except `heldout`'s and `policies`' emulated scores comes from a secure run (threads mode: bytes and
+rounds exact, seconds on this machine). A calibrated policy (base `optimal`) calibrates on the corpus's train split.
 """
 
 from __future__ import annotations
@@ -62,15 +63,25 @@ PROMPTS = (
 )
 
 
+def _calibration(case, policy: str, max_len: int) -> np.ndarray | None:
+    """For a calibrated policy: the first max_len - 1 tokens of the corpus's train split (never the prompts)."""
+    from ditto_compiler.distill.data import load_corpus
+    from ditto_compiler.generate import calibrated_policy
+
+    if not calibrated_policy(policy):
+        return None
+    return np.asarray(case.tokenizer(" ".join(load_corpus().train))["input_ids"][: max_len - 1], np.int32)
+
+
 def smollm2(args: argparse.Namespace) -> dict:
     case = llama_case("smollm2", 1)
     prompts = [
         case.tokenizer.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True)
         for p in PROMPTS[: args.prompts]
     ]
-    generator = compile_generator(
-        case.model, case.params, max_len=max(map(len, prompts)) + args.tokens, policy=args.policy
-    )
+    max_len = max(map(len, prompts)) + args.tokens
+    calibration = _calibration(case, args.policy, max_len)
+    generator = compile_generator(case.model, case.params, max_len, calibration, policy=args.policy)
     results = []
     for text, prompt in zip(PROMPTS, prompts):
         want = generator.plaintext(np.asarray(prompt), args.tokens)
@@ -98,7 +109,8 @@ def cost(args: argparse.Namespace) -> dict:
     case = (llama_case if args.model == "llama" else gpt2_case)(args.config, args.context)
     options = {"policy": args.policy} | ({"silu": args.silu} if args.silu else {})
     start = time.perf_counter()
-    generator = compile_generator(case.model, case.params, max_len=args.max_len, **options)
+    calibration = _calibration(case, args.policy, args.max_len)
+    generator = compile_generator(case.model, case.params, args.max_len, calibration, **options)
     prompt = case.ids[0, : args.context - 1]
     steps = generator.generate(prompt, 2)
     first = next(steps)
@@ -236,6 +248,22 @@ def policies(args: argparse.Namespace) -> dict:
             print(f"{name}: {estimate.send_bytes:,.0f} B, {estimate.rounds:,.0f} rounds (modelled); perplexity "
                   f"{entry['perplexity']:.2f}, next-token agreement {entry['next_token_agreement']:.4f}",
                   flush=True)  # fmt: skip
+            if args.secure:  # the first windows again, through MPC, next to the emulator's scores of the same windows
+                secure = [scores(prog.run(case.params, w, mask), w, want) for w, want in
+                          zip(evaluation[: args.secure], wants)]  # fmt: skip
+                entry["secure"] = {
+                    "windows": args.secure, "send_bytes": prog.cost.send_bytes, "rounds": prog.cost.rounds,
+                    "seconds": prog.cost.seconds,
+                    "perplexity": float(np.exp(np.mean([nll for nll, _ in secure]))),
+                    "next_token_agreement": float(np.mean([agree for _, agree in secure])),
+                    "emulated_perplexity": float(np.exp(np.mean([nll for nll, _ in got[: args.secure]]))),
+                    "emulated_next_token_agreement": float(np.mean([agree for _, agree in got[: args.secure]])),
+                }  # fmt: skip
+                print(f"{name} through MPC on {args.secure} window(s): {prog.cost.send_bytes:,} B, "
+                      f"{prog.cost.rounds:,.0f} rounds, {prog.cost.seconds:.1f} s (last window); perplexity "
+                      f"{entry['secure']['perplexity']:.2f}, agreement {entry['secure']['next_token_agreement']:.4f} "
+                      f"(emulated on the same: {entry['secure']['emulated_perplexity']:.2f}, "
+                      f"{entry['secure']['emulated_next_token_agreement']:.4f})", flush=True)  # fmt: skip
         results["settings"][name] = entry
     shutil.rmtree(folder)
     return results
@@ -293,6 +321,7 @@ def main() -> int:
     p.add_argument("--seq", type=int, default=64)
     p.add_argument("--windows", type=int, default=4)
     p.add_argument("--settings", default=",".join(POLICY_SETTINGS))
+    p.add_argument("--secure", type=int, default=0, metavar="N", help="also run the first N windows through MPC")
     p = sub.add_parser("heldout")
     p.add_argument("--seq", type=int, default=128)
     for p in sub.choices.values():
