@@ -63,14 +63,22 @@ PROMPTS = (
 )
 
 
+def _tokens(case, texts: list[str]) -> np.ndarray:
+    """The token ids of `texts`, joined by spaces."""
+    return np.asarray(case.tokenizer(" ".join(texts))["input_ids"], np.int32)
+
+
 def _calibration(case, policy: str, max_len: int) -> np.ndarray | None:
     """For a calibrated policy: the first max_len - 1 tokens of the corpus's train split (never the prompts)."""
     from ditto_compiler.distill.data import load_corpus
     from ditto_compiler.generate import calibrated_policy
 
-    if not calibrated_policy(policy):
-        return None
-    return np.asarray(case.tokenizer(" ".join(load_corpus().train))["input_ids"][: max_len - 1], np.int32)
+    return _tokens(case, load_corpus().train)[: max_len - 1] if calibrated_policy(policy) else None
+
+
+def _summary(scored: list[tuple[float, float]]) -> tuple[float, float]:
+    """(perplexity, next-token agreement) over windows scored as (mean NLL, agreement)."""
+    return float(np.exp(np.mean([nll for nll, _ in scored]))), float(np.mean([agree for _, agree in scored]))
 
 
 def smollm2(args: argparse.Namespace) -> dict:
@@ -207,8 +215,7 @@ def policies(args: argparse.Namespace) -> dict:
     corpus = load_corpus()
 
     def windows(texts: list[str], count: int) -> np.ndarray:
-        ids = np.asarray(case.tokenizer(" ".join(texts))["input_ids"], np.int32)
-        return ids[: count * args.seq].reshape(count, 1, args.seq)
+        return _tokens(case, texts)[: count * args.seq].reshape(count, 1, args.seq)
 
     evaluation, (calibration,) = windows(corpus.eval, args.windows), windows(corpus.train, 1)
     mask = np.ones((1, args.seq), np.int32)
@@ -224,7 +231,7 @@ def policies(args: argparse.Namespace) -> dict:
 
     wants = [np.asarray(plain(case.params, w, mask)) for w in evaluation]
     reference = [scores(want, w, want) for w, want in zip(evaluation, wants)]
-    perplexity = float(np.exp(np.mean([nll for nll, _ in reference])))
+    perplexity, _ = _summary(reference)
     results = {"model": case.name, "seq": args.seq, "windows": args.windows, "plaintext_perplexity": perplexity}
     results["settings"] = {}
     print(f"plaintext: perplexity {perplexity:.2f} on {args.windows} x {args.seq} tokens", flush=True)
@@ -243,21 +250,18 @@ def policies(args: argparse.Namespace) -> dict:
             entry["overflow"] = str(e)
             print(f"{name}: {estimate.send_bytes:,.0f} B, {estimate.rounds:,.0f} rounds; OVERFLOWS: {e}", flush=True)
         else:
-            entry["perplexity"] = float(np.exp(np.mean([nll for nll, _ in got])))
-            entry["next_token_agreement"] = float(np.mean([agree for _, agree in got]))
+            entry["perplexity"], entry["next_token_agreement"] = _summary(got)
             print(f"{name}: {estimate.send_bytes:,.0f} B, {estimate.rounds:,.0f} rounds (modelled); perplexity "
                   f"{entry['perplexity']:.2f}, next-token agreement {entry['next_token_agreement']:.4f}",
                   flush=True)  # fmt: skip
             if args.secure:  # the first windows again, through MPC, next to the emulator's scores of the same windows
                 secure = [scores(prog.run(case.params, w, mask), w, want) for w, want in
                           zip(evaluation[: args.secure], wants)]  # fmt: skip
+                (perplexity, agreement), (emulated, emulated_agreement) = _summary(secure), _summary(got[: args.secure])
                 entry["secure"] = {
                     "windows": args.secure, "send_bytes": prog.cost.send_bytes, "rounds": prog.cost.rounds,
-                    "seconds": prog.cost.seconds,
-                    "perplexity": float(np.exp(np.mean([nll for nll, _ in secure]))),
-                    "next_token_agreement": float(np.mean([agree for _, agree in secure])),
-                    "emulated_perplexity": float(np.exp(np.mean([nll for nll, _ in got[: args.secure]]))),
-                    "emulated_next_token_agreement": float(np.mean([agree for _, agree in got[: args.secure]])),
+                    "seconds": prog.cost.seconds, "perplexity": perplexity, "next_token_agreement": agreement,
+                    "emulated_perplexity": emulated, "emulated_next_token_agreement": emulated_agreement,
                 }  # fmt: skip
                 print(f"{name} through MPC on {args.secure} window(s): {prog.cost.send_bytes:,} B, "
                       f"{prog.cost.rounds:,.0f} rounds, {prog.cost.seconds:.1f} s (last window); perplexity "
