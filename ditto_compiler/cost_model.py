@@ -48,7 +48,7 @@ from .diagnostics import DittoError, describe_location
 from .dialects import make_context
 from .dialects.fxp import FixedType, IntType
 from .dialects.secret import base_element_type, is_secret
-from .plan import Conversion, Plan, Segment, spu_version
+from .plan import Conversion, MatMul, Plan, Segment, spu_version
 from .ring import RingConfig
 
 MODEL_FORMAT = "ditto-cost-model/1"
@@ -546,6 +546,11 @@ class CostModel:
                 cost, returned = self._module(module, plan.rings[step.field_bits], arguments)
                 forms.update(zip(step.outputs, returned))
                 total = total + cost
+            elif isinstance(step, MatMul):
+                # runtime/matmul.py: one word per output element and party, one round; its BLAS time,
+                # well under SPU's, is not modelled.
+                forms[step.result.name] = "s"
+                total = total + Estimate(3 * step.result.elements * step.field_bits / 8, 1.0)
             else:
                 source = step.source
                 kept = not source.secret or source.kind == "bool"

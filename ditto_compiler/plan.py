@@ -43,7 +43,10 @@ def spu_version() -> str:
     return metadata.version("spu")
 
 
-PLAN_FORMAT = "ditto-plan/1"
+PLAN_FORMAT = "ditto-plan/2"
+READABLE_FORMATS = ("ditto-plan/1", PLAN_FORMAT)
+"""Format 2 added the matmul step; a format-1 plan is a format-2 plan without one."""
+MATMUL_KEYS = ("lhs", "rhs", "result")
 KINDS = ("fixed", "int", "bool")
 INT_WIDTHS = (8, 16, 32, 64)
 MAX_ELEMENTS = 2**31
@@ -111,7 +114,24 @@ class Conversion:
         return self.target.field_bits > self.source.field_bits
 
 
-Step = Segment | Conversion
+@dataclass(frozen=True)
+class MatMul:
+    """`result` = `lhs` @ `rhs` (batched over leading axes) for two secrets in one ring's runtime, by the
+    runtime's ABY3 matmul (runtime/matmul.py) instead of SPU's kernel. The product is not truncated:
+    for fixed-point operands it holds twice the runtime's fraction bits, and every program that reads
+    it truncates it first (lowering/split_rings.py)."""
+
+    lhs: Variable
+    rhs: Variable
+    result: Variable
+    location: str | None = None
+
+    @property
+    def field_bits(self) -> int:
+        return self.result.field_bits
+
+
+Step = Segment | Conversion | MatMul
 
 
 @dataclass(frozen=True)
@@ -155,6 +175,8 @@ class Plan:
         def step(s: Step) -> Step:
             if isinstance(s, Segment):
                 return replace(s, inputs=tuple(map(name, s.inputs)), outputs=tuple(map(name, s.outputs)))
+            if isinstance(s, MatMul):
+                return replace(s, lhs=variable(s.lhs), rhs=variable(s.rhs), result=variable(s.result))
             return replace(s, source=variable(s.source), target=variable(s.target))
 
         return replace(
@@ -165,10 +187,16 @@ class Plan:
         )
 
     def variable_names(self) -> set[str]:
-        """Every name a run sets in a runtime: inputs, segment outputs, conversions' staged and target values."""
+        """Every name a run sets in a runtime: inputs, segment outputs, matmul results, conversions' staged
+        and target values."""
         names = {v.name for v in self.inputs}
         for s in self.steps:
-            names |= set(s.outputs) if isinstance(s, Segment) else {s.staged, s.target.name}
+            if isinstance(s, Segment):
+                names |= set(s.outputs)
+            elif isinstance(s, MatMul):
+                names.add(s.result.name)
+            else:
+                names |= {s.staged, s.target.name}
         return names
 
     def encode_inputs(self, flat: Sequence[np.ndarray], first: int = 0) -> list[np.ndarray]:
@@ -323,6 +351,15 @@ def _step_json(step: Step) -> dict[str, Any]:
                 "code": step.code,
             }
         }
+    if isinstance(step, MatMul):
+        return {
+            "matmul": {
+                "lhs": _variable_json(step.lhs),
+                "rhs": _variable_json(step.rhs),
+                "result": _variable_json(step.result),
+                "location": step.location,
+            }
+        }
     return {
         "conversion": {
             "source": _variable_json(step.source),
@@ -365,7 +402,7 @@ class _PlanReader:
             raise self.fail(path, f"unknown keys {sorted(unknown)}")
 
     def read(self, data: Any) -> Plan:
-        if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
+        if not isinstance(data, dict) or data.get("format") not in READABLE_FORMATS:
             raise DittoError(f"{self.where} is not a ditto-compiler program file (format {PLAN_FORMAT})")
         self.known_keys(
             data, "plan", {"format", "spu", "rings", "inputs", "outputs", "steps", "encodings", "spu_options"}
@@ -467,8 +504,10 @@ class _PlanReader:
         return text
 
     def step(self, raw: Any, path: str, defined: dict[str, int]) -> Step:
-        if not isinstance(raw, dict) or len(raw) != 1 or next(iter(raw)) not in ("segment", "conversion"):
-            raise self.fail(path, 'must be {"segment": ...} or {"conversion": ...}')
+        if not isinstance(raw, dict) or len(raw) != 1 or next(iter(raw)) not in ("segment", "conversion", "matmul"):
+            raise self.fail(path, 'must be {"segment": ...}, {"conversion": ...} or {"matmul": ...}')
+        if "matmul" in raw:
+            return self.matmul(raw["matmul"], f"{path}.matmul", defined)
         if "segment" in raw:
             body, path = raw["segment"], f"{path}.segment"
             if isinstance(body, dict):
@@ -506,6 +545,26 @@ class _PlanReader:
         )
         self.define(defined, target.name, target.field_bits, f"{path}.target")
         return conversion
+
+    def matmul(self, body: Any, path: str, defined: dict[str, int]) -> MatMul:
+        if isinstance(body, dict):
+            self.known_keys(body, path, {"lhs", "rhs", "result", "location"})
+        lhs, rhs, result = (self.variable(self.field(body, path, key, dict), f"{path}.{key}") for key in MATMUL_KEYS)
+        for key, operand in zip(MATMUL_KEYS, (lhs, rhs)):
+            self.use(defined, operand.name, result.field_bits, f"{path}.{key}")
+        if not all(v.secret and v.kind == "fixed" for v in (lhs, rhs, result)):
+            raise self.fail(path, "multiplies secret fixed-point values only")
+        if lhs.field_bits != result.field_bits or rhs.field_bits != result.field_bits:
+            raise self.fail(path, "operands and result must be in one ring")
+        a, b, c = lhs.shape, rhs.shape, result.shape
+        if not (len(a) == len(b) == len(c) in (2, 3) and a[:-2] == b[:-2] == c[:-2] and a[-1] == b[-2]) or c[-2:] != (
+            a[-2],
+            b[-1],
+        ):
+            raise self.fail(path, f"shapes {list(a)} @ {list(b)} -> {list(c)} are not a (batched) matrix product")
+        step = MatMul(lhs, rhs, result, self.field(body, path, "location", str, optional=True))
+        self.define(defined, result.name, result.field_bits, f"{path}.result")
+        return step
 
     def encoding(self, raw: Any, path: str, inputs: list[Variable]) -> OneHotInput:
         if isinstance(raw, dict):

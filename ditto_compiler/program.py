@@ -28,7 +28,7 @@ from .passes.optimal_rings import OBJECTIVES, solve
 from .passes.policy_file import MODES, PolicyFile, is_policy_file, load_policy, load_policy_file
 from .passes.ring_policy import RingPolicy
 from .pipeline import apply_passes, frontend_passes, large_ring, ring_passes
-from .plan import OneHotInput, Plan, Variable, check_value
+from .plan import OneHotInput, Plan, Segment, Variable, check_value
 from .ring import RingConfig
 from .runtime.cost import Cost
 from .runtime.executor import execute
@@ -93,9 +93,11 @@ class Program:
 
     @property
     def pphlo(self) -> str | None:
-        """The PPHLO SPU runs, for a single-ring program (one segment); None for a mixed-ring one."""
-        segments = [s.code for s in self.plan.steps if hasattr(s, "code")]
-        return segments[0] if len(segments) == 1 and len(self.plan.rings) == 1 else None
+        """The PPHLO SPU runs, for a single-ring program: its programs' texts in order (the matmul steps
+        between them run outside SPU); None for a mixed-ring one."""
+        if len(self.plan.rings) != 1:
+            return None
+        return "\n".join(s.code for s in self.plan.steps if isinstance(s, Segment))
 
     @property
     def ring(self) -> RingConfig:

@@ -21,8 +21,9 @@ from ..diagnostics import DittoError, describe_location, op_error
 from ..dialects import fxp, pphlo
 from ..dialects.secret import is_secret
 from ..passes.one_hot_inputs import one_hot_encodings
-from ..plan import Conversion, Plan, Segment, Variable
+from ..plan import Conversion, MatMul, Plan, Segment, Variable
 from ..ring import RingConfig
+from ..runtime.matmul import max_inner
 from .conversions import conversion_programs
 from .spu_text import to_spu_program
 
@@ -57,6 +58,34 @@ def _width(op: Operation) -> int:
     return element.k
 
 
+_CANONICAL_BATCHED = ((0,), (0,), (2,), (1,))
+"""(B, M, K) x (B, K, N): the only dot_general legalize-to-pphlo emits."""
+
+
+def _is_secret_fixed(value: SSAValue) -> bool:
+    return is_secret(value.type) and isinstance(fxp.ring_of(value.type), fxp.FixedType)
+
+
+def _runs_outside_spu(op: Operation, returned: set[SSAValue]) -> bool:
+    """A product of two secret reals in canonical form whose every use is in a program of its ring."""
+    if isinstance(op, pphlo.DotGeneralOp):
+        numbers = op.dot_dimension_numbers
+        if tuple(numbers.dims(f) for f in numbers.FIELDS) != _CANONICAL_BATCHED:
+            return False
+    elif not isinstance(op, pphlo.DotOp):
+        return False
+    lhs, rhs = op.operands
+    shapes = [v.type.get_shape() for v in (lhs, rhs, op.results[0])]  # type: ignore[attr-defined]
+    if len({len(shape) for shape in shapes}) != 1 or len(shapes[0]) not in (2, 3):
+        return False  # matrix-vector products stay in SPU
+    if not all(map(_is_secret_fixed, (lhs, rhs, op.results[0]))) or _width(op) not in (32, 64):
+        return False
+    if shapes[0][-1] > max_inner(_width(op)):
+        return False
+    result = op.results[0]
+    return result not in returned and not any(_is_conversion(use.operation) for use in result.uses)
+
+
 def _is_conversion(op: Operation) -> bool:
     return isinstance(op, fxp.CastOp) and _width(op) != fxp.ring_of(op.input.type).k  # type: ignore[union-attr]
 
@@ -84,7 +113,12 @@ class _Planner:
         prepare, finish = conversion_programs(source, target, self.rings)
         return Conversion(source, target, prepare, finish, describe_location(cast.location))
 
-    def segment(self, ops: list[Operation], later_uses: set[SSAValue], ring: RingConfig) -> Segment:
+    def matmul(self, op: Operation) -> MatMul:
+        lhs, rhs = (self.variable(v) for v in op.operands)
+        return MatMul(lhs, rhs, self.variable(op.results[0]), describe_location(op.location))
+
+    def segment(self, ops: list[Operation], later_uses: set[SSAValue], ring: RingConfig, raw: set[SSAValue]) -> Segment:
+        """A program of `ops`; its inputs in `raw` are untruncated products (the program truncates them)."""
         inside = {r for op in ops for r in op.results}
         nested = {r for op in ops for inner in op.walk() for r in inner.results}
         inputs: list[SSAValue] = []
@@ -115,7 +149,8 @@ class _Planner:
         function = func.FuncOp(
             "main", FunctionType.from_lists([v.type for v in inputs], [v.type for v in outputs]), Region(block)
         )
-        program = to_spu_program(ModuleOp([function]), ring)
+        untruncated = frozenset(i for i, v in enumerate(inputs) if v in raw)
+        program = to_spu_program(ModuleOp([function]), ring, untruncated)
         return Segment(ring.field_bits, program.text, tuple(map(self.name, inputs)), tuple(map(self.name, outputs)))
 
 
@@ -137,26 +172,28 @@ def plan_rings(module: ModuleOp) -> Plan:
     returned_fresh = {v.owner for v in ret.arguments if isinstance(v.owner, FRESH)}
     ops = [op for op in entry.body.block.ops if not isinstance(op, func.ReturnOp)]
     ops = [op for op in ops if not isinstance(op, FRESH) or op in returned_fresh]
-    # Group into runs of one ring; cross-ring casts become conversions.
-    groups: list[tuple[int, list[Operation]] | fxp.CastOp] = []
+    # Group into runs of one ring; cross-ring casts become conversions, secret products matmul steps.
+    returned = set(ret.arguments)
+    groups: list[tuple[int, list[Operation]] | Operation] = []
     for op in ops:
-        if _is_conversion(op):
-            groups.append(op)  # type: ignore[arg-type]
+        if _is_conversion(op) or _runs_outside_spu(op, returned):
+            groups.append(op)
             continue
         width = _width(op)
-        if groups and not isinstance(groups[-1], fxp.CastOp) and groups[-1][0] == width:
+        if groups and isinstance(groups[-1], tuple) and groups[-1][0] == width:
             groups[-1][1].append(op)
         else:
             groups.append((width, [op]))
+    raw = {group.results[0] for group in groups if isinstance(group, Operation) and not _is_conversion(group)}
     for index, group in enumerate(groups):
-        if isinstance(group, fxp.CastOp):
-            plan.steps.append(planner.conversion(group))
+        if isinstance(group, Operation):
+            plan.steps.append(planner.conversion(group) if _is_conversion(group) else planner.matmul(group))  # type: ignore[arg-type]
             continue
         width, members = group
         later: set[SSAValue] = set(ret.arguments)
         for other in groups[index + 1 :]:
-            later_ops = [other] if isinstance(other, fxp.CastOp) else other[1]
+            later_ops = other[1] if isinstance(other, tuple) else [other]
             later.update(v for op in later_ops for inner in op.walk() for v in inner.operands)
-        plan.steps.append(planner.segment(members, later, rings[width]))
+        plan.steps.append(planner.segment(members, later, rings[width], raw))
     plan.outputs = [planner.variable(v) for v in ret.arguments]
     return plan

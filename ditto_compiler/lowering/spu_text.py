@@ -111,11 +111,32 @@ def spu_module_text(module: ModuleOp) -> str:
     return stream.getvalue()
 
 
-def to_spu_program(module: ModuleOp, ring: RingConfig | None = None) -> SpuProgram:
+def _truncate_arguments(module: ModuleOp, indices: frozenset[int], fraction_bits: int) -> None:
+    """Arguments `indices` of the entry hold untruncated products (2f fraction bits in a runtime of f):
+    each is first multiplied by the public 2^-f, which SPU truncates as it truncates its own products."""
+    entry = next(op for op in module.ops if isinstance(op, func.FuncOp))
+    block = entry.body.block
+    for index in sorted(indices):
+        argument = block.args[index]
+        uses = list(argument.uses)
+        plain = TensorType(f32, argument.type.get_shape())  # type: ignore[attr-defined]
+        three = pphlo.ConstantOp(DenseIntOrFPElementsAttr.from_list(plain, [3 * 2.0**-fraction_bits]))
+        two = pphlo.ConstantOp(DenseIntOrFPElementsAttr.from_list(plain, [2 * 2.0**-fraction_bits]))
+        factor = pphlo.SubtractOp(three.output, two.output, plain)
+        truncated = pphlo.MulOp(argument, factor.result, argument.type)
+        block.insert_ops_before([three, two, factor, truncated], block.first_op)  # type: ignore[arg-type]
+        for use in uses:
+            use.operation.operands[use.index] = truncated.result
+
+
+def to_spu_program(
+    module: ModuleOp, ring: RingConfig | None = None, untruncated: frozenset[int] = frozenset()
+) -> SpuProgram:
     """SPU's text for `module` (stamped with the SPU version) and the ring it runs in.
 
     `ring` fixes the runtime's ring (as the mixed-ring executor does for each segment);
-    by default it is derived from the module's types.
+    by default it is derived from the module's types. The entry's arguments `untruncated`
+    are products computed outside SPU, truncated first.
     """
     module = module.clone()
     for name in list(module.attributes):
@@ -134,6 +155,10 @@ def to_spu_program(module: ModuleOp, ring: RingConfig | None = None) -> SpuProgr
     found = _single_ring(module) if ring is None else _check_width(module, ring)
     if found is not None:
         _strip_ring_types(module)
+    if untruncated:
+        if found is None:
+            raise DittoError("an untruncated product needs a ring-typed module")
+        _truncate_arguments(module, untruncated, found.fraction_bits)
     InsertDeallocationPass().apply(Context(), module)
     # SPU refuses IR stamped for another runtime version, so a mismatch fails loudly.
     return SpuProgram(spu_module_text(module), found)

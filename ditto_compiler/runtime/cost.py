@@ -14,6 +14,8 @@ from typing import Any
 CONVERSION_PROTOCOL = "ditto.conversion"
 """The messages of the ring-conversion protocols (runtime/upcast.py, runtime/downcast.py), counted as one
 pseudo-op."""
+MATMUL_PROTOCOL = "ditto.matmul"
+"""The messages of the matmul steps (runtime/matmul.py), counted as one pseudo-op."""
 
 
 @dataclass

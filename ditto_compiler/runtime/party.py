@@ -18,6 +18,10 @@ come with the plan, lowering/conversions.py):
 * Booleans are XOR-shared bits in SPU, independent of the ring: they move unchanged.
 * Public values are re-encoded locally.
 
+A matmul step multiplies two secrets of one runtime by ABY3's matmul on the parties'
+words (runtime/matmul.py: one round, masked by pairwise randomness) and puts the
+untruncated product back into that runtime.
+
 No step reveals anything: every message is one of SPU's own protocol messages or
 the conversion protocols' masked words, and the local steps only reinterpret a party's
 own words. The transports (threads, processes, hosts) all run `execute_steps`.
@@ -35,10 +39,11 @@ import spu.api as spu_api
 from spu import libspu
 
 from ..diagnostics import DittoError
-from ..plan import Conversion, Plan, Segment
+from ..plan import Conversion, MatMul, Plan, Segment
 from ..ring import RingConfig
-from .cost import CONVERSION_PROTOCOL, Cost, OpCost, PartyCost, merge_ops
+from .cost import CONVERSION_PROTOCOL, MATMUL_PROTOCOL, Cost, OpCost, PartyCost, merge_ops
 from .downcast import ditto_downcast
+from .matmul import aby3_matmul
 from .shares import lift_words, public_words, reduce_words, share_words, with_public_words, with_words
 from .upcast import PairSeeds, ditto_upcast
 
@@ -118,6 +123,9 @@ def _programs(plan: Plan) -> list[_Programs]:
         if isinstance(step, Segment):
             programs.append(_Programs(main=_executable(f"segment{index}", step.code, step.inputs, step.outputs)))
             continue
+        if isinstance(step, MatMul):
+            programs.append(_Programs())
+            continue
         src, dst, staged = step.source.name, step.target.name, step.staged
         prepare = step.prepare and _executable(f"convert:{src}", step.prepare, [src], [staged])
         finish = step.finish and _executable(f"convert:{src}", step.finish, [staged], [dst])
@@ -139,6 +147,8 @@ def spu_runs(plan: Plan, upcast: str) -> list[int]:
     for step in plan.steps:
         if isinstance(step, Segment):
             runs.append(1)
+        elif isinstance(step, MatMul):
+            runs.append(0)
         elif not step.source.secret or step.source.kind == "bool":
             runs.append(0)
         else:
@@ -201,6 +211,15 @@ def _convert(
     target.run(programs.finish)
 
 
+def _matmul(index: int, step: MatMul, runtimes: dict[int, spu_api.Runtime], link: ProtocolLink) -> None:
+    runtime = runtimes[step.field_bits]
+    shares = [runtime.get_var(v.name) for v in (step.lhs, step.rhs)]
+    lhs, rhs = (share_words(share).T.reshape(2, *v.shape) for share, v in zip(shares, (step.lhs, step.rhs)))
+    words = aby3_matmul(link.rank, lhs, rhs, step.field_bits, link.seeds, index, link.send, link.recv)
+    flat = words.reshape(2, -1).T
+    runtime.set_var(step.result.name, with_words(shares[0], flat, libspu.DataType.DT_F32, step.result.shape))
+
+
 def execute_steps(
     plan: Plan,
     runtimes: dict[int, spu_api.Runtime],
@@ -222,6 +241,9 @@ def execute_steps(
         if isinstance(step, Segment):
             with measure(f"{step.field_bits}-bit"):
                 runtimes[step.field_bits].run(step_programs.main)
+        elif isinstance(step, MatMul):
+            with measure(f"{step.field_bits}-bit"):
+                _matmul(index, step, runtimes, link)
         else:
             with measure("conversions"):
                 _convert(index, step, step_programs, plan.rings, runtimes, link, upcast)
@@ -259,13 +281,25 @@ def plan_cost(
     plan: Plan, spent: dict[str, list[PartyCost]], by_op: dict[str, OpCost], protocol: PartyCost, upcast: str
 ) -> Cost:
     """The cost of a run from each category's per-party figures, SPU's per-op profile and the
-    conversion protocols' own messages (added to `by_op` as a pseudo-op, so per-op bytes add up)."""
+    protocols' own messages (added to `by_op` as pseudo-ops, so per-op bytes add up). `protocol` counts
+    the messages of both; the matmuls' share is exact (one word per output element and party)."""
     by_ring = {name: Cost(parties) for name, parties in spent.items()}
     parties = [PartyCost() for _ in range(WORLD_SIZE)]
     for part in spent.values():
         for total, party in zip(parties, part):
             total.add(party)
-    if protocol.send_bytes:
-        calls = sum(1 for s in plan.steps if isinstance(s, Conversion) and uses_protocol(s, upcast))
-        by_op = merge_ops(by_op, {CONVERSION_PROTOCOL: OpCost(calls, protocol.send_bytes, protocol.send_actions)})
+    matmuls = [s for s in plan.steps if isinstance(s, MatMul)]
+    matmul = OpCost(
+        len(matmuls),
+        sum(WORLD_SIZE * s.result.elements * s.field_bits // 8 for s in matmuls),
+        WORLD_SIZE * len(matmuls),
+    )
+    conversion = OpCost(
+        sum(1 for s in plan.steps if isinstance(s, Conversion) and uses_protocol(s, upcast)),
+        protocol.send_bytes - matmul.send_bytes,
+        protocol.send_actions - matmul.send_actions,
+    )
+    for name, cost in ((MATMUL_PROTOCOL, matmul), (CONVERSION_PROTOCOL, conversion)):
+        if cost.send_bytes:
+            by_op = merge_ops(by_op, {name: cost})
     return Cost(parties, by_ring, by_op)

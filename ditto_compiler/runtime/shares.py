@@ -39,8 +39,13 @@ def share_words(share: libspu.Share) -> np.ndarray:
     return np.frombuffer(content, dtype=_WORD[k]).reshape(-1, 2).copy()
 
 
-def with_words(share: libspu.Share, words: np.ndarray, data_type: libspu.DataType | None = None) -> libspu.Share:
-    """A share like `share` holding `words` (whose dtype picks the ring), optionally retyped."""
+def with_words(
+    share: libspu.Share,
+    words: np.ndarray,
+    data_type: libspu.DataType | None = None,
+    shape: tuple[int, ...] | None = None,
+) -> libspu.Share:
+    """A share like `share` holding `words` (whose dtype picks the ring), optionally retyped and reshaped."""
     k = {np.dtype(np.uint32): 32, np.dtype(np.uint64): 64}.get(words.dtype)
     if k is None:
         raise DittoError(f"share words must be uint32 or uint64, not {words.dtype}")
@@ -49,6 +54,8 @@ def with_words(share: libspu.Share, words: np.ndarray, data_type: libspu.DataTyp
     meta.storage_type = f"aby3.AShr<FM{k}>"
     if data_type is not None:
         meta.data_type = data_type
+    if shape is not None:
+        meta.shape = list(shape)
     return _share(meta, words)
 
 

@@ -793,10 +793,11 @@ def _edit(path: str, value=None, delete: bool = False):
     return apply
 
 
-SEGMENT = "steps.0.segment"
-CONVERSION = "steps.1.conversion"
-PLAN_EDITS = [  # edits of the mixed plan: inputs v0, v1 (32-bit), a 32-bit segment -> v2, v2 converted to v3 (64-bit), ...
-    (_edit("format", "ditto-plan/2"), "is not a ditto-compiler program file", "format"),
+MATMUL = "steps.0.matmul"
+SEGMENT = "steps.1.segment"
+CONVERSION = "steps.2.conversion"
+PLAN_EDITS = [  # edits of the mixed plan: inputs v0, v1 (32-bit), v0 @ v1 -> v2, a 32-bit segment v2 -> v3, v3 converted to v4 (64-bit), ...
+    (_edit("format", "ditto-plan/3"), "is not a ditto-compiler program file", "format"),
     (_edit("format", delete=True), "is not a ditto-compiler program file", "no-format"),
     (_edit("spu", "0.0.1"), "was compiled for SPU 0.0.1, this runtime is", "spu-version"),
     (_edit("spu", 10), "plan.spu: must be str, got int", "spu-int"),
@@ -855,64 +856,89 @@ PLAN_EDITS = [  # edits of the mixed plan: inputs v0, v1 (32-bit), a 32-bit segm
     ),
     (_edit("inputs.0.color", 1), r"inputs\[0\]: unknown keys \['color'\]", "input-unknown-key"),
     (_edit("steps", None), "plan.steps: must be list, got NoneType", "steps-null"),
-    (_edit("steps.0", []), r"steps\[0\]: must be \{\"segment\": ...\} or \{\"conversion\": ...\}", "step-list"),
+    (
+        _edit("steps.0", []),
+        r"steps\[0\]: must be \{\"segment\": ...\}, \{\"conversion\": ...\} or \{\"matmul\": ...\}",
+        "step-list",
+    ),
     (_edit("steps.0", {}), r"steps\[0\]: must be", "step-empty"),
     (_edit("steps.0", {"segment": {}, "conversion": {}}), r"steps\[0\]: must be", "step-both"),
-    (_edit(SEGMENT, "code"), r"steps\[0\].segment: must be a JSON object", "segment-str"),
+    (
+        _edit(MATMUL + ".lhs.name", "v9"),
+        r"steps\[0\].matmul.lhs: uses 'v9' before any step defines it",
+        "matmul-undefined",
+    ),
+    (
+        _edit(MATMUL + ".result.shape", [2, 3]),
+        r"steps\[0\].matmul: shapes \[2, 3\] @ \[3, 2\] -> \[2, 3\] are not a \(batched\) matrix product",
+        "matmul-shape",
+    ),
+    (
+        _edit(MATMUL + ".rhs.secret", False),
+        r"steps\[0\].matmul: multiplies secret fixed-point values only",
+        "matmul-public",
+    ),
+    (
+        _edit(MATMUL + ".result.field_bits", 64),
+        r"steps\[0\].matmul.lhs: 'v0' is in the 32-bit ring, not the 64-bit one",
+        "matmul-ring",
+    ),
+    (_edit(MATMUL + ".bias", 1), r"steps\[0\].matmul: unknown keys \['bias'\]", "matmul-unknown-key"),
+    (_edit(SEGMENT, "code"), r"steps\[1\].segment: must be a JSON object", "segment-str"),
     (
         _edit(SEGMENT + ".field_bits", 64),
-        r"steps\[0\].segment.inputs\[0\]: 'v0' is in the 32-bit ring, not the 64-bit one",
+        r"steps\[1\].segment.inputs\[0\]: 'v2' is in the 32-bit ring, not the 64-bit one",
         "segment-ring",
     ),
     (
         _edit(SEGMENT + ".field_bits", 128),
-        r"steps\[0\].segment.field_bits: the plan has no 128-bit ring",
+        r"steps\[1\].segment.field_bits: the plan has no 128-bit ring",
         "segment-no-ring",
     ),
     (
         _edit(SEGMENT + ".inputs", ["v9", "v1"]),
-        r"steps\[0\].segment.inputs\[0\]: uses 'v9' before any step defines it",
+        r"steps\[1\].segment.inputs\[0\]: uses 'v9' before any step defines it",
         "use-before-define",
     ),
-    (_edit(SEGMENT + ".inputs", [["v0"], "v1"]), r"steps\[0\].segment.inputs\[0\]: uses \['v0'\] before", "input-list"),
-    (_edit(SEGMENT + ".inputs", "v0"), r"steps\[0\].segment.inputs: must be list, got str", "inputs-str"),
+    (_edit(SEGMENT + ".inputs", [["v0"], "v1"]), r"steps\[1\].segment.inputs\[0\]: uses \['v0'\] before", "input-list"),
+    (_edit(SEGMENT + ".inputs", "v0"), r"steps\[1\].segment.inputs: must be list, got str", "inputs-str"),
     (
         _edit(SEGMENT + ".outputs", ["v0"]),
-        r"steps\[0\].segment.outputs\[0\]: variable 'v0' is defined twice",
+        r"steps\[1\].segment.outputs\[0\]: variable 'v0' is defined twice",
         "redefine",
     ),
     (
         _edit(SEGMENT + ".outputs", [{"name": "v2"}]),
-        r"steps\[0\].segment.outputs\[0\]: .* is not a valid variable name",
+        r"steps\[1\].segment.outputs\[0\]: .* is not a valid variable name",
         "output-dict",
     ),
-    (_edit(SEGMENT + ".code", 5), r"steps\[0\].segment.code: must be str, got int", "code-int"),
-    (_edit(SEGMENT + ".code", "import os"), r"steps\[0\].segment.code: is not a PPHLO module", "code-python"),
-    (_edit(SEGMENT + ".code", delete=True), r"steps\[0\].segment: missing 'code'", "no-code"),
+    (_edit(SEGMENT + ".code", 5), r"steps\[1\].segment.code: must be str, got int", "code-int"),
+    (_edit(SEGMENT + ".code", "import os"), r"steps\[1\].segment.code: is not a PPHLO module", "code-python"),
+    (_edit(SEGMENT + ".code", delete=True), r"steps\[1\].segment: missing 'code'", "no-code"),
     (
         _edit(CONVERSION + ".source.name", "v9"),
-        r"steps\[1\].conversion.source: uses 'v9' before",
+        r"steps\[2\].conversion.source: uses 'v9' before",
         "conversion-undefined",
     ),
     (
         _edit(CONVERSION + ".target.field_bits", 32),
-        r"steps\[1\].conversion: converts a value into the ring it is already in",
+        r"steps\[2\].conversion: converts a value into the ring it is already in",
         "conversion-same-ring",
     ),
     (
         _edit(CONVERSION + ".target.shape", [4]),
-        r"steps\[1\].conversion: source and target differ in more than their ring",
+        r"steps\[2\].conversion: source and target differ in more than their ring",
         "conversion-shape",
     ),
     (
         _edit(CONVERSION + ".prepare", "garbage"),
-        r"steps\[1\].conversion.prepare: is not a PPHLO module",
+        r"steps\[2\].conversion.prepare: is not a PPHLO module",
         "prepare-garbage",
     ),
-    (_edit(CONVERSION + ".location", 5), r"steps\[1\].conversion.location: must be str, got int", "location-int"),
-    (_edit(CONVERSION + ".source", "v2"), r"steps\[1\].conversion.source: must be dict, got str", "source-str"),
+    (_edit(CONVERSION + ".location", 5), r"steps\[2\].conversion.location: must be str, got int", "location-int"),
+    (_edit(CONVERSION + ".source", "v2"), r"steps\[2\].conversion.source: must be dict, got str", "source-str"),
     (_edit("outputs.0.name", "v99"), r"outputs\[0\]: uses 'v99' before any step defines it", "output-undefined"),
-    (_edit("outputs.0.field_bits", 32), r"outputs\[0\]: 'v4' is in the 64-bit ring, not the 32-bit one", "output-ring"),
+    (_edit("outputs.0.field_bits", 32), r"outputs\[0\]: 'v5' is in the 64-bit ring, not the 32-bit one", "output-ring"),
     (_edit("outputs", [5]), r"outputs\[0\]: must be a JSON object", "output-int"),
     (_edit("encodings", {}), "plan.encodings: must be list, got dict", "encodings-dict"),
     (
@@ -1030,7 +1056,7 @@ def test_check_inputs_and_execute_refuse_bad_inputs(c, call, message):
 
 def test_a_plan_whose_program_is_not_pphlo_fails_as_a_ditto_error(c):
     data = copy.deepcopy(c.prog.plan.to_json())
-    data["steps"][0]["segment"]["code"] = '"builtin.module"() ({ garbage }) {pphlo.version = "x"} : () -> ()'
+    data["steps"][1]["segment"]["code"] = '"builtin.module"() ({ garbage }) {pphlo.version = "x"} : () -> ()'
     refuses(lambda c: execute(Plan.from_json(data), [X, W]), c, "secure execution failed in party")
 
 

@@ -6,6 +6,7 @@ import pytest
 
 import ditto_compiler
 from ditto_compiler import DittoError
+from ditto_compiler.runtime.cost import MATMUL_PROTOCOL
 
 TABLE = np.random.default_rng(0).normal(size=(40, 6)).astype(np.float32)
 IDS = np.array([[3, 0, 39, 17]], np.int32)
@@ -22,7 +23,7 @@ def test_lookup_by_secret_ids_is_a_matmul_on_one_hot_inputs(policy):
     tolerance = 1e-4 if policy == "fxp64" else 2e-2
     np.testing.assert_allclose(prog.emulate(TABLE, IDS), embed(TABLE, IDS), atol=tolerance)
     np.testing.assert_allclose(prog.run(TABLE, IDS), embed(TABLE, IDS), atol=tolerance)
-    assert "pphlo.equal" not in prog.cost.by_op and "pphlo.dot" in prog.cost.by_op
+    assert "pphlo.equal" not in prog.cost.by_op and MATMUL_PROTOCOL in prog.cost.by_op
 
 
 def test_bert_lookup_costs_no_comparison_per_vocabulary_entry(tiny_bert):

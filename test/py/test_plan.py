@@ -10,7 +10,7 @@ from xdsl.parser import Parser
 import ditto_compiler
 from ditto_compiler import DittoError
 from ditto_compiler.dialects import make_context
-from ditto_compiler.plan import Conversion, Plan, Segment
+from ditto_compiler.plan import Conversion, MatMul, Plan, Segment
 from ditto_compiler.runtime.executor import execute
 
 RNG = np.random.default_rng(5)
@@ -32,7 +32,7 @@ def test_a_saved_plan_loads_back_equal_and_runs_the_same(mixed, tmp_path):
     mixed.save(str(path))
     loaded = ditto_compiler.program.load_plan(str(path))
     assert loaded == mixed.plan
-    assert json.loads(path.read_text())["format"] == "ditto-plan/1"
+    assert json.loads(path.read_text())["format"] == "ditto-plan/2"
     want = mixed.run(W, X)
     got, cost = execute(loaded, loaded.check_inputs([W, X]))
     np.testing.assert_array_equal(got[0].shape, np.shape(want))
@@ -42,7 +42,7 @@ def test_a_saved_plan_loads_back_equal_and_runs_the_same(mixed, tmp_path):
 
 def test_every_program_of_a_plan_is_pphlo_the_dialect_defines(mixed):
     steps = mixed.plan.steps
-    assert {type(s) for s in steps} == {Segment, Conversion}
+    assert {type(s) for s in steps} == {Segment, Conversion, MatMul}
     texts = [s.code for s in steps if isinstance(s, Segment)]
     texts += [text for s in steps if isinstance(s, Conversion) for text in (s.prepare, s.finish) if text]
     upcasts = [s for s in steps if isinstance(s, Conversion) and s.is_upcast]
@@ -53,10 +53,26 @@ def test_every_program_of_a_plan_is_pphlo_the_dialect_defines(mixed):
         assert {op.dialect_name() for op in module.walk()} <= {"builtin", "func", "pphlo"}
 
 
-def test_a_single_ring_program_is_a_one_segment_plan():
-    prog = ditto_compiler.compile(layer, W, X)
+def test_a_single_ring_program_without_secret_products_is_a_one_segment_plan():
+    prog = ditto_compiler.compile(lambda x: jnp.exp(-jnp.abs(x)), X)
     assert [type(s) for s in prog.plan.steps] == [Segment] and list(prog.plan.rings) == [64]
     assert prog.pphlo == prog.plan.steps[0].code
+
+
+def test_secret_products_are_matmul_steps_whose_readers_truncate_them():
+    prog = ditto_compiler.compile(layer, W, X)
+    steps = prog.plan.steps
+    assert [type(s) for s in steps] == [MatMul, Segment, MatMul, Segment]
+    first = steps[0]
+    assert (first.lhs.shape, first.rhs.shape, first.result.shape) == ((3, 8), (8, 4), (3, 4))
+    assert first.location and "dot_general" in first.location
+    # Each reader multiplies the raw product by 2^-18, a factor made at run time: SPU rewrites a
+    # multiplication by a power-of-two constant into a truncation that fails on large values.
+    for segment in (steps[1], steps[3]):
+        assert segment.inputs[0] in {first.result.name, steps[2].result.name}
+        assert "pphlo.subtract" in segment.code and "pphlo.dot" not in segment.code
+    assert prog.pphlo == steps[1].code + "\n" + steps[3].code
+    np.testing.assert_allclose(prog.run(W, X), layer(W, X), atol=1e-3)
 
 
 def test_a_plan_that_reads_a_value_before_it_is_made_is_refused(mixed):

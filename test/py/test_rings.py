@@ -47,6 +47,19 @@ def test_a_policy_file_can_put_a_layer_in_the_32_bit_ring(tmp_path):
     assert prog.cost.send_bytes < fm64.cost.send_bytes  # the point of the small ring
 
 
+def test_a_32_bit_product_past_2_to_the_21_is_truncated_right(tmp_path):
+    # Products of up to ~16 hold ~2^24 at 20 fraction bits. SPU truncates a multiplication by the
+    # constant 2^-10 wrongly from 2^21 on (off by 8.0 here), so the readers of a matmul step's
+    # product make that factor at run time (lowering/spu_text.py).
+    policy = tmp_path / "fm32.json"
+    policy.write_text(json.dumps({"base": "ditto", "rules": [{"op": "pphlo.dot", "ring": [32, 10]}]}))
+    x = RNG.normal(size=(8, 32)).astype(np.float32) * 3
+    w = RNG.normal(size=(32, 32)).astype(np.float32) * 0.3
+    prog = ditto_compiler.compile(lambda x, w: x @ w, x, w, policy=str(policy))
+    assert np.abs(x @ w).max() > 2**21 / 2**20
+    np.testing.assert_allclose(prog.run(x, w), x @ w, atol=0.06)
+
+
 def test_ditto_policy_runs_a_transformer_block_across_both_rings():
     p = init_block(hidden=32, mlp=64, seed=1)
     x = RNG.normal(size=(8, 32)).astype(np.float32)
