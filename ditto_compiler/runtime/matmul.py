@@ -24,6 +24,10 @@ as float64, so a ring product is a few float64 BLAS products: limb products are 
 limbs), so every partial sum is an integer that float64 holds exactly, in any order of
 summation. Limb pairs (a, b) with a + b = w land at 2^(16 w); pairs past the ring's width
 vanish mod 2^k: 3 BLAS products for the 32-bit ring, 10 for the 64-bit one.
+
+Each party runs its products on one BLAS thread (runtime/session.py, runtime/party_process.py):
+the three parties already share the machine's cores, and a BLAS pool per party oversubscribes
+them (OpenBLAS's idle threads spin), which measured slower than SPU's kernel in processes mode.
 """
 
 from __future__ import annotations

@@ -23,6 +23,8 @@ import threading
 from pathlib import Path
 from typing import IO, Any
 
+from threadpoolctl import threadpool_limits
+
 from ..diagnostics import DittoError
 from ..network import NETWORKS
 from ..plan import Plan
@@ -98,6 +100,7 @@ class _Party:
 
 def main() -> None:
     faulthandler.enable(sys.stderr)
+    threadpool_limits(1, user_api="blas")  # runtime/matmul.py: one BLAS thread per party (its docstring)
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # only answers go to the driver's pipe
     party = _Party(Path(sys.argv[1]), answers)

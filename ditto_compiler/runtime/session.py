@@ -34,6 +34,7 @@ from typing import cast
 import numpy as np
 import spu.api as spu_api
 from spu import libspu
+from threadpoolctl import threadpool_limits
 
 from ..diagnostics import DittoError
 from ..plan import Conversion, Plan, Variable
@@ -261,7 +262,8 @@ class Session:
 
         protocol_before = [counters.snapshot() for counters in self.protocol_hub.counters]
         with spu_profile_log() as log:
-            _run_parties(party)
+            with threadpool_limits(1, user_api="blas"):  # runtime/matmul.py: one BLAS thread per party
+                _run_parties(party)
             by_op = per_op_costs(log.read_text() if log.exists() else "")
         self._raise_if_failed()
         protocol = [counters.snapshot() for counters in self.protocol_hub.counters]
