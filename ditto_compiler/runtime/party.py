@@ -23,7 +23,7 @@ words (runtime/matmul.py: one round, masked by pairwise randomness) and puts the
 untruncated product back into that runtime.
 
 No step reveals anything: every message is one of SPU's own protocol messages or
-the conversion protocols' masked words, and the local steps only reinterpret a party's
+the matmul's and conversion protocols' masked words, and the local steps only reinterpret a party's
 own words. The transports (threads, processes, hosts) all run `execute_steps`.
 """
 

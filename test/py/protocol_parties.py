@@ -1,4 +1,4 @@
-"""Three parties as threads on counting in-memory channels, running one conversion protocol (test helper)."""
+"""Three parties as threads on counting in-memory channels, running one protocol (test helper)."""
 
 import threading
 
@@ -17,12 +17,9 @@ def replicated(values, rng, bits):
     return [np.stack([s[i], s[(i + 1) % 3]], axis=1) for i in range(3)]
 
 
-def run_parties(protocol, values, src_bits, dst_bits, shift, seed, counter=0):
-    """`protocol` run by all three parties on fresh shares of `values` (mod 2^src_bits): the sum of their result
-    words (unsigned, mod 2^dst_bits), each party's received messages, and the hub that counted them."""
-    rng = np.random.default_rng(seed)
-    shares = replicated(values, rng, src_bits)
-    seeds = PairSeeds({pair: rng.bytes(16) for pair in ((0, 1), (0, 2), (1, 2))})
+def three_parties(body):
+    """`body(rank, send, recv)` run by three party threads on counting in-memory channels: each party's
+    result, the messages each received, and the hub that counted them."""
     hub = MemoryHub(3, recv_timeout_s=10.0)
     results, views = [None] * 3, [[] for _ in range(3)]
 
@@ -37,13 +34,24 @@ def run_parties(protocol, values, src_bits, dst_bits, shift, seed, counter=0):
         def send(peer, key, data):
             channels[peer].SendAsync(key, data)
 
-        results[rank] = protocol(rank, shares[rank], src_bits, dst_bits, shift, seeds, counter, send, recv)
+        results[rank] = body(rank, send, recv)
 
     threads = [threading.Thread(target=party, args=(r,)) for r in range(3)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    words = results
+    return results, views, hub
+
+
+def run_parties(protocol, values, src_bits, dst_bits, shift, seed, counter=0):
+    """`protocol` run by all three parties on fresh shares of `values` (mod 2^src_bits): the sum of their result
+    words (unsigned, mod 2^dst_bits), each party's received messages, and the hub that counted them."""
+    rng = np.random.default_rng(seed)
+    shares = replicated(values, rng, src_bits)
+    seeds = PairSeeds({pair: rng.bytes(16) for pair in ((0, 1), (0, 2), (1, 2))})
+    words, views, hub = three_parties(
+        lambda rank, send, recv: protocol(rank, shares[rank], src_bits, dst_bits, shift, seeds, counter, send, recv)
+    )
     assert all((words[i][:, 1] == words[(i + 1) % 3][:, 0]).all() for i in range(3)), "not replicated"
     return words[0][:, 0] + words[1][:, 0] + words[2][:, 0], views, hub

@@ -1,12 +1,10 @@
 """The ABY3 matmul step: exact ring products through float64 BLAS, one round, SPU's traffic, private."""
 
-import threading
-
 import numpy as np
 import pytest
+from protocol_parties import three_parties
 
 from ditto_compiler.diagnostics import DittoError
-from ditto_compiler.runtime.channels import CountingChannel, MemoryHub
 from ditto_compiler.runtime.matmul import aby3_matmul, max_inner, ring_matmul
 from ditto_compiler.runtime.upcast import PairSeeds
 
@@ -53,26 +51,12 @@ def run_matmul(x, y, bits, seed):
 
     xs, ys = replicated(x), replicated(y)
     seeds = PairSeeds({pair: rng.bytes(16) for pair in ((0, 1), (0, 2), (1, 2))})
-    hub = MemoryHub(3, recv_timeout_s=10.0)
-    results, views = [None] * 3, [[] for _ in range(3)]
 
-    def party(rank):
-        channels = {p: CountingChannel(hub, rank, p) for p in range(3) if p != rank}
-
-        def recv(peer, key):
-            views[rank].append(data := channels[peer].Recv(key))
-            return data
-
+    def party(rank, send, recv):
         own_seeds = PairSeeds({p: s for p, s in seeds.seeds.items() if rank in p})
-        results[rank] = aby3_matmul(
-            rank, xs[rank], ys[rank], bits, own_seeds, 7, lambda p, k, d: channels[p].SendAsync(k, d), recv
-        )
+        return aby3_matmul(rank, xs[rank], ys[rank], bits, own_seeds, 7, send, recv)
 
-    threads = [threading.Thread(target=party, args=(r,)) for r in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results, views, hub = three_parties(party)
     assert all((results[i][1] == results[(i + 1) % 3][0]).all() for i in range(3)), "not replicated"
     return results[0][0] + results[1][0] + results[2][0], views, hub
 
