@@ -547,10 +547,9 @@ class CostModel:
                 forms.update(zip(step.outputs, returned))
                 total = total + cost
             elif isinstance(step, MatMul):
-                # runtime/matmul.py: one word per output element and party, one round; its BLAS time,
-                # well under SPU's, is not modelled.
+                # runtime/matmul.py: one round; its BLAS time, well under SPU's, is not modelled.
                 forms[step.result.name] = "s"
-                total = total + Estimate(3 * step.result.elements * step.field_bits / 8, 1.0)
+                total = total + Estimate(step.send_bytes, 1.0)
             else:
                 source = step.source
                 kept = not source.secret or source.kind == "bool"

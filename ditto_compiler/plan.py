@@ -130,6 +130,11 @@ class MatMul:
     def field_bits(self) -> int:
         return self.result.field_bits
 
+    @property
+    def send_bytes(self) -> int:
+        """Its messages over the three parties: one ring word per output element and party, in one round."""
+        return 3 * self.result.elements * self.field_bits // 8
+
 
 Step = Segment | Conversion | MatMul
 

@@ -98,11 +98,8 @@ def aby3_matmul(
     """This party's replicated words of lhs @ rhs mod 2^bits (see the module's docstring).
 
     `lhs` and `rhs` are the party's words stacked on a leading axis of 2: (x_rank, x_rank+1).
-    The result is stacked the same way.
+    The result is stacked the same way. Words of another ring are refused (`ring_matmul`).
     """
-    dtype = _DTYPE.get(bits)
-    if dtype is None or lhs.dtype != dtype or rhs.dtype != dtype:
-        raise DittoError(f"aby3 matmul takes {bits}-bit ring words, got {lhs.dtype} and {rhs.dtype}")
     own = ring_matmul(lhs[0], rhs[0] + rhs[1], bits) + ring_matmul(lhs[1], rhs[0], bits)
     n = own.size
     after, before = (rank + 1) % 3, (rank + 2) % 3
@@ -110,7 +107,7 @@ def aby3_matmul(
     z = own + alpha.reshape(own.shape)
     key = f"matmul{counter}"
     send(before, key, z.tobytes())
-    received = np.frombuffer(recv(after, key), dtype=dtype)
+    received = np.frombuffer(recv(after, key), dtype=own.dtype)
     if received.size != n:
         raise DittoError(f"party {rank}: party {after} sent {received.size} matmul words, expected {n}")
     return np.stack([z, received.reshape(own.shape)])

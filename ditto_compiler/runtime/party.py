@@ -291,7 +291,7 @@ def plan_cost(
     matmuls = [s for s in plan.steps if isinstance(s, MatMul)]
     matmul = OpCost(
         len(matmuls),
-        sum(WORLD_SIZE * s.result.elements * s.field_bits // 8 for s in matmuls),
+        sum(s.send_bytes for s in matmuls),
         WORLD_SIZE * len(matmuls),
     )
     conversion = OpCost(
