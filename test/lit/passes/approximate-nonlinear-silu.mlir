@@ -11,7 +11,8 @@
 // FIT:         stablehlo.minimum [[A]]
 // FIT-NOT:     stablehlo.exponential
 // FIT-NOT:     stablehlo.divide
-// FIT:         [[R:%.*]] = stablehlo.subtract
+// FIT:         stablehlo.add [[S]], [[A]]
+// FIT:         [[R:%.*]] = stablehlo.add
 // FIT-NEXT:    func.return [[R]]
 // Other functions' settings leave SiLU alone.
 // EXACT-LABEL: func.func @silu_jax

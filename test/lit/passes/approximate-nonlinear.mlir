@@ -23,16 +23,19 @@
 // PUMA-NEXT:     func.return
 // EXACT-LABEL: func.func @gelu_erfc
 // EXACT:         chlo.erfc
-// relu-fit: s = x/4; (s + |s|) * 2 - p(min(|s|, 1)), p of degree 5 (five products: the first by a constant).
+// relu-fit: p(v) = -m(g v) with m monic of degree 4, s = x g / 3.2; (s + |s|) c - (-m(min(|s|, g))):
+// three products, none by a constant inside the polynomial.
 // FIT-LABEL: func.func @gelu_erfc
 // FIT-NOT:       chlo.erfc
 // FIT:           [[S:%.*]] = stablehlo.multiply %x, {{%.*}}
 // FIT-NEXT:      [[A:%.*]] = stablehlo.abs [[S]]
 // FIT:           [[V:%.*]] = stablehlo.minimum [[A]], {{%.*}}
-// FIT-COUNT-5:   stablehlo.multiply {{%.*}}, [[V]]
-// FIT:           [[R:%.*]] = stablehlo.add [[S]], [[A]]
-// FIT:           stablehlo.multiply [[R]], {{%.*}}
-// FIT-NEXT:      stablehlo.subtract
+// FIT:           stablehlo.add [[V]], {{%.*}}
+// FIT-COUNT-3:   stablehlo.multiply {{%.*}}, [[V]]
+// FIT:           [[M:%.*]] = stablehlo.add {{%.*}}, {{%.*}}
+// FIT-NEXT:      [[R:%.*]] = stablehlo.add [[S]], [[A]]
+// FIT:           [[H:%.*]] = stablehlo.multiply [[R]], {{%.*}}
+// FIT-NEXT:      stablehlo.add [[H]], [[M]]
 // FIT-NEXT:      func.return
 func.func @gelu_erfc(%x: tensor<4xf32>) -> tensor<4xf32> {
   %half = "stablehlo.constant"() <{value = dense<5.000000e-01> : tensor<4xf32>}> : () -> tensor<4xf32>
@@ -132,20 +135,21 @@ func.func @not_gelu(%x: tensor<4xf32>) -> tensor<4xf32> {
 // PUMA:          stablehlo.divide [[Q]]
 // EXACT-LABEL: func.func @softmax_jax
 // EXACT:         stablehlo.exponential
-// exp-fit: the max-subtracted input floored at -14, then q(x)^8 for a quadratic q: no exp, no comparison but the floor.
+// exp-fit: the max-subtracted input floored at -6 and scaled, then m(t)^2 for a monic cubic m: no exp, no
+// comparison but the floor, no product by a constant but the scale.
 // FIT-LABEL: func.func @softmax_jax
 // FIT-NOT:       stablehlo.exponential
 // FIT:           [[D:%.*]] = stablehlo.subtract %x
-// FIT-NEXT:      stablehlo.constant dense<-1.400000e+01>
+// FIT-NEXT:      stablehlo.constant dense<-6.000000e+00>
 // FIT-NEXT:      [[FB:%.*]] = stablehlo.broadcast_in_dim
 // FIT-NEXT:      [[F:%.*]] = stablehlo.maximum [[D]], [[FB]]
-// FIT-COUNT-2:   stablehlo.multiply {{%.*}}, [[F]]
+// FIT:           [[T:%.*]] = stablehlo.multiply [[F]], {{%.*}}
+// FIT:           stablehlo.add [[T]], {{%.*}}
+// FIT-COUNT-2:   stablehlo.multiply {{%.*}}, [[T]]
 // FIT:           [[Q:%.*]] = stablehlo.add
 // FIT-NEXT:      [[Q2:%.*]] = stablehlo.multiply [[Q]], [[Q]]
-// FIT-NEXT:      [[Q4:%.*]] = stablehlo.multiply [[Q2]], [[Q2]]
-// FIT-NEXT:      [[Q8:%.*]] = stablehlo.multiply [[Q4]], [[Q4]]
 // FIT-NOT:       stablehlo.compare
-// FIT:           stablehlo.divide [[Q8]]
+// FIT:           stablehlo.divide [[Q2]]
 func.func @softmax_jax(%x: tensor<2x4xf32>) -> tensor<2x4xf32> {
   %ninf = "stablehlo.constant"() <{value = dense<0xFF800000> : tensor<f32>}> : () -> tensor<f32>
   %0 = "stablehlo.reduce"(%x, %ninf) <{dimensions = array<i64: 1>}> ({
