@@ -24,7 +24,10 @@ The search is a Lagrangian relaxation of the multiple-choice knapsack
    first, are compiled with optimal rings and emulated on every calibration
    input until one meets the target (or `max_verifications` are spent); then the
    cheaper hull point next to it, in case the prediction was pessimistic, and the
-   winner with other small-ring fraction bits.
+   winner with other small-ring fraction bits. If other bits win, the cheaper
+   points that missed the target are verified again with those bits, cheapest
+   first (fraction bits and approximations interact: an approximation run
+   wholly in the small ring may need one more bit).
 Every verified configuration is a point of the report's Pareto front.
 """
 
@@ -365,9 +368,9 @@ def _tune(
     chosen = base if base.score >= goal else None
     verified = 0
 
-    def verify(modes: tuple[str, ...], cost: float, error: float) -> Evaluation:
+    def verify(modes: tuple[str, ...], cost: float, error: float, bits: int = default_bits) -> Evaluation:
         """A hull point compiled with optimal rings and emulated, with what the screening predicted for it."""
-        e = search.evaluate(sites, Config(modes, default_bits), "optimal")
+        e = search.evaluate(sites, Config(modes, bits), "optimal")
         e.predicted_cost, e.predicted_score = base.cost + cost, base.score - error
         return e
 
@@ -393,6 +396,17 @@ def _tune(
                 e = search.evaluate(sites, Config(chosen.config.modes, bits), "optimal")
                 if e.score >= goal and (e.cost, -e.score) < (chosen.cost, -chosen.score):
                     chosen = e
+    # Other fraction bits won: the cheaper points that missed at the default bits, again at the winner's.
+    if chosen is not None and chosen.config.small_fraction_bits != default_bits:
+        bits = chosen.config.small_fraction_bits
+        everywhere = len(search.calibration)
+        at_default = [(h, search.cache.get((Config(h[0], default_bits), "optimal", everywhere))) for h in hull]
+        missed = [h for h, e in at_default if e is not None and e.score < goal and e.cost < chosen.cost]
+        for modes, cost, error in missed[:budget]:
+            e = verify(modes, cost, error, bits)
+            if e.score >= goal and e.cost < chosen.cost:
+                chosen = e
+                break
     # More of the hull, for the front: the points spread evenly over its predicted cost range.
     unverified = [
         h for h in hull if (Config(h[0], default_bits), "optimal", len(search.calibration)) not in search.cache

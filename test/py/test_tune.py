@@ -189,3 +189,44 @@ def test_the_cli_writes_a_policy_file_and_a_report(tmp_path, capsys):
     assert data["target_met"] and data["held_out"]["inputs"] == 1 and data["pareto"]
     assert [s["function"] for s in data["sites"]] == ["softmax", "gelu"]
     assert load_policy_file(policy).base == "optimal"
+
+
+class ScriptedSearch:
+    """The search's costs and scores from a table instead of compiles and emulations: the verification order only.
+    The softmax approximation misses the target with 10 fraction bits and meets it with 11, where the cut is
+    also cheaper (as on MiniLM)."""
+
+    SAVES = {"relu-fit": 30.0, "exp-fit": 20.0, "puma": 10.0, "quad": 50.0, "2quad": 40.0, "ditto": -5.0}
+    ERROR = {"relu-fit": 1e-3, "exp-fit": 1e-3, "puma": 5e-4, "quad": 0.9, "2quad": 0.5, "ditto": 0.0}
+
+    def __init__(self):
+        self.calibration, self.objective, self.large = [None, None], "bytes", RingConfig(64, 18)
+        self.cache, self.evaluations = {}, []
+
+    def evaluate(self, sites, config, rings, inputs=None):
+        from ditto_compiler.tune import Evaluation
+
+        count = len(self.calibration) if inputs is None else inputs
+        modes = [m for m in config.modes if m != "exact"]
+        cost = 100.0 - sum(self.SAVES[m] for m in modes)
+        score = 1.0 - sum(self.ERROR[m] for m in modes)
+        if rings == "optimal":
+            cost = 0.6 * cost - (3.0 if config.small_fraction_bits == 11 else 0.0)
+            if "exp-fit" in modes and config.small_fraction_bits == 10:
+                score = 0.98
+        e = Evaluation(config, rings, cost, 1.0, cost, score, [score] * count, 0.0)
+        self.cache[(config, rings, count)] = e
+        self.evaluations.append(e)
+        return e
+
+
+def test_points_that_missed_at_the_default_bits_are_verified_again_at_the_winners():
+    from ditto_compiler.passes.approximate_nonlinear import Site
+    from ditto_compiler.tune import _tune
+
+    sites = [Site("gelu", "mlp", '"mlp"'), Site("softmax", "attention", '"attention"')]
+    tuned = _tune(ScriptedSearch(), sites, 0.99, 0.0, (10, 11, 12), 6, 0, "cosine", 0.0)
+    assert tuned.target_met
+    assert tuned.chosen.config == Config(("relu-fit", "exp-fit"), 11)
+    missed = [v for v in tuned.report["verified"] if v["small_ring"] == [32, 10] and v["score"] < 0.99]
+    assert missed and all(v["cost"] > tuned.chosen.cost for v in missed)  # it missed at 10 bits only
