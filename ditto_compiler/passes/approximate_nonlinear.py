@@ -17,9 +17,9 @@ what they compute (see nonlinear_recognition) and replaced by:
                     instead of dominating the row
   softmax=ditto     max-subtracted exp, entries more than 14 below the row max zeroed
   softmax=exp-fit   max-subtracted, floored at -6, e^x as q(x / 6)^2 with a fitted cubic q
-                    (error 3.1e-3, a third of PUMA's Taylor exp's; entries below the floor
-                    weigh 4.9e-4, one LSB at 11 fraction bits): three secure products, and,
-                    unlike bounded-exp's exact form, in whichever ring the policy picks
+                    that vanishes at the floor (error 3.5e-3, 40% of PUMA's Taylor exp's;
+                    entries at or below the floor weigh nothing): three secure products,
+                    and, unlike bounded-exp's exact form, in whichever ring the policy picks
   silu=exact        unchanged (SPU's exp and reciprocal)
   silu=relu-fit     relu(x) - h(|x|) with h(u) = u sigmoid(-u) (exact), h fitted by a degree-6
                     polynomial in min(|x| / 8, 1): one abs, one clamp, six secure products, no
@@ -77,9 +77,10 @@ SILU_FIT_DEGREE = 6
 TWO_QUAD_SHIFT = 5.0
 EXP_FIT_FLOOR = -6.0
 EXP_FIT_FORM = (3, 1)
-"""exp-fit's (degree, squarings): q(x)^2 for a cubic q (bounded_exp.fit). One squaring, not three, so the
-truncations' errors are doubled, not multiplied by 8 (fixed point at 11 fraction bits: 7e-3, against 1.4e-2
-for a quadratic q(x)^8 on [-14, 0])."""
+"""exp-fit's (degree, squarings): q(x)^2 for a cubic q with q(-6) = 0 (bounded_exp.fit, vanishing). One
+squaring, not three, so the truncations' errors are doubled, not multiplied by 8. The root at the floor keeps
+what is floored (masked scores, and the many far below the row max) at zero: a fit worth even one LSB there
+adds a hundred LSBs to a row's sum, and SPU's truncation rounds such values up about as often as down."""
 DITTO_EXP_FLOOR = -14.0
 
 
@@ -213,7 +214,7 @@ def silu_fit_coefficients() -> tuple[float, ...]:
 @functools.cache
 def exp_fit_coefficients() -> tuple[float, ...]:
     """q, lowest degree first, with q(t)^(2^k) ~ e^(-6 t) on [-1, 0]: bounded_exp's fit, in t = x / 6."""
-    highest_first, _ = fit(EXP_FIT_FLOOR, *EXP_FIT_FORM)
+    highest_first, _ = fit(EXP_FIT_FLOOR, *EXP_FIT_FORM, vanishing=True)
     scale = -EXP_FIT_FLOOR
     return tuple(c * scale**k for k, c in enumerate(reversed(highest_first)))
 

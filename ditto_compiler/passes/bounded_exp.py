@@ -52,21 +52,23 @@ LOWEST = -64.0
 
 
 @functools.cache
-def fit(lo: float, degree: int, squarings: int) -> tuple[tuple[float, ...], float]:
+def fit(lo: float, degree: int, squarings: int, vanishing: bool = False) -> tuple[tuple[float, ...], float]:
     """Coefficients of p (highest degree first) with p(x)^(2^squarings) ~ e^x on [lo, 0], and the largest
-    error of that form there (near-minimax in the result's error)."""
+    error of that form there (near-minimax in the result's error). `vanishing`: p(lo) = 0 exactly, p being
+    (x - lo) times a fitted polynomial, so that what is floored at lo weighs nothing."""
     x = np.linspace(lo, 0.0, 2001)
     power = 2**squarings
     # d(p^N) = N p^(N-1) dp: an error in p counts as much as it moves the result.
     sensitivity = power * np.exp(x * (1.0 - 1.0 / power))
-    basis = np.vander(x, degree + 1)
+    root = np.array([1.0, -lo]) if vanishing else np.array([1.0])
+    basis = np.vander(x, degree + 2 - len(root)) * np.polyval(root, x)[:, None]
 
-    def result_error(coefficients: np.ndarray) -> np.ndarray:
-        return np.abs(np.polyval(coefficients, x) ** power - np.exp(x))
+    def result_error(fitted: np.ndarray) -> np.ndarray:
+        return np.abs(np.polyval(np.polymul(root, fitted), x) ** power - np.exp(x))
 
-    coefficients = lawson(basis * sensitivity[:, None], np.exp(x / power) * sensitivity, 60, result_error)
-    error = result_error(coefficients)
-    return tuple(float(c) for c in coefficients), float(error.max())
+    fitted = lawson(basis * sensitivity[:, None], np.exp(x / power) * sensitivity, 60, result_error)
+    error = result_error(fitted)
+    return tuple(float(c) for c in np.polymul(root, fitted)), float(error.max())
 
 
 def cheapest_form(lo: float, tolerance: float) -> tuple[tuple[float, ...], int] | None:

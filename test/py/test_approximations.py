@@ -151,11 +151,11 @@ def test_monic_form_is_the_same_polynomial(coefficients):
 
 
 def test_exp_fit_is_within_its_stated_error():
-    _, error = fit(EXP_FIT_FLOOR, *EXP_FIT_FORM)
+    _, error = fit(EXP_FIT_FLOOR, *EXP_FIT_FORM, vanishing=True)
     x = np.linspace(-40, 0, 40001)
     assert np.abs(exp_fit(x) - np.exp(x)).max() == pytest.approx(error, rel=0.02)
-    assert error < 3.2e-3
-    assert exp_fit(np.array([-1e30])) < 5e-4  # a masked entry: one LSB at 11 fraction bits
+    assert error < 3.6e-3
+    assert exp_fit(np.array([EXP_FIT_FLOOR, -1e30])) == pytest.approx(0.0, abs=1e-20)  # floored and masked entries
 
 
 def test_division_free_erf_is_within_its_stated_error():
