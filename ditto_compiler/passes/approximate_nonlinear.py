@@ -80,7 +80,7 @@ EXP_FIT_FORM = (3, 1)
 """exp-fit's (degree, squarings): q(x)^2 for a cubic q with q(-6) = 0 (bounded_exp.fit, vanishing). One
 squaring, not three, so the truncations' errors are doubled, not multiplied by 8. The root at the floor keeps
 what is floored (masked scores, and the many far below the row max) at zero: a fit worth even one LSB there
-adds a hundred LSBs to a row's sum, and SPU's truncation rounds such values up about as often as down."""
+can add a hundred LSBs to a row's sum, since SPU's truncation errs by one low-order bit."""
 DITTO_EXP_FLOOR = -14.0
 
 
