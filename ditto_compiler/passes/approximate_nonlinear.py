@@ -22,7 +22,7 @@ what they compute (see nonlinear_recognition) and replaced by:
                     and, unlike bounded-exp's exact form, in whichever ring the policy picks
   silu=exact        unchanged (SPU's exp and reciprocal)
   silu=relu-fit     relu(x) - h(|x|) with h(u) = u sigmoid(-u) (exact), h fitted by a degree-6
-                    polynomial in min(|x| / 8, 1): one abs, one clamp, six secure products, no
+                    polynomial in min(|x| / 8, 1): one abs, one clamp, five secure products, no
                     exp or division (max error 2.7e-3, h(8))
 
 With `policy=FILE` a policy file (version 2) chooses per location instead, each
@@ -213,7 +213,7 @@ def silu_fit_coefficients() -> tuple[float, ...]:
 
 @functools.cache
 def exp_fit_coefficients() -> tuple[float, ...]:
-    """q, lowest degree first, with q(t)^(2^k) ~ e^(-6 t) on [-1, 0]: bounded_exp's fit, in t = x / 6."""
+    """q, lowest degree first, with q(t)^(2^k) ~ e^(6 t) on [-1, 0]: bounded_exp's fit, in t = x / 6."""
     highest_first, _ = fit(EXP_FIT_FLOOR, *EXP_FIT_FORM, vanishing=True)
     scale = -EXP_FIT_FLOOR
     return tuple(c * scale**k for k, c in enumerate(reversed(highest_first)))
