@@ -368,6 +368,10 @@ def _tune(
     chosen = base if base.score >= goal else None
     verified = 0
 
+    def verified_at(modes: tuple[str, ...], bits: int = default_bits) -> Evaluation | None:
+        """What verifying these modes at these bits gave, if they were."""
+        return search.cache.get((Config(modes, bits), "optimal", len(search.calibration)))
+
     def verify(modes: tuple[str, ...], cost: float, error: float, bits: int = default_bits) -> Evaluation:
         """A hull point compiled with optimal rings and emulated, with what the screening predicted for it."""
         e = search.evaluate(sites, Config(modes, bits), "optimal")
@@ -399,8 +403,7 @@ def _tune(
     # Other fraction bits won: the cheaper points that missed at the default bits, again at the winner's.
     if chosen is not None and chosen.config.small_fraction_bits != default_bits:
         bits = chosen.config.small_fraction_bits
-        everywhere = len(search.calibration)
-        at_default = [(h, search.cache.get((Config(h[0], default_bits), "optimal", everywhere))) for h in hull]
+        at_default = [(h, verified_at(h[0])) for h in hull]
         missed = [h for h, e in at_default if e is not None and e.score < goal and e.cost < chosen.cost]
         for modes, cost, error in missed[:budget]:
             e = verify(modes, cost, error, bits)
@@ -408,9 +411,7 @@ def _tune(
                 chosen = e
                 break
     # More of the hull, for the front: the points spread evenly over its predicted cost range.
-    unverified = [
-        h for h in hull if (Config(h[0], default_bits), "optimal", len(search.calibration)) not in search.cache
-    ]
+    unverified = [h for h in hull if verified_at(h[0]) is None]
     for k in range(min(front, len(unverified))):
         verify(*unverified[round(k * (len(unverified) - 1) / max(front - 1, 1))])
     verified_points = [e for e in search.evaluations if e.rings == "optimal"]

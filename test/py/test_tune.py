@@ -9,9 +9,10 @@ import pytest
 import ditto_compiler
 from ditto_compiler import DittoError
 from ditto_compiler.cost_model import CostModel
+from ditto_compiler.passes.approximate_nonlinear import Site
 from ditto_compiler.passes.policy_file import load_policy_file
 from ditto_compiler.ring import RingConfig
-from ditto_compiler.tune import Config, cosine, find_sites, hull_configs, pareto, policy_for, tune
+from ditto_compiler.tune import Config, Evaluation, _tune, cosine, find_sites, hull_configs, pareto, policy_for, tune
 
 
 def two_layers(params, x):
@@ -204,8 +205,6 @@ class ScriptedSearch:
         self.cache, self.evaluations = {}, []
 
     def evaluate(self, sites, config, rings, inputs=None):
-        from ditto_compiler.tune import Evaluation
-
         count = len(self.calibration) if inputs is None else inputs
         modes = [m for m in config.modes if m != "exact"]
         cost = 100.0 - sum(self.SAVES[m] for m in modes)
@@ -221,9 +220,6 @@ class ScriptedSearch:
 
 
 def test_points_that_missed_at_the_default_bits_are_verified_again_at_the_winners():
-    from ditto_compiler.passes.approximate_nonlinear import Site
-    from ditto_compiler.tune import _tune
-
     sites = [Site("gelu", "mlp", '"mlp"'), Site("softmax", "attention", '"attention"')]
     tuned = _tune(ScriptedSearch(), sites, 0.99, 0.0, (10, 11, 12), 6, 0, "cosine", 0.0)
     assert tuned.target_met
