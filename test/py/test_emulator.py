@@ -7,6 +7,7 @@ import pytest
 
 import ditto_compiler
 from ditto_compiler import DittoError
+from ditto_compiler.emulator import _ring_product
 from ditto_compiler.models.transformer_block import attention, init_block, layer_norm, transformer_block
 
 RNG = np.random.default_rng(11)
@@ -88,6 +89,16 @@ def test_emulation_matches_spu_on_ring_arithmetic():
     prog = ditto_compiler.compile(fn, w, b, x)
     lsb = 2.0**-prog.ring.fraction_bits
     np.testing.assert_allclose(prog.run(w, b, x), prog.emulate(w, b, x), atol=2 * lsb, rtol=0)
+
+
+@pytest.mark.parametrize("k", [32, 64])
+@pytest.mark.parametrize("product, shapes", [(np.matmul, ((3, 5, 40), (3, 40, 6))), (np.dot, ((5, 40), (40, 6)))])
+def test_matrix_products_are_exact_in_the_ring(k, product, shapes):
+    # Full-range ring elements: the int64 products wrap, the BLAS limb products must not lose a bit.
+    a, b = (RNG.integers(-(2 ** (k - 1)), 2 ** (k - 1), shape, dtype=np.int64) for shape in shapes)
+    want = product(a.astype(object), b.astype(object)) % 2**k
+    got = _ring_product(product, a, b, k).astype(object) % 2**k
+    assert (got == want).all()
 
 
 def _square(x):
