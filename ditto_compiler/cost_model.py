@@ -547,7 +547,7 @@ class CostModel:
                 forms.update(zip(step.outputs, returned))
                 total = total + cost
             elif isinstance(step, MatMul):
-                # runtime/matmul.py: one round; its BLAS time, well under SPU's, is not modelled.
+                # runtime/matmul.py: one round; its BLAS time (at most about SPU's kernel's) is not modelled.
                 forms[step.result.name] = "s"
                 total = total + Estimate(step.send_bytes, 1.0)
             else:

@@ -11,6 +11,7 @@ program that uses them. A single-ring module is a one-segment plan.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 from xdsl.dialects import func
@@ -29,6 +30,8 @@ from .spu_text import to_spu_program
 
 FRESH = (pphlo.ConstantOp, pphlo.IotaOp)
 PRODUCTS = frozenset({"pphlo.multiply", "pphlo.dot", "pphlo.dot_general"})
+LARGEST_64_BIT_STEP = 2**27
+"""Multiply-adds above which a 64-bit-ring product stays in SPU's kernel (runtime/matmul.py says why)."""
 
 
 def _kind(element: fxp.FixedType | fxp.IntType) -> str:
@@ -67,7 +70,8 @@ def _is_secret_fixed(value: SSAValue) -> bool:
 
 
 def _runs_outside_spu(op: Operation, returned: set[SSAValue]) -> bool:
-    """A product of two secret reals in canonical form whose every use is in a program of its ring."""
+    """A product of two secret reals in canonical form whose every use is in a program of its ring,
+    and which the matmul step computes faster than SPU's kernel."""
     if isinstance(op, pphlo.DotGeneralOp):
         numbers = op.dot_dimension_numbers
         if tuple(numbers.dims(f) for f in numbers.FIELDS) != _CANONICAL_BATCHED:
@@ -82,6 +86,8 @@ def _runs_outside_spu(op: Operation, returned: set[SSAValue]) -> bool:
         return False
     if shapes[0][-1] > max_inner(_width(op)):
         return False
+    if _width(op) == 64 and math.prod(shapes[0]) * shapes[1][-1] > LARGEST_64_BIT_STEP:
+        return False  # SPU's int64 kernel beats ten float64 products per ring product here
     result = op.results[0]
     return result not in returned and not any(_is_conversion(use.operation) for use in result.uses)
 

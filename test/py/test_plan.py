@@ -75,6 +75,26 @@ def test_secret_products_are_matmul_steps_whose_readers_truncate_them():
     np.testing.assert_allclose(prog.run(W, X), layer(W, X), atol=1e-3)
 
 
+@pytest.mark.parametrize(
+    "policy, columns, batched, step",
+    [
+        ("fxp64", 1024, False, True),  # 2^27 multiply-adds: the largest 64-bit product the step takes
+        ("fxp64", 1025, False, False),  # one column more: SPU's int64 kernel is faster
+        ("fxp64", 1025, True, False),  # every batch counts
+        ("ditto", 1025, False, True),  # 32-bit ring: three float64 products beat SPU's kernel
+    ],
+)
+def test_large_64_bit_products_stay_in_spus_kernel(policy, columns, batched, step):
+    shape = (2, 64, 1024) if batched else (128, 1024)
+    x = np.zeros(shape, np.float32)
+    w = np.zeros((*shape[:-2], 1024, columns), np.float32)
+    prog = ditto_compiler.compile(lambda x, w: jnp.tanh(x @ w), x, w, policy=policy)
+    products = [s for s in prog.plan.steps if isinstance(s, MatMul)]
+    assert [p.result.shape for p in products] == ([(*shape[:-1], columns)] if step else [])
+    kernels = [s for s in prog.plan.steps if isinstance(s, Segment) and "pphlo.dot" in s.code]
+    assert len(kernels) == (not step)
+
+
 def test_a_plan_that_reads_a_value_before_it_is_made_is_refused(mixed):
     data = mixed.plan.to_json()
     data["steps"] = data["steps"][1:]  # the first segment made what later steps read
