@@ -25,12 +25,14 @@ K <= 2^(21 - log2 limbs), so every partial sum is an integer that float64 holds 
 any order of summation. Limb pairs (a, b) with a + b = w land at 2^(16 w); pairs past the
 ring's width vanish mod 2^k: 3 BLAS products for the 32-bit ring, 10 for the 64-bit one.
 
-Measured on this project's 2-core machine (threads, one product alone, 2026-12-08): in the
-32-bit ring the step is 1-3x faster than SPU's kernel at every shape tried (BERT-base's and
-GPT-2's projections, attention, a one-hot embedding, GPT-2's logits); batched attention
-products are 4-12x faster in either ring. In the 64-bit ring ten float64 products lose to
-SPU's int64 kernel on large products (1.5-2x slower from 128 x 768 x 2304 multiply-adds up),
-so those stay in SPU (lowering/split_rings.py, LARGEST_64_BIT_STEP).
+Measured on this project's 2-core machine (threads, one product alone, idle machine,
+2026-12-08; docs/benchmarks.md has the table): in the 32-bit ring the step is as fast as
+SPU's kernel or up to 3x faster, at every shape tried (BERT-base's and GPT-2's projections,
+attention, a one-hot embedding, GPT-2's logits); batched attention products are 4-12x faster
+in either ring. In the 64-bit ring, ten float64 products lose to SPU's int64 kernel on large
+products (as slow or up to 2.1x slower from 128 x 768 x 2304 multiply-adds up; mixed around
+2^26), so products above 2^27 multiply-adds stay in SPU (lowering/split_rings.py,
+LARGEST_64_BIT_STEP).
 
 Each party runs its products on one BLAS thread (runtime/session.py, runtime/party_process.py):
 the three parties already share the machine's cores, and a BLAS pool per party oversubscribes
