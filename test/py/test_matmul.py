@@ -25,6 +25,17 @@ def test_ring_matmul_is_exact_mod_the_ring(bits, shapes):
 
 
 @pytest.mark.parametrize("bits", [32, 64])
+@pytest.mark.parametrize("shapes", [((7, 300), (300, 50)), ((2, 7, 30), (1, 30, 50)), ((7, 5), (5, 400))])
+def test_ring_matmul_is_exact_across_its_blocks(bits, shapes, monkeypatch):
+    # Blocks of 64 words: the result's columns and the contraction are cut into many blocks, some partial.
+    monkeypatch.setattr("ditto_compiler.runtime.matmul._BLOCK_ELEMENTS", 64)
+    rng = np.random.default_rng(bits)
+    a, b = (words(rng, shape, bits) for shape in shapes)
+    want = np.matmul(a.astype(np.uint64), b.astype(np.uint64)).astype(DTYPE[bits])
+    np.testing.assert_array_equal(ring_matmul(a, b, bits), want)
+
+
+@pytest.mark.parametrize("bits", [32, 64])
 def test_ring_matmul_is_exact_at_its_longest_contraction_of_all_ones(bits):
     n = max_inner(bits)
     a = np.full((1, n), 2**bits - 1, DTYPE[bits])
