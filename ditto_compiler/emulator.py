@@ -62,20 +62,20 @@ def _wrap(raw: np.ndarray, k: int) -> np.ndarray:
     return (raw << shift) >> shift
 
 
+_WORDS = {32: np.uint32, 64: np.uint64}
+
+
 def _ring_product(product: Any, a: np.ndarray, b: np.ndarray, k: int) -> np.ndarray:
     """product(a, b) mod 2^k (up to wrapping) for ring elements as int64.
 
-    Matrix products go through float64 BLAS on limbs (runtime/matmul.py), exact and some
-    ten times faster than numpy's integer matmul, which has no BLAS.
+    Matrix products go through float64 BLAS on limbs (runtime/matmul.py), exact and 6x (64-bit
+    ring) to 16x (32-bit) faster than numpy's integer matmul, which has no BLAS (128 x 768 x 3072).
     """
     bits = 32 if k <= 32 else 64
     if min(a.ndim, b.ndim) < 2 or product is np.dot and max(a.ndim, b.ndim) > 2 or a.shape[-1] > max_inner(bits):
         return product(a, b)
     words = _WORDS[bits]
     return ring_matmul(a.astype(words), b.astype(words), bits).astype(np.int64)
-
-
-_WORDS = {32: np.uint32, 64: np.uint64}
 
 
 class RingIntegers:
