@@ -33,7 +33,7 @@ from .diagnostics import DittoError, describe_location, op_error
 from .dialects import fxp, pphlo
 from .dialects.secret import is_secret
 from .interpreter import KERNELS, Interpreter, Observer, constant_values, is_boolean, ring
-from .runtime.matmul import max_inner, ring_matmul
+from .runtime.matmul import RING_WORDS, max_inner, ring_matmul
 
 
 @dataclass(frozen=True)
@@ -62,9 +62,6 @@ def _wrap(raw: np.ndarray, k: int) -> np.ndarray:
     return (raw << shift) >> shift
 
 
-_WORDS = {32: np.uint32, 64: np.uint64}
-
-
 def _ring_product(product: Any, a: np.ndarray, b: np.ndarray, k: int) -> np.ndarray:
     """product(a, b) mod 2^k (up to wrapping) for ring elements as int64.
 
@@ -74,7 +71,7 @@ def _ring_product(product: Any, a: np.ndarray, b: np.ndarray, k: int) -> np.ndar
     bits = 32 if k <= 32 else 64
     if min(a.ndim, b.ndim) < 2 or product is np.dot and max(a.ndim, b.ndim) > 2 or a.shape[-1] > max_inner(bits):
         return product(a, b)
-    words = _WORDS[bits]
+    words = RING_WORDS[bits]
     return ring_matmul(a.astype(words), b.astype(words), bits).astype(np.int64)
 
 

@@ -49,7 +49,8 @@ import numpy as np
 from ..diagnostics import DittoError
 from .upcast import PairSeeds, Recv, Send
 
-_DTYPE = {32: np.uint32, 64: np.uint64}
+RING_WORDS = {32: np.uint32, 64: np.uint64}
+"""The unsigned word type of each ring width."""
 _LIMB = 16
 _BLOCK_ELEMENTS = 1 << 20
 
@@ -62,7 +63,7 @@ def max_inner(bits: int) -> int:
 
 def ring_matmul(a: np.ndarray, b: np.ndarray, bits: int) -> np.ndarray:
     """a @ b mod 2^bits for unsigned ring words (batched like `np.matmul`), exactly."""
-    dtype = _DTYPE.get(bits)
+    dtype = RING_WORDS.get(bits)
     if dtype is None or a.dtype != dtype or b.dtype != dtype:
         raise DittoError(f"ring matmul takes {bits}-bit ring words, got {a.dtype} and {b.dtype}")
     inner = a.shape[-1]
@@ -80,18 +81,18 @@ def ring_matmul(a: np.ndarray, b: np.ndarray, bits: int) -> np.ndarray:
     columns = _block(b.shape[-1], max(batch_a, batch_b) * rows)
     depth = _block(inner, max(batch_a * rows, batch_b * columns))
     for column in range(0, b.shape[-1], columns):
-        block = (..., slice(column, column + columns))
-        sums = np.zeros((limbs, *result[block].shape))  # per limb weight w: the exact sum landing at 2^(16 w)
+        block = slice(column, column + columns)
+        sums = np.zeros((limbs, *result[..., block].shape))  # per limb weight w: the exact sum landing at 2^(16 w)
         for start in range(0, inner, depth):
             a_limbs = _limbs(a[..., start : start + depth], limbs)
-            b_limbs = _limbs(b[..., start : start + depth, column : column + columns], limbs)
+            b_limbs = _limbs(b[..., start : start + depth, block], limbs)
             for w in range(limbs):
                 for j in range(w + 1):
                     sums[w] += np.matmul(a_limbs[j], b_limbs[w - j])
         total = np.zeros(sums.shape[1:], np.uint64)
         for w in range(limbs):
             total += sums[w].astype(np.uint64) << np.uint64(_LIMB * w)
-        result[block] = total
+        result[..., block] = total
     return result
 
 
