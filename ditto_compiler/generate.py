@@ -26,6 +26,7 @@ rings where it lies (`Session.convert`), never revealing it.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -123,9 +124,8 @@ class Generator:
     prefills: dict[int, Program] = field(default_factory=dict)
     recomputes: dict[int, Program] = field(default_factory=dict)
     _layout: Any = None
-    _session: Any = None
-    """The parties (runtime/session.py): they keep the weights and the cache between runs."""
-    _weights_in_parties: list[Any] | None = None
+    parties: Any = None
+    """Where the programs run (`ThreadParties` until `deploy`): they keep the weights and the cache between runs."""
     calibration: np.ndarray | None = None
     """The calibration prompt of a calibrated policy: each prefill program calibrates on its first tokens."""
     rings: dict[int, RingConfig] = field(default_factory=dict)
@@ -211,79 +211,24 @@ class Generator:
         return self.recomputes[length]
 
     # -- secure execution --------------------------------------------------------------------------------------
-    def _parties(self) -> Any:
-        from .runtime.session import Session
-
-        if self._session is None or self._session.failed is not None:
-            plan = self.decode.plan
-            # Every ring the policy may use: a prefill (compiled later) may use one the decode program does not.
-            rings = self.rings | plan.rings
-            self._session, self._weights_in_parties = Session(rings, plan.spu_options), None
-        return self._session
-
-    def _resident_weights(self, program: Program) -> dict[int, Any]:
-        """The weights as the parties hold them (shared once, in the decode program's rings), for the inputs of
-        `program` they fit; a weight `program` takes in another ring is shared for its run instead."""
-        from jax.tree_util import tree_leaves
-
-        from .plan import check_value
-
-        session = self._parties()
-        if self._weights_in_parties is None:
-            plan = self.decode.plan
-            self._weights_in_parties = [
-                session.share(
-                    plan, i, check_value(f"weight {i}", plan.inputs[i], w, plan.rings[plan.inputs[i].field_bits])
-                )
-                for i, w in enumerate(tree_leaves(self.params))
-            ]
-        return {i: w for i, w in enumerate(self._weights_in_parties) if w.fits(program.plan.inputs[i])}
+    def deploy(self, owner: Any, client: Any, name: str = "generator") -> None:
+        """Run on a cluster's resident parties (runtime/server.py) from now on: the model owner `owner` (a
+        `ClusterClient` with an owner's certificate) deploys each program with its weights on first use, under
+        `name` and the program's role, and `client` (a `ClusterClient` of the same cluster) queries them; the KV
+        cache stays in the parties as the client's secret state."""
+        self.close()
+        self.parties = ClusterParties(self, owner, client, name)
 
     def _run(self, program: Program, given: dict[int, Any], keep: slice) -> tuple[list[Any], Cost]:
-        """`program` on the parties: the weights where they lie, `given` (input number: array or resident value),
-        any other weight shared for this run; the outputs in `keep` stay in the parties.
+        """`program` on the parties: the weights where they lie, `given` (input number: array or value held in
+        the parties), every other weight shared for this run; the outputs in `keep` stay in the parties.
 
-        The resident values in `given` are used up: dropped once read. One in another ring than the program takes
-        (a calibrated policy's min-cut chose the cache's rings per program) is converted in the parties first,
-        and the conversion's cost is part of the step's."""
-        from jax.tree_util import tree_leaves
-
-        from .plan import check_value
-        from .runtime.session import Resident
-
-        plan = program.plan
-        resident = self._resident_weights(program)
-        session = self._parties()
-        moving = {
-            i: v
-            for i, v in given.items()
-            if isinstance(v, Resident)
-            and not v.fits(plan.inputs[i])
-            and v.fits(replace(plan.inputs[i], field_bits=v.variable.field_bits))
-        }
-        costs = []
-        if moving:
-            converted, cost = session.convert(list(moving.values()), [plan.inputs[i] for i in moving])
-            costs.append(cost)
-            for old in moving.values():  # the cache in its old ring is not needed again
-                session.drop(old)
-            given = given | dict(zip(moving, converted))
-        leaves = tree_leaves(self.params)
-        values = [resident.get(i, leaves[i] if i < len(leaves) else None) for i in range(plan.user_inputs)]
-        for i, value in given.items():
-            values[i] = value
-        checked = [
-            v
-            if isinstance(v, Resident)
-            else check_value(f"input {i}", plan.inputs[i], v, plan.rings[plan.inputs[i].field_bits])
-            for i, v in enumerate(values)
-        ]
-        inputs = plan.encode_inputs(checked)
-        outputs, cost = session.run(plan, inputs, keep=range(len(plan.outputs))[keep])
-        for value in given.values():
-            if isinstance(value, Resident):
-                session.drop(value)
-        return outputs, sum_costs(*costs, cost)
+        The held values in `given` are used up. One in another ring than the program takes (a calibrated policy's
+        min-cut chose the cache's rings per program) is converted in the parties first, and the conversion's
+        cost is part of the step's."""
+        if self.parties is None or self.parties.failed:  # failed parties run nothing more: start new ones
+            self.parties = ThreadParties(self)
+        return self.parties.run(program, given, keep)
 
     def generate(
         self, prompt: Sequence[int] | np.ndarray, max_new_tokens: int, stop: int | None = None
@@ -313,9 +258,8 @@ class Generator:
                 position += 1
                 yield Step(token, position, cost, time.perf_counter() - start, "decode")
         finally:
-            if self._session is not None and self._session.failed is None:
-                for old in kv:
-                    self._session.drop(old)
+            if self.parties is not None:
+                self.parties.drop(kv)
 
     def check(self, prompt: Sequence[int] | np.ndarray) -> None:
         """Emulate the prefill of `prompt` (bit-exact ring arithmetic, in plaintext): a value that would overflow
@@ -343,10 +287,10 @@ class Generator:
         return ids
 
     def close(self) -> None:
-        """Release the parties and what they hold (weights, cache); a later `generate` starts new ones."""
-        if self._session is not None:
-            self._session.close()
-        self._session, self._weights_in_parties = None, None
+        """Release the parties and what they hold (weights, cache): a later `generate` starts new threads."""
+        if self.parties is not None:
+            self.parties.close()
+        self.parties = None
 
     @property
     def weight_count(self) -> int:
@@ -380,6 +324,161 @@ class Generator:
             new.append(token)
             ids.append(token)
         return new
+
+
+def _moving(plan: Any, given: dict[int, Any]) -> dict[int, Any]:
+    """The held values in `given` that `plan` takes in another ring (else the same value)."""
+    from .runtime.client import Held
+    from .runtime.session import Resident
+
+    held = {i: v for i, v in given.items() if isinstance(v, (Resident, Held))}
+    return {
+        i: v
+        for i, v in held.items()
+        if not v.fits(plan.inputs[i]) and v.fits(replace(plan.inputs[i], field_bits=v.variable.field_bits))
+    }
+
+
+class ThreadParties:
+    """The parties as threads of this process (runtime/session.py), created on first use. The weights are shared
+    once, in the decode program's rings; a program that takes a weight in another ring gets it shared for its run."""
+
+    def __init__(self, generator: Generator):
+        from .runtime.session import Session
+
+        plan = generator.decode.plan
+        self.generator = generator
+        # Every ring the policy may use: a prefill (compiled later) may use one the decode program does not.
+        self.session = Session(generator.rings | plan.rings, plan.spu_options)
+        self.weights: list[Any] | None = None
+
+    def _resident_weights(self, program: Program) -> dict[int, Any]:
+        from jax.tree_util import tree_leaves
+
+        from .plan import check_value
+
+        if self.weights is None:
+            plan = self.generator.decode.plan
+            self.weights = [
+                self.session.share(
+                    plan, i, check_value(f"weight {i}", plan.inputs[i], w, plan.rings[plan.inputs[i].field_bits])
+                )
+                for i, w in enumerate(tree_leaves(self.generator.params))
+            ]
+        return {i: w for i, w in enumerate(self.weights) if w.fits(program.plan.inputs[i])}
+
+    def run(self, program: Program, given: dict[int, Any], keep: slice) -> tuple[list[Any], Cost]:
+        from jax.tree_util import tree_leaves
+
+        from .plan import check_value
+        from .runtime.session import Resident
+
+        plan, session = program.plan, self.session
+        resident = self._resident_weights(program)
+        moving = _moving(plan, given)
+        costs = []
+        if moving:
+            converted, cost = session.convert(list(moving.values()), [plan.inputs[i] for i in moving])
+            costs.append(cost)
+            for old in moving.values():  # the cache in its old ring is not needed again
+                session.drop(old)
+            given = given | dict(zip(moving, converted))
+        leaves = tree_leaves(self.generator.params)
+        values = [resident.get(i, leaves[i] if i < len(leaves) else None) for i in range(plan.user_inputs)]
+        for i, value in given.items():
+            values[i] = value
+        checked = [
+            v
+            if isinstance(v, Resident)
+            else check_value(f"input {i}", plan.inputs[i], v, plan.rings[plan.inputs[i].field_bits])
+            for i, v in enumerate(values)
+        ]
+        inputs = plan.encode_inputs(checked)
+        outputs, cost = session.run(plan, inputs, keep=range(len(plan.outputs))[keep])
+        for value in given.values():
+            if isinstance(value, Resident):
+                session.drop(value)
+        return outputs, sum_costs(*costs, cost)
+
+    @property
+    def failed(self) -> bool:
+        return self.session.failed is not None
+
+    def drop(self, values: Sequence[Any]) -> None:
+        if self.session.failed is None:
+            for value in values:
+                self.session.drop(value)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+class ClusterParties:
+    """Resident parties of a cluster (runtime/server.py): each program (and each conversion of the cache between
+    rings) is deployed by the model owner on first use, under `name` plus the program's role; the client's
+    queries keep the cache in the parties as its secret state (`Held` values) and take it from there."""
+
+    def __init__(self, generator: Generator, owner: Any, client: Any, name: str):
+        self.generator, self.owner, self.client, self.name = generator, owner, client, name
+        self.deployed: set[str] = set()
+        self.conversions: dict[tuple[Any, ...], str] = {}
+        """Each deployed conversion's model name, by what it converts."""
+
+    def _model(self, program: Program) -> str:
+        """`program`'s model name on the cluster, deployed with the weights on first use."""
+        from jax.tree_util import tree_leaves
+
+        generator = self.generator
+        roles = {"decode": generator.decode}
+        roles |= {f"prefill{n}": known for n, known in generator.prefills.items()}
+        roles |= {f"recompute{n}": known for n, known in generator.recomputes.items()}
+        role = next(role for role, known in roles.items() if known is program)
+        model = f"{self.name}.{role}"
+        if model not in self.deployed:
+            self.owner.deploy(model, program.plan, [np.asarray(w) for w in tree_leaves(generator.params)])
+            self.deployed.add(model)
+        return model
+
+    def _convert(self, values: list[Any], targets: list[Any]) -> tuple[list[Any], Cost]:
+        from .runtime.session import conversion_plan
+
+        key = tuple((v.variable, t) for v, t in zip(values, targets))
+        if key not in self.conversions:
+            plan = self.generator.decode.plan
+            rings = self.generator.rings | plan.rings
+            converter = conversion_plan([v.variable for v in values], targets, rings, plan.spu_options)
+            model = f"{self.name}.convert{len(self.conversions)}"
+            self.owner.deploy(model, converter, [])
+            self.conversions[key] = model
+        return self.client.query(self.conversions[key], values, keep=range(len(values)))
+
+    failed = False
+    """A failed query leaves the parties serving (runtime/server.py)."""
+
+    def run(self, program: Program, given: dict[int, Any], keep: slice) -> tuple[list[Any], Cost]:
+        plan = program.plan
+        model = self._model(program)
+        moving = _moving(plan, given)
+        costs = []
+        if moving:
+            converted, cost = self._convert(list(moving.values()), [plan.inputs[i] for i in moving])
+            costs.append(cost)
+            given = given | dict(zip(moving, converted))
+        weights = self.generator.weight_count
+        inputs = [given[i] for i in range(weights, plan.user_inputs)]
+        outputs, cost = self.client.query(model, inputs, keep=range(len(plan.outputs))[keep])
+        return outputs, sum_costs(*costs, cost)
+
+    def drop(self, values: Sequence[Any]) -> None:
+        self.client._forget_quietly([v.name for v in values])
+
+    def close(self) -> None:
+        """Remove the deployed programs (the parties drop their weight shares)."""
+        for model in [*self.deployed, *self.conversions.values()]:
+            with contextlib.suppress(DittoError):
+                self.owner.remove(model)
+        self.deployed.clear()
+        self.conversions.clear()
 
 
 def compile_generator(

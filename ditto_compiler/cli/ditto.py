@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import secrets
 import signal
 import sys
 from collections.abc import Sequence
@@ -472,7 +473,13 @@ def generate(args: argparse.Namespace) -> int:
             )
     calibrated = f", calibrated on {len(calibration)} tokens" if calibration is not None else ""
     print(f"{case.name}: prompt {len(ids)} tokens, cache {max_len}, policy {args.policy}{calibrated}", flush=True)
+    if (args.cert or args.key) and not args.cluster:
+        raise DittoError("--cert and --key name your identity on a cluster: give --cluster too")
+    client = _client(argparse.Namespace(config=args.cluster, cert=args.cert, key=args.key)) if args.cluster else None
     generator = compile_generator(case.model, case.params, max_len, calibration=calibration, **options)
+    if client is not None:
+        generator.deploy(client, client, name=f"generate-{secrets.token_hex(4)}")
+        print(f"on the cluster of {args.cluster}: the programs are deployed on first use, the cache stays there")
     if not args.no_check:
         generator.check(np.asarray(ids))
     want = generator.plaintext(np.asarray(ids), min(args.max_new_tokens, max_len - len(ids)))
@@ -490,6 +497,7 @@ def generate(args: argparse.Namespace) -> int:
         print(line, flush=True)
         steps.append(record)
         sequence.append(step.token)
+    generator.close()  # on a cluster: its deployed programs are removed
     got = [s["token"] for s in steps]
     agree = sum(a == b for a, b in zip(got, want)) / len(got)
     print(f"\nsecure:    {decode(got)!r}\nplaintext: {decode(want[: len(got)])!r}\nagreement {agree:.2f}")
@@ -652,6 +660,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--silu", choices=SILU_MODES, help="SiLU approximation (default exact)")
     p.add_argument("--baseline", action="store_true", help="also recompute the whole sequence for each token")
     p.add_argument("--no-check", action="store_true", help="skip emulating the prefill for ring overflow first")
+    p.add_argument("--cluster", metavar="CONFIG", help="run on a cluster's resident parties (ditto party), not threads")
+    p.add_argument(
+        "--cert", help="with --cluster: your owner certificate (PEM): you deploy the programs and query them"
+    )
+    p.add_argument("--key", help="with --cluster: your private key (PEM)")
     p.add_argument("--json", metavar="FILE", help="also write every step's figures as JSON")
     p.set_defaults(handler=generate)
     p = sub.add_parser("certs", help="make a cluster's CA, party/owner/client certificates and cluster.json")

@@ -8,10 +8,15 @@
 Every input is checked exactly as `Program.run` checks it before anything is shared. The
 outputs come back as shares from the three parties and are put together here, so only
 the querying client learns them. Errors are `DittoError`s naming the party at fault.
+
+A query can leave outputs in the parties as this client's secret state (`keep=`): it gets a
+`Held` handle for each, which a later query passes as an input. Nobody, this client
+included, sees a held value; each party holds its own share (runtime/server.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import secrets
 import socket
@@ -25,7 +30,7 @@ import numpy as np
 from spu import libspu
 
 from ..diagnostics import DittoError
-from ..plan import Plan
+from ..plan import Plan, Variable, check_value
 from .cost import Cost
 from .deployment import Cluster, connect
 from .party import WORLD_SIZE, check_upcast, reconstruct, share_inputs
@@ -51,6 +56,28 @@ class Traffic:
     uploaded: int
     downloaded: int
     seconds: float
+
+
+@dataclass(frozen=True)
+class Held:
+    """A value of this client's secret state in the cluster's parties, by `name`."""
+
+    variable: Variable
+    name: str
+
+    def __repr__(self) -> str:
+        v = self.variable
+        return f"Held({v.kind} {list(v.shape)} in the {v.field_bits}-bit ring, {self.name})"
+
+    def fits(self, variable: Variable) -> bool:
+        v = self.variable
+        return (v.field_bits, v.kind, v.shape, v.width, v.secret) == (
+            variable.field_bits,
+            variable.kind,
+            variable.shape,
+            variable.width,
+            variable.secret,
+        )
 
 
 class ClusterClient:
@@ -135,25 +162,74 @@ class ClusterClient:
         header = self._call(rank, encode_message({"request": "status"}, []))
         return {k: v for k, v in header.items() if k != "status"}
 
-    def query(self, model: str, inputs: Sequence[np.ndarray]) -> tuple[list[np.ndarray], Cost]:
-        """Run `model` on `inputs` (the plan's inputs after the weights): the outputs, which only this
-        client can put together, and the parties' cost for this query (the weights' upload excluded)."""
+    def query(
+        self, model: str, inputs: Sequence[np.ndarray | Held], keep: Sequence[int] = ()
+    ) -> tuple[list[np.ndarray | Held], Cost]:
+        """Run `model` on `inputs` (the plan's inputs after the weights; a `Held` value where it lies): the
+        outputs, which only this client can put together, and the parties' cost for this query (the weights'
+        upload excluded). The outputs numbered in `keep` stay in the parties: `Held` handles come back for them.
+        Held inputs are used up once the query is sent (the parties drop them), whether it succeeds or not."""
         deployed = self.describe(model)
-        plan = deployed.plan
-        flat = plan.check_inputs(inputs, first=deployed.weights)
-        shares = share_inputs(plan, flat, first=deployed.weights)
+        plan, first = deployed.plan, deployed.weights
+        kept = sorted(set(keep))
+        if not all(isinstance(i, int) and 0 <= i < len(plan.outputs) for i in kept):
+            raise DittoError(f"keep must name outputs of the plan (0 to {len(plan.outputs) - 1}), not {list(keep)!r}")
+        held = {first + i: v for i, v in enumerate(inputs) if isinstance(v, Held)}
+        for number, value in held.items():
+            if any(e.source == number for e in plan.encodings):
+                raise DittoError(f"input {number} holds token ids: it comes with the query, not from held values")
+            if not value.fits(plan.inputs[number]):
+                raise DittoError(f"input {number} is {value!r}, but model {model!r} takes a different value there")
+        if len(inputs) != plan.user_inputs - first:
+            plan.check_inputs(inputs, first=first)  # names the count that is wrong
+        variables = plan.inputs
+        checked = [
+            v
+            if number in held
+            else check_value(f"input {number}", variables[number], v, plan.rings[variables[number].field_bits])
+            for number, v in enumerate(inputs, start=first)
+        ]
+        flat = plan.encode_inputs(checked, first)
+        given = [(number, v) for number, v in enumerate(flat, start=first) if number not in held]
+        shares = [share_inputs(plan, [v], first=number)[0] for number, v in given]
         query_id = secrets.token_hex(16)
-        requests = _per_party({"request": "query", "model": model, "query": query_id}, "inputs", shares)
+        names = {i: secrets.token_hex(16) for i in kept}
+        header = {
+            "request": "query",
+            "model": model,
+            "query": query_id,
+            "from_state": {str(number): value.name for number, value in held.items()},
+            "keep": {str(i): name for i, name in names.items()},
+        }
+        requests = _per_party(header, "inputs", shares)
         start = time.perf_counter()
-        answers = self._gather(requests, query_id)
-        results = [read_result(plan, answers[rank], rank) for rank in range(WORLD_SIZE)]
-        failed = [(rank, message) for rank, (outputs, message, _) in enumerate(results) if outputs is None]
-        if failed:
-            raise DittoError(str(failed[0][1]))
-        outputs = reconstruct(plan, [outputs for outputs, _, _ in results])  # type: ignore[misc]
+        try:
+            answers = self._gather(requests, query_id)
+            results = [read_result(plan, answers[rank], rank, kept) for rank in range(WORLD_SIZE)]
+            failed = [message for outputs, message, _ in results if outputs is None]
+            if failed:
+                raise DittoError(str(failed[0]))
+        except DittoError:
+            if names:  # parties whose own part succeeded hold what this query kept: nothing will use it
+                self._forget_quietly(list(names.values()))
+            raise
+        sent = [v for i, v in enumerate(plan.outputs) if i not in names]
+        opened = iter(reconstruct(plan, [outputs for outputs, _, _ in results], sent))  # type: ignore[misc]
+        outputs = [Held(v, names[i]) if i in names else next(opened) for i, v in enumerate(plan.outputs)]
         cost = process_cost(plan, deployed.upcast, [steps for _, steps, _ in results], [log for _, _, log in results])  # type: ignore[misc]
         self.last_traffic = Traffic(sum(map(len, requests)), sum(map(len, answers)), time.perf_counter() - start)
         return outputs, cost
+
+    def forget(self, values: Sequence[Held]) -> None:
+        """Drop held values in every party (those already used up are ignored)."""
+        for rank in range(WORLD_SIZE):
+            self._call(rank, encode_message({"request": "forget", "values": [v.name for v in values]}, []))
+
+    def _forget_quietly(self, names: list[str]) -> None:
+        """`forget` in every party that answers (after a failed query: one of them may be down)."""
+        for rank in range(WORLD_SIZE):
+            with contextlib.suppress(DittoError):
+                self._call(rank, encode_message({"request": "forget", "values": names}, []))
 
     def _gather(self, requests: list[bytes], query_id: str) -> list[bytes]:
         """Send each party its query and collect the three answers. A party whose connection closes is

@@ -39,7 +39,7 @@ import spu.api as spu_api
 from spu import libspu
 
 from ..diagnostics import DittoError
-from ..plan import Conversion, MatMul, Plan, Segment
+from ..plan import Conversion, MatMul, Plan, Segment, Variable
 from ..ring import RingConfig
 from .cost import CONVERSION_PROTOCOL, MATMUL_PROTOCOL, Cost, OpCost, PartyCost, merge_ops
 from .downcast import ditto_downcast
@@ -263,11 +263,14 @@ def share_inputs(plan: Plan, inputs: Sequence[np.ndarray], first: int = 0) -> li
     return shares
 
 
-def reconstruct(plan: Plan, outputs: Sequence[Sequence[libspu.Share]]) -> list[np.ndarray]:
-    """Plaintext outputs from the three parties' output shares."""
+def reconstruct(
+    plan: Plan, outputs: Sequence[Sequence[libspu.Share]], variables: Sequence[Variable] | None = None
+) -> list[np.ndarray]:
+    """Plaintext outputs from the three parties' shares of `variables` (default: the plan's outputs)."""
     ios = {k: spu_api.Io(WORLD_SIZE, spu_runtime_config(ring)) for k, ring in plan.rings.items()}
     return [
-        ios[v.field_bits].reconstruct([outputs[r][i] for r in range(WORLD_SIZE)]) for i, v in enumerate(plan.outputs)
+        ios[v.field_bits].reconstruct([outputs[r][i] for r in range(WORLD_SIZE)])
+        for i, v in enumerate(plan.outputs if variables is None else variables)
     ]
 
 

@@ -256,9 +256,16 @@ def job_message(
     return encode_message(header, blobs)
 
 
-def party_result(outputs: list[libspu.Share], steps: list[dict[str, Any]], log: str) -> bytes:
+def party_result(outputs: list[libspu.Share], steps: list[dict[str, Any]], log: str, kept: Sequence[int] = ()) -> bytes:
+    """A party's answer: its shares of the outputs, but for those it `kept` (numbered) as the client's state."""
     blobs: list[bytes] = []
-    header = {"status": "ok", "outputs": [share_to_wire(s, blobs) for s in outputs], "steps": steps, "log": log}
+    header = {
+        "status": "ok",
+        "outputs": [share_to_wire(s, blobs) for s in outputs],
+        "kept": list(kept),
+        "steps": steps,
+        "log": log,
+    }
     return encode_message(header, blobs)
 
 
@@ -267,16 +274,20 @@ def party_failure(message: str, log: str = "") -> bytes:
 
 
 def read_result(
-    plan: Plan, data: bytes, rank: int
+    plan: Plan, data: bytes, rank: int, kept: Sequence[int] = ()
 ) -> tuple[list[libspu.Share], list[dict[str, Any]], str] | tuple[None, str, str]:
-    """A party's answer: (output shares, steps, log), or (None, its error, log)."""
+    """A party's answer: (output shares, steps, log), or (None, its error, log). The outputs numbered in `kept`
+    stayed in the party (runtime/server.py's secret state), so the answer has the others only."""
     header, blobs = decode_message(data, f"party {rank}'s answer")
     log = header.get("log", "")
     if header.get("status") != "ok":
         return None, str(header.get("message", "no reason given")), log
+    if header.get("kept", []) != sorted(kept):
+        raise DittoError(f"party {rank} kept outputs {header.get('kept')!r}, not {sorted(kept)!r}")
     outputs = header.get("outputs")
-    if not isinstance(outputs, list) or len(outputs) != len(plan.outputs):
-        raise DittoError(f"party {rank} answered with {len(outputs or [])} outputs, expected {len(plan.outputs)}")
+    expected = len(plan.outputs) - len(kept)
+    if not isinstance(outputs, list) or len(outputs) != expected:
+        raise DittoError(f"party {rank} answered with {len(outputs or [])} outputs, expected {expected}")
     steps = header.get("steps")
     if not isinstance(steps, list) or len(steps) != len(plan.steps):
         raise DittoError(f"party {rank} reported {len(steps or [])} steps, the plan has {len(plan.steps)}")

@@ -26,6 +26,13 @@ most the receive timeout for the query). A failed job is reported to the client 
 the party that caused it: one whose connection closed (it stopped), one that did not
 report within GRACE_S of the others (unreachable or stalled), else one whose own job
 failed for a reason other than waiting on a peer.
+
+A query may keep outputs in the parties instead of sending them to its client, and take inputs
+from what an earlier query kept: the client's *secret state* (a generation's KV cache,
+generate.py). Each party holds its own shares of it, per certificate role, under names the client
+chooses; a kept output never leaves the party, and a held value is used up by the query that
+takes it (or dropped by `forget`). A client reaches only its own state, and a value goes only
+where the plan takes a value of its ring, kind and shape.
 """
 
 from __future__ import annotations
@@ -49,10 +56,10 @@ from typing import Any
 from spu import libspu
 
 from ..diagnostics import DittoError
-from ..plan import Plan
+from ..plan import Plan, Variable
 from .deployment import Cluster, connect
 from .party import WORLD_SIZE, check_upcast
-from .processes import job_message, party_failure, spawn_party
+from .processes import job_message, party_failure, party_result, spawn_party
 from .tls import peer_role
 from .wire import MAX_FRAME, decode_message, encode_message, read_frame, share_from_wire, write_frame
 
@@ -66,6 +73,10 @@ CONTROL_LIMIT = 1 << 20
 """The largest message between parties' servers (orders and reports are small)."""
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 QUERY_ID = re.compile(r"[0-9a-f]{8,64}")
+STATE_NAME = QUERY_ID
+"""A held value's name (a client draws it at random, like a query id)."""
+MAX_STATE_BYTES = 8 << 30
+"""The most a certificate role may hold in one party's memory as secret state."""
 TIMEOUT_WORDS = ("timeout", "timed out")
 
 
@@ -81,11 +92,34 @@ class _Model:
     upcast: str
 
 
+@dataclass(frozen=True)
+class _Held:
+    """One value of a client's secret state: this party's share and what it is."""
+
+    variable: Variable
+    share: libspu.Share
+    size: int
+
+    def fits(self, variable: Variable) -> bool:
+        ours, theirs = self.variable, variable
+        return (ours.field_bits, ours.kind, ours.shape, ours.width, ours.secret) == (
+            theirs.field_bits,
+            theirs.kind,
+            theirs.shape,
+            theirs.width,
+            theirs.secret,
+        )
+
+
 @dataclass
 class _Query:
     id: str
     model: str
     inputs: list[libspu.Share]
+    """The plan's inputs after the weights, those taken from the client's state included."""
+    role: str = "anyone"
+    keep: dict[int, str] = field(default_factory=dict)
+    """Outputs (by number) the parties keep as the client's state, under these names."""
     done: threading.Event = field(default_factory=threading.Event)
     answer: bytes = b""
     """The reply to the client: this party's output shares (runtime/processes.party_result) or an error."""
@@ -138,6 +172,9 @@ class PartyServer:
             self._connecting = None
             LOG.warning("party %d: INSECURE cluster: no TLS, no authentication; every byte travels in the clear", rank)
         self.models: dict[str, _Model] = {}
+        self.state: dict[str, dict[str, _Held]] = {}
+        """Each certificate role's secret state, by name."""
+        self._state_lock = threading.Lock()
         self.jobs = {"ok": 0, "failed": 0}
         self._pending: dict[str, _Query] = {}
         self._arrived = threading.Condition()
@@ -206,6 +243,7 @@ class PartyServer:
             "rank": self.rank,
             "models": sorted(self.models),
             "jobs": dict(self.jobs),
+            "state_values": sum(map(len, self.state.values())),
             "rss_bytes": rss,
             "open_fds": fds,
             "threads": threading.active_count(),
@@ -259,6 +297,7 @@ class PartyServer:
             "deploy": role in ("owner", "anyone"),
             "remove": role in ("owner", "anyone"),
             "query": role in ("owner", "anyone") or role.startswith("client-"),
+            "forget": role in ("owner", "anyone") or role.startswith("client-"),
             "run": self.rank != 0 and role in ("party0", "anyone"),
             "describe": True,
             "status": True,
@@ -281,7 +320,9 @@ class PartyServer:
             if kind == "status":
                 return ok_message(**self.status())
             if kind == "query":
-                return self._query(header, blobs, connection)
+                return self._query(role, header, blobs, connection)
+            if kind == "forget":
+                return ok_message(forgotten=self._forget(role, header.get("values")))
             return self._follow(header)
         except (DittoError, KeyError, TypeError, ValueError) as e:
             message = e.message if isinstance(e, DittoError) else f"malformed request: {e!r}"
@@ -314,16 +355,25 @@ class PartyServer:
         return ok_message(weights=len(weights))
 
     # -- queries --------------------------------------------------------------------------
-    def _query(self, header: dict[str, Any], blobs: list[bytes], connection: socket.socket) -> bytes:
+    def _query(self, role: str, header: dict[str, Any], blobs: list[bytes], connection: socket.socket) -> bytes:
         model = self._model(header)
         query_id = header.get("query")
         if not isinstance(query_id, str) or not QUERY_ID.fullmatch(query_id):
             raise DittoError("a query id is 8-64 lowercase hex digits")
-        inputs = [share_from_wire(s, blobs, "the query") for s in header.get("inputs", [])]
-        expected = len(model.plan.inputs) - len(model.weights)
-        if len(inputs) != expected:
-            raise DittoError(f"model {header['model']!r} takes {expected} query inputs, got {len(inputs)}")
-        query = _Query(query_id, header["model"], inputs)
+        given = [share_from_wire(s, blobs, "the query") for s in header.get("inputs", [])]
+        plan, first = model.plan, len(model.weights)
+        taking = self._numbered_names(header.get("from_state", {}), range(first, len(plan.inputs)), "input")
+        keep = self._numbered_names(header.get("keep", {}), range(len(plan.outputs)), "output")
+        expected = len(plan.inputs) - first
+        if len(given) + len(taking) != expected:
+            raise DittoError(
+                f"model {header['model']!r} takes {expected} query inputs, got {len(given)}"
+                + (f" and {len(taking)} from the client's state" if taking else "")
+            )
+        held = self._take_state(role, taking, plan)
+        shares = iter(given)
+        inputs = [held[i].share if i in held else next(shares) for i in range(first, len(plan.inputs))]
+        query = _Query(query_id, header["model"], inputs, role, keep)
         with self._arrived:
             if query_id in self._pending:
                 raise DittoError(f"query {query_id} is already here")
@@ -340,6 +390,62 @@ class PartyServer:
                     LOG.warning("party %d: query %s withdrawn: its client left", self.rank, query_id)
                     return party_failure(f"party {self.rank}: the query was withdrawn")
         return query.answer
+
+    # -- secret state -------------------------------------------------------------------------
+    @staticmethod
+    def _numbered_names(given: Any, numbers: range, what: str) -> dict[int, str]:
+        """A query's {number: name} map of inputs taken from, or outputs kept in, the client's state."""
+        if not isinstance(given, dict):
+            raise DittoError(f"a query's {what}s for the client's state are a map of {what} numbers to names")
+        names: dict[int, str] = {}
+        for number, name in given.items():
+            if not isinstance(number, str) or not number.isdigit() or int(number) not in numbers:
+                last = numbers.stop - 1
+                raise DittoError(f"{what} {number!r} is not one of the model's {what}s {numbers.start} to {last}")
+            if not isinstance(name, str) or not STATE_NAME.fullmatch(name):
+                raise DittoError("a state value's name is 8-64 lowercase hex digits")
+            names[int(number)] = name
+        if len(set(names.values())) != len(names):
+            raise DittoError(f"the query names one state value for two {what}s")
+        return names
+
+    def _take_state(self, role: str, taking: dict[int, str], plan: Plan) -> dict[int, _Held]:
+        """The held values `taking` names, removed from `role`'s state (a value is used up by the query that
+        takes it), each checked against the plan's input it goes to."""
+        with self._state_lock:
+            mine = self.state.get(role, {})
+            for number, name in taking.items():
+                if name not in mine:
+                    raise DittoError(f"the client's state holds no value {name!r} (for input {number})")
+                if not mine[name].fits(plan.inputs[number]):
+                    v, want = mine[name].variable, plan.inputs[number]
+                    raise DittoError(
+                        f"state value {name!r} is {v.kind} {list(v.shape)} in the {v.field_bits}-bit ring; input "
+                        f"{number} takes {want.kind} {list(want.shape)} in the {want.field_bits}-bit ring"
+                    )
+            return {number: mine.pop(name) for number, name in taking.items()}
+
+    def _keep_state(self, query: _Query, plan: Plan, outputs: list[libspu.Share]) -> None:
+        """Hold `query`'s kept outputs as its client's state."""
+        sizes = {i: len(outputs[i].meta) + sum(len(c) for c in outputs[i].share_chunks) for i in query.keep}
+        with self._state_lock:
+            mine = self.state.setdefault(query.role, {})
+            held = sum(v.size for v in mine.values())
+            if held + sum(sizes.values()) > MAX_STATE_BYTES:
+                raise DittoError(
+                    f"keeping {sum(sizes.values()):,} more bytes would take {query.role!r}'s state past "
+                    f"{MAX_STATE_BYTES:,} bytes; forget some of it first"
+                )
+            for i, name in query.keep.items():
+                mine[name] = _Held(plan.outputs[i], outputs[i], sizes[i])
+
+    def _forget(self, role: str, names: Any) -> int:
+        """Drop the named values of `role`'s state (names it does not hold are ignored): how many were held."""
+        if not isinstance(names, list) or not all(isinstance(n, str) and STATE_NAME.fullmatch(n) for n in names):
+            raise DittoError("forget lists state value names (8-64 lowercase hex digits)")
+        with self._state_lock:
+            mine = self.state.get(role, {})
+            return sum(mine.pop(name, None) is not None for name in names)
 
     @staticmethod
     def _client_left(connection: socket.socket) -> bool:
@@ -413,12 +519,25 @@ class PartyServer:
                 message = str(header.get("message", ""))
                 if not message.startswith(f"party {self.rank}"):
                     answer = party_failure(f"party {self.rank}: {message}", str(header.get("log", "")))
+            elif query.keep:
+                try:
+                    answer = self._withhold(query, model.plan, answer)
+                except DittoError as e:
+                    ok, answer = False, party_failure(f"party {self.rank}: {e.message}")
             self.jobs["ok" if ok else "failed"] += 1
         if ok:
             LOG.info("party %d: query %s done", self.rank, query.id)
         else:
             LOG.warning("party %d: query %s FAILED: %s", self.rank, query.id, decode_message(answer, "")[0]["message"])
         return ok, answer
+
+    def _withhold(self, query: _Query, plan: Plan, answer: bytes) -> bytes:
+        """The job's answer without the outputs `query` keeps: those become the client's state here."""
+        header, blobs = decode_message(answer, "the job process's answer")
+        outputs = [share_from_wire(o, blobs, "the job process's answer") for o in header["outputs"]]
+        self._keep_state(query, plan, outputs)
+        sent = [o for i, o in enumerate(outputs) if i not in query.keep]
+        return party_result(sent, header["steps"], header.get("log", ""), kept=sorted(query.keep))
 
     def _abort_job(self) -> None:
         """Kill the running job's process (its `_run` then reports the job failed)."""

@@ -79,6 +79,32 @@ class Resident:
         )
 
 
+def conversion_plan(
+    sources: Sequence[Variable],
+    targets: Sequence[Variable],
+    rings: dict[int, RingConfig],
+    spu_options: dict[str, str | int],
+) -> Plan:
+    """A plan that converts each value of `sources` into the ring of the matching `targets` variable (the same
+    value, kind, shape and width, in another of `rings`): one `Conversion` step each, every output secret."""
+    from ..lowering.conversions import conversion_programs
+
+    inputs, outputs, steps = [], [], []
+    for i, (variable, target) in enumerate(zip(sources, targets, strict=True)):
+        source = replace(variable, name=f"convert{i}")
+        goal = replace(source, name=f"converted{i}", field_bits=target.field_bits)
+        described = f"{variable.kind} {list(variable.shape)} in the {variable.field_bits}-bit ring"
+        if goal.field_bits not in rings or goal.field_bits == source.field_bits:
+            raise DittoError(f"value {i} ({described}) cannot be converted into the {target.field_bits}-bit ring")
+        if replace(goal, name=target.name) != target:
+            raise DittoError(f"value {i} ({described}) differs from the target {target} in more than its ring")
+        prepare, finish = conversion_programs(source, goal, rings)
+        inputs.append(source)
+        outputs.append(goal)
+        steps.append(Conversion(source, goal, prepare, finish, "resident value"))
+    return Plan(rings, inputs, outputs, steps, spu_options=spu_options)
+
+
 def _run_parties(party: Callable[[int], None]) -> None:
     threads = [threading.Thread(target=party, args=(r,), name=f"spu-party-{r}") for r in range(WORLD_SIZE)]
     for t in threads:
@@ -169,26 +195,13 @@ class Session:
         """Each resident value in `values` converted into the ring of the matching `targets` variable (which must
         be the same value, kind, shape and width, in another ring) without leaving the parties: one run of a plan
         of `Conversion` steps. The new values are resident too; the old ones stay until dropped."""
-        from ..lowering.conversions import conversion_programs
-
         if len(values) != len(targets) or not values:
             raise DittoError(f"convert needs one target per value, got {len(values)} values and {len(targets)} targets")
-        inputs, outputs, steps = [], [], []
-        for i, (value, target) in enumerate(zip(values, targets)):
+        for i, value in enumerate(values):
             if not isinstance(value, Resident) or value.session is not self:
                 raise DittoError(f"value {i} is {value!r}, not a resident value of this session")
-            source = replace(value.variable, name=f"convert{i}")
-            goal = replace(source, name=f"converted{i}", field_bits=target.field_bits)
-            if goal.field_bits not in self.rings or goal.field_bits == source.field_bits:
-                raise DittoError(f"{value!r} cannot be converted into the {target.field_bits}-bit ring")
-            if replace(goal, name=target.name) != target:
-                raise DittoError(f"{value!r} differs from the target {target} in more than its ring")
-            prepare, finish = conversion_programs(source, goal, self.rings)
-            inputs.append(source)
-            outputs.append(goal)
-            steps.append(Conversion(source, goal, prepare, finish, "resident value"))
-        plan = Plan(self.rings, inputs, outputs, steps, spu_options=self.spu_options)
-        converted, cost = self.run(plan, list(values), upcast, keep=range(len(outputs)))
+        plan = conversion_plan([v.variable for v in values], targets, self.rings, self.spu_options)
+        converted, cost = self.run(plan, list(values), upcast, keep=range(len(targets)))
         return cast(list[Resident], converted), cost  # every output is kept
 
     def run(

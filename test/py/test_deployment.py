@@ -4,7 +4,6 @@ import dataclasses
 import json
 import math
 import os
-import random
 import shutil
 import signal
 import socket
@@ -17,16 +16,15 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from clusters import RECV_TIMEOUT_S, make_cluster, port_base, who
 
 import ditto_compiler
 import ditto_compiler.runtime.client as client_module
 from ditto_compiler import DittoError
 from ditto_compiler.runtime.client import ClusterClient, run_once
-from ditto_compiler.runtime.deployment import PORTS_PER_PARTY, load_cluster, write_cluster
+from ditto_compiler.runtime.deployment import PORTS_PER_PARTY, load_cluster
 from ditto_compiler.runtime.server import PartyServer
 from ditto_compiler.runtime.tls import identity, make_certificates
-
-RECV_TIMEOUT_S = 4
 
 
 def script(name):
@@ -45,50 +43,6 @@ def heavy(w, x):
 
 
 w_heavy = (np.random.default_rng(5).normal(size=(16, 16)) * 0.3).astype(np.float32)
-
-
-def port_base(count=1):
-    """`count` free blocks of PORTS_PER_PARTY consecutive ports each (bases). They are drawn below the kernel's
-    ephemeral range (from 32768), where no connection's source port lands, each pytest-xdist worker from its own
-    region: a block probed free stays free until the parties bind it."""
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
-    span = (32768 - 10000) // workers
-    size = PORTS_PER_PARTY * count
-    draw = random.Random()
-    while True:
-        base = draw.randrange(10000 + worker * span, 10000 + (worker + 1) * span - size)
-        probes = []
-        try:
-            for port in range(base, base + size):
-                s = socket.socket()
-                probes.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in probes:
-                s.close()
-
-
-def make_cluster(directory, insecure=False):
-    directory.mkdir(parents=True, exist_ok=True)
-    base = port_base(3)
-    if insecure:
-        parties = [{"host": "127.0.0.1", "port": base + PORTS_PER_PARTY * r} for r in range(3)]
-        config = {"parties": parties, "insecure": True, "recv_timeout_s": RECV_TIMEOUT_S}
-        (directory / "cluster.json").write_text(json.dumps(config))
-    else:
-        make_certificates(directory, 3, ["alice", "bob"])
-        write_cluster(directory / "cluster.json", ["127.0.0.1"] * 3, base, RECV_TIMEOUT_S)
-    return load_cluster(str(directory / "cluster.json"))
-
-
-def who(cluster, directory, role):
-    return (
-        None if cluster.insecure else cluster.identity(str(directory / f"{role}.pem"), str(directory / f"{role}.key"))
-    )
 
 
 @pytest.fixture(scope="module")
@@ -433,3 +387,54 @@ def test_the_leader_names_the_party_that_caused_a_failure():
     assert culprit({1: ("ok", ""), 2: ("ok", "")}, "party 0: its job process died (signal 11)", 2) == (
         "party 0: its job process died (signal 11)"
     )
+
+
+def accumulate(w, h, x):
+    h = h + x @ w
+    return jnp.sum(h), h
+
+
+def test_outputs_kept_as_a_clients_secret_state(tls_cluster, model):
+    """A query can keep outputs in the parties (never sent to anyone) and a later one take them as inputs: only
+    the client that kept them, only where the plan takes such a value, and each value only once."""
+    cluster, directory, servers = tls_cluster
+    rng = np.random.default_rng(7)
+    w = (rng.normal(size=(16, 8)) * 0.3).astype(np.float32)
+    xs = [rng.normal(size=(4, 16)).astype(np.float32) for _ in range(2)]
+    h0 = np.zeros((4, 8), np.float32)
+    prog = ditto_compiler.compile(accumulate, w, h0, xs[0], policy="fxp64")
+    prog.run(w, h0, xs[0])
+    ClusterClient(cluster, who(cluster, directory, "owner")).deploy("acc", prog.plan, [w])
+    alice = ClusterClient(cluster, who(cluster, directory, "client-alice"))
+    bob = ClusterClient(cluster, who(cluster, directory, "client-bob"))
+
+    outputs, cost = alice.query("acc", [h0, xs[0]], keep=[1])
+    held = outputs[1]
+    assert isinstance(held, client_module.Held) and held.variable == prog.plan.outputs[1]
+    np.testing.assert_allclose(outputs[0], np.sum(xs[0] @ w), rtol=1e-3)
+    assert cost.send_bytes == prog.cost.send_bytes
+    # The kept value stays in the parties: each holds one share of it, and alice's answers carried none of it.
+    assert [s.status()["state_values"] for s in servers] == [1, 1, 1]
+    downloaded = alice.last_traffic.downloaded
+    opened, _ = alice.query("acc", [h0, xs[0]])
+    assert isinstance(opened[1], np.ndarray)
+    assert alice.last_traffic.downloaded - downloaded >= 3 * 4 * 8 * 2 * 8  # the three parties' shares of h
+
+    with pytest.raises(DittoError, match="party 0: the client's state holds no value"):
+        bob.query("acc", [held, xs[1]])  # another certificate reaches only its own state
+    with pytest.raises(DittoError, match="input 1 is Held.*takes a different value there"):
+        alice.query("layer", [held])
+    forged = client_module.Held(model[0].plan.inputs[1], held.name)  # passes the client's own check
+    with pytest.raises(DittoError, match=r"party 0: state value '[0-9a-f]+' is fixed \[4, 8\] in the 64-bit ring"):
+        alice.query("layer", [forged])  # the parties check it too; the refused query used nothing up
+    with pytest.raises(DittoError, match=r"keep must name outputs of the plan \(0 to 1\)"):
+        alice.query("acc", [held, xs[1]], keep=[2])
+
+    outputs, _ = alice.query("acc", [held, xs[1]], keep=[1])
+    np.testing.assert_allclose(outputs[0], np.sum((xs[0] + xs[1]) @ w), rtol=1e-3)
+    with pytest.raises(DittoError, match="holds no value"):
+        alice.query("acc", [held, xs[1]])  # used up by the query that took it
+    assert [s.status()["state_values"] for s in servers] == [1, 1, 1]
+    alice.forget([outputs[1]])
+    assert [s.status()["state_values"] for s in servers] == [0, 0, 0]
+    ClusterClient(cluster, who(cluster, directory, "owner")).remove("acc")

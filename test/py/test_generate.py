@@ -7,12 +7,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from clusters import make_cluster, who
 from jax import lax
 from jax.tree_util import tree_leaves
 
 import ditto_compiler
 from ditto_compiler import DittoError
 from ditto_compiler.generate import compile_generator, secure_argmax
+from ditto_compiler.runtime.client import ClusterClient, Held
+from ditto_compiler.runtime.server import PartyServer
 from ditto_compiler.runtime.session import Resident, Session
 from ditto_compiler.runtime.shares import share_words
 
@@ -175,7 +178,7 @@ def test_a_cache_in_another_ring_is_converted_in_the_parties(optimal_generator):
     weights = gen.weight_count
     outputs, _ = gen._run(gen.prefill_program(3), {weights: prompt[None, :].astype(np.int32)}, slice(1, None))
     token, kv = int(np.asarray(outputs[0])), outputs[1:]
-    session = gen._session
+    session = gen.parties.session
     # As if the min-cut had put the prefill's cache in the ring the decode program does not take it in
     # (where it already has, the value stays).
     decode_inputs = gen.decode.plan.inputs[weights : weights + len(kv)]
@@ -200,6 +203,72 @@ def test_a_cache_in_another_ring_is_converted_in_the_parties(optimal_generator):
             session.runtimes[0][value.variable.field_bits].get_var(value.key)
     for value in outputs[1:]:
         session.drop(value)
+
+
+@pytest.fixture(scope="module")
+def tls_cluster(tmp_path_factory):
+    """Three TLS parties (in this process; each runs its jobs in its own job process), the owner and alice."""
+    directory = tmp_path_factory.mktemp("cluster")
+    cluster = make_cluster(directory)
+    servers = [PartyServer(cluster, rank) for rank in range(3)]
+    for server in servers:
+        server.start()
+    owner = ClusterClient(cluster, who(cluster, directory, "owner"))
+    alice = ClusterClient(cluster, who(cluster, directory, "client-alice"))
+    yield servers, owner, alice
+    for server in servers:
+        server.stop()
+
+
+def test_generation_on_a_cluster_keeps_the_cache_in_the_parties(llama_generator, tls_cluster):
+    """On resident parties over mutual TLS, each in its own job process, the cache stays in the parties between
+    steps as alice's secret state (never sent to her), and the tokens and bytes are those of the threads."""
+    servers, owner, alice = tls_cluster
+    prompt = np.asarray(PROMPTS[1])
+    threads = list(llama_generator.generate(prompt, 3))
+    gen = dataclasses.replace(llama_generator, parties=None)  # the same programs, on the cluster
+    gen.deploy(owner, alice, name="tiny")
+    layers = len(gen.decode.plan.outputs) - 1
+    steps = []
+    for step in gen.generate(prompt, 3):
+        steps.append(step)
+        assert [s.status()["state_values"] for s in servers] == [layers] * 3  # the cache, one share per party
+    assert [s.token for s in steps] == [s.token for s in threads] == gen.plaintext(prompt, 3)
+    assert [s.cost.send_bytes for s in steps] == [s.cost.send_bytes for s in threads]
+    assert [s.status()["state_values"] for s in servers] == [0, 0, 0]  # generation's end forgets it
+    assert servers[0].status()["models"] == ["tiny.decode", "tiny.prefill3"]
+    gen.close()
+    assert [s.status()["models"] for s in servers] == [[], [], []]
+
+
+def test_a_held_cache_changes_rings_on_the_cluster(optimal_generator, tls_cluster):
+    """A held cache in a ring the decode program does not take it in is converted by the parties (a deployed
+    conversion plan), never revealed; the token is the threads' one."""
+    servers, owner, alice = tls_cluster
+    gen = dataclasses.replace(optimal_generator, parties=None)
+    gen.deploy(owner, alice, name="optimal")
+    prompt = np.asarray(PROMPTS[1])
+    weights = gen.weight_count
+    outputs, _ = gen._run(gen.prefill_program(3), {weights: prompt[None, :].astype(np.int32)}, slice(1, None))
+    token, kv = int(np.asarray(outputs[0])), outputs[1:]
+    assert all(isinstance(v, Held) for v in kv)
+    decode_inputs = gen.decode.plan.inputs[weights : weights + len(kv)]
+    flip = [i for i, (v, d) in enumerate(zip(kv, decode_inputs)) if v.variable.field_bits == d.field_bits]
+    assert flip
+    others = [dataclasses.replace(kv[i].variable, field_bits=96 - kv[i].variable.field_bits) for i in flip]
+    converted, cost = gen.parties._convert([kv[i] for i in flip], others)
+    assert cost.by_ring["conversions"].send_bytes > 0
+    moved = list(kv)
+    for i, value in zip(flip, converted):
+        moved[i] = value
+    given = dict(enumerate(moved, start=weights))
+    given |= {weights + len(kv): np.asarray([[token]], np.int32), weights + len(kv) + 1: np.int32(prompt.size)}
+    outputs, _ = gen._run(gen.decode, given, slice(1, None))
+    assert [token, int(np.asarray(outputs[0]))] == optimal_generator.plaintext(prompt, 2)
+    assert [s.status()["state_values"] for s in servers] == [len(kv)] * 3  # the new cache only
+    gen.parties.drop(outputs[1:])
+    gen.close()
+    assert [s.status()["state_values"] for s in servers] == [0, 0, 0]
 
 
 def test_resident_values_change_rings_in_the_parties():
@@ -267,7 +336,7 @@ def test_check_finds_an_overflow_mpc_would_hide(llama_generator):
 
 def test_a_closed_generator_starts_new_parties(llama_generator):
     first = [s.token for s in llama_generator.generate(PROMPTS[0], 2)]
-    session = llama_generator._session
+    session = llama_generator.parties.session
     llama_generator.close()
     with pytest.raises(DittoError, match="the session was closed"):
         session.share(llama_generator.decode.plan, 0, np.zeros(1, np.float32))
