@@ -450,6 +450,8 @@ def generate(args: argparse.Namespace) -> int:
         raise DittoError(f"--max-new-tokens must be positive, not {args.max_new_tokens}")
     _check_policy(args.policy)
     _check_output_file(args.json, "--json")
+    if (args.cert or args.key) and not args.cluster:
+        raise DittoError("--cert and --key name your identity on a cluster: give --cluster too")
     args.seq = 1
     _check_model_arguments(args)
     case = _model_case(args)
@@ -473,8 +475,6 @@ def generate(args: argparse.Namespace) -> int:
             )
     calibrated = f", calibrated on {len(calibration)} tokens" if calibration is not None else ""
     print(f"{case.name}: prompt {len(ids)} tokens, cache {max_len}, policy {args.policy}{calibrated}", flush=True)
-    if (args.cert or args.key) and not args.cluster:
-        raise DittoError("--cert and --key name your identity on a cluster: give --cluster too")
     client = _client(argparse.Namespace(config=args.cluster, cert=args.cert, key=args.key)) if args.cluster else None
     generator = compile_generator(case.model, case.params, max_len, calibration=calibration, **options)
     if client is not None:

@@ -363,6 +363,7 @@ def test_ditto_generate_streams_tokens(ditto, tmp_path):
         (["--model", "llama", "--max-new-tokens", "0"], "--max-new-tokens must be positive"),
         (["--model", "llama", "--config", "huge"], "unknown LLaMA config 'huge'"),
         (["--model", "llama", "--policy", "fxp7"], "unknown ring policy 'fxp7'"),
+        (["--model", "llama", "--cert", "owner.pem"], "give --cluster too"),
     ],
 )
 def test_ditto_generate_refuses_bad_arguments(ditto, no_model_building, argv, message):
