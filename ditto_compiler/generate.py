@@ -22,6 +22,10 @@ calibration prompt: the decode program calibrates on the cache a plaintext prefi
 each prefill program on its tokens. The min-cut may then put the cache in different rings at the
 prefill's outputs and the decode program's inputs and outputs; the parties convert it between
 rings where it lies (`Session.convert`), never revealing it.
+
+The parties are threads of this process (`ThreadParties`) unless `deploy` moves the generator to a cluster's
+resident parties (`ClusterParties`: processes, hosts, mutual TLS), where the cache is the client's secret state
+(runtime/server.py) and never reaches the client either.
 """
 
 from __future__ import annotations
@@ -470,7 +474,7 @@ class ClusterParties:
         return outputs, sum_costs(*costs, cost)
 
     def drop(self, values: Sequence[Any]) -> None:
-        self.client._forget_quietly([v.name for v in values])
+        self.client.forget(values, quiet=True)
 
     def close(self) -> None:
         """Remove the deployed programs (the parties drop their weight shares)."""

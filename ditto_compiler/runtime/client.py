@@ -211,7 +211,7 @@ class ClusterClient:
                 raise DittoError(str(failed[0]))
         except DittoError:
             if names:  # parties whose own part succeeded hold what this query kept: nothing will use it
-                self._forget_quietly(list(names.values()))
+                self._forget(list(names.values()), quiet=True)
             raise
         sent = [v for i, v in enumerate(plan.outputs) if i not in names]
         opened = iter(reconstruct(plan, [outputs for outputs, _, _ in results], sent))  # type: ignore[misc]
@@ -220,16 +220,16 @@ class ClusterClient:
         self.last_traffic = Traffic(sum(map(len, requests)), sum(map(len, answers)), time.perf_counter() - start)
         return outputs, cost
 
-    def forget(self, values: Sequence[Held]) -> None:
-        """Drop held values in every party (those already used up are ignored)."""
-        for rank in range(WORLD_SIZE):
-            self._call(rank, encode_message({"request": "forget", "values": [v.name for v in values]}, []))
+    def forget(self, values: Sequence[Held], quiet: bool = False) -> None:
+        """Drop held values in every party (those already used up are ignored). `quiet`: in every party that
+        answers (after a failure, one of them may be down)."""
+        self._forget([v.name for v in values], quiet)
 
-    def _forget_quietly(self, names: list[str]) -> None:
-        """`forget` in every party that answers (after a failed query: one of them may be down)."""
+    def _forget(self, names: list[str], quiet: bool) -> None:
+        request = encode_message({"request": "forget", "values": names}, [])
         for rank in range(WORLD_SIZE):
-            with contextlib.suppress(DittoError):
-                self._call(rank, encode_message({"request": "forget", "values": names}, []))
+            with contextlib.suppress(*((DittoError,) if quiet else ())):
+                self._call(rank, request)
 
     def _gather(self, requests: list[bytes], query_id: str) -> list[bytes]:
         """Send each party its query and collect the three answers. A party whose connection closes is
