@@ -232,7 +232,14 @@ class Generator:
         cost is part of the step's."""
         if self.parties is None or self.parties.failed:  # failed parties run nothing more: start new ones
             self.parties = ThreadParties(self)
-        return self.parties.run(program, given, keep)
+        plan, costs = program.plan, []
+        moving = _moving(plan, given)
+        if moving:
+            converted, cost = self.parties.convert(list(moving.values()), [plan.inputs[i] for i in moving])
+            costs.append(cost)
+            given = given | dict(zip(moving, converted))
+        outputs, cost = self.parties.run(program, given, keep)
+        return outputs, sum_costs(*costs, cost)
 
     def generate(
         self, prompt: Sequence[int] | np.ndarray, max_new_tokens: int, stop: int | None = None
@@ -379,14 +386,6 @@ class ThreadParties:
 
         plan, session = program.plan, self.session
         resident = self._resident_weights(program)
-        moving = _moving(plan, given)
-        costs = []
-        if moving:
-            converted, cost = session.convert(list(moving.values()), [plan.inputs[i] for i in moving])
-            costs.append(cost)
-            for old in moving.values():  # the cache in its old ring is not needed again
-                session.drop(old)
-            given = given | dict(zip(moving, converted))
         leaves = tree_leaves(self.generator.params)
         values = [resident.get(i, leaves[i] if i < len(leaves) else None) for i in range(plan.user_inputs)]
         for i, value in given.items():
@@ -402,7 +401,14 @@ class ThreadParties:
         for value in given.values():
             if isinstance(value, Resident):
                 session.drop(value)
-        return outputs, sum_costs(*costs, cost)
+        return outputs, cost
+
+    def convert(self, values: list[Any], targets: list[Any]) -> tuple[list[Any], Cost]:
+        """Resident `values` moved into the rings of `targets` in the parties; the old ones are dropped."""
+        converted, cost = self.session.convert(values, targets)
+        for old in values:
+            self.session.drop(old)
+        return converted, cost
 
     @property
     def failed(self) -> bool:
@@ -443,7 +449,8 @@ class ClusterParties:
             self.deployed.add(model)
         return model
 
-    def _convert(self, values: list[Any], targets: list[Any]) -> tuple[list[Any], Cost]:
+    def convert(self, values: list[Any], targets: list[Any]) -> tuple[list[Any], Cost]:
+        """Held `values` moved into the rings of `targets` by a deployed conversion plan (which uses them up)."""
         from .runtime.session import conversion_plan
 
         key = tuple((v.variable, t) for v, t in zip(values, targets))
@@ -462,16 +469,8 @@ class ClusterParties:
     def run(self, program: Program, given: dict[int, Any], keep: slice) -> tuple[list[Any], Cost]:
         plan = program.plan
         model = self._model(program)
-        moving = _moving(plan, given)
-        costs = []
-        if moving:
-            converted, cost = self._convert(list(moving.values()), [plan.inputs[i] for i in moving])
-            costs.append(cost)
-            given = given | dict(zip(moving, converted))
-        weights = self.generator.weight_count
-        inputs = [given[i] for i in range(weights, plan.user_inputs)]
-        outputs, cost = self.client.query(model, inputs, keep=range(len(plan.outputs))[keep])
-        return outputs, sum_costs(*costs, cost)
+        inputs = [given[i] for i in range(self.generator.weight_count, plan.user_inputs)]
+        return self.client.query(model, inputs, keep=range(len(plan.outputs))[keep])
 
     def drop(self, values: Sequence[Any]) -> None:
         self.client.forget(values, quiet=True)

@@ -76,6 +76,10 @@ class Variable:
     def elements(self) -> int:
         return math.prod(self.shape)
 
+    def fits(self, other: Variable) -> bool:
+        """Whether a value of this variable can stand for `other`: the same but for the name."""
+        return replace(self, name=other.name) == other
+
 
 @dataclass(frozen=True)
 class Segment:

@@ -70,14 +70,7 @@ class Held:
         return f"Held({v.kind} {list(v.shape)} in the {v.field_bits}-bit ring, {self.name})"
 
     def fits(self, variable: Variable) -> bool:
-        v = self.variable
-        return (v.field_bits, v.kind, v.shape, v.width, v.secret) == (
-            variable.field_bits,
-            variable.kind,
-            variable.shape,
-            variable.width,
-            variable.secret,
-        )
+        return self.variable.fits(variable)
 
 
 class ClusterClient:

@@ -101,14 +101,7 @@ class _Held:
     size: int
 
     def fits(self, variable: Variable) -> bool:
-        ours, theirs = self.variable, variable
-        return (ours.field_bits, ours.kind, ours.shape, ours.width, ours.secret) == (
-            theirs.field_bits,
-            theirs.kind,
-            theirs.shape,
-            theirs.width,
-            theirs.secret,
-        )
+        return self.variable.fits(variable)
 
 
 @dataclass

@@ -256,7 +256,7 @@ def test_a_held_cache_changes_rings_on_the_cluster(optimal_generator, tls_cluste
     flip = [i for i, (v, d) in enumerate(zip(kv, decode_inputs)) if v.variable.field_bits == d.field_bits]
     assert flip
     others = [dataclasses.replace(kv[i].variable, field_bits=96 - kv[i].variable.field_bits) for i in flip]
-    converted, cost = gen.parties._convert([kv[i] for i in flip], others)
+    converted, cost = gen.parties.convert([kv[i] for i in flip], others)
     assert cost.by_ring["conversions"].send_bytes > 0
     moved = list(kv)
     for i, value in zip(flip, converted):
