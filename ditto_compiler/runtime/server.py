@@ -100,9 +100,6 @@ class _Held:
     share: libspu.Share
     size: int
 
-    def fits(self, variable: Variable) -> bool:
-        return self.variable.fits(variable)
-
 
 @dataclass
 class _Query:
@@ -363,13 +360,13 @@ class PartyServer:
                 f"model {header['model']!r} takes {expected} query inputs, got {len(given)}"
                 + (f" and {len(taking)} from the client's state" if taking else "")
             )
-        held = self._take_state(role, taking, plan)
-        shares = iter(given)
-        inputs = [held[i].share if i in held else next(shares) for i in range(first, len(plan.inputs))]
-        query = _Query(query_id, header["model"], inputs, role, keep)
         with self._arrived:
             if query_id in self._pending:
                 raise DittoError(f"query {query_id} is already here")
+            held = self._take_state(role, taking, plan)  # only once the query is sure to be taken
+            shares = iter(given)
+            inputs = [held[i].share if i in held else next(shares) for i in range(first, len(plan.inputs))]
+            query = _Query(query_id, header["model"], inputs, role, keep)
             self._pending[query_id] = query
             self._arrived.notify_all()
         if self.rank == 0:
@@ -410,7 +407,7 @@ class PartyServer:
             for number, name in taking.items():
                 if name not in mine:
                     raise DittoError(f"the client's state holds no value {name!r} (for input {number})")
-                if not mine[name].fits(plan.inputs[number]):
+                if not mine[name].variable.fits(plan.inputs[number]):
                     v, want = mine[name].variable, plan.inputs[number]
                     raise DittoError(
                         f"state value {name!r} is {v.kind} {list(v.shape)} in the {v.field_bits}-bit ring; input "
